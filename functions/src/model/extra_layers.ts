@@ -1,0 +1,44 @@
+/**
+ * Layers this project adds to tfjs-layers, for Keras features tfjs-layers lacks. Each is
+ * the target of a rule in keras_config.ts. Registered with tfjs' serialization map when
+ * this module is imported (once per thread).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Inserts unit axes so that a global pooling output `[batch, C]` becomes `[batch, 1, 1, C]`
+ * (or `[batch, C, 1, 1]` channels-first): Keras' `keepdims=True`. A plain Reshape with -1
+ * would do, but tfjs-layers' Reshape cannot infer -1 when the batch size is unknown.
+ */
+export class KeepDims extends tf.layers.Layer {
+  /** Registered class name, as used in translated configs. */
+  static readonly className = 'KeepDims';
+  private readonly spatialRank: number;
+  private readonly channelsFirst: boolean;
+
+  constructor(args: {spatialRank?: number; channelsFirst?: boolean; name?: string; trainable?: boolean}) {
+    super(args);
+    this.spatialRank = args.spatialRank ?? 2;
+    this.channelsFirst = args.channelsFirst ?? false;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const ones = Array<number>(this.spatialRank).fill(1);
+    return this.channelsFirst ? [shape[0]!, shape[1]!, ...ones] : [shape[0]!, ...ones, shape[1]!];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const shape = this.computeOutputShape(x.shape) as number[];
+      return tf.reshape(x, [x.shape[0]!, ...shape.slice(1)]);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {...super.getConfig(), spatialRank: this.spatialRank, channelsFirst: this.channelsFirst};
+  }
+}
+
+tf.serialization.registerClass(KeepDims);

@@ -1,0 +1,312 @@
+/**
+ * Translates a Keras `model_config` (Keras 2, tf.keras 2, Keras 3 legacy h5) into the
+ * dialect tfjs-layers deserialises. This is the ONE place where Keras and tfjs-layers
+ * differ; each difference is a named rule in {@link LAYER_RULES} or a step in
+ * {@link translateModelConfig}, and each has its own unit test.
+ *
+ * Rules only change what tfjs-layers would read differently from Keras, and only in
+ * ways that leave inference results unchanged (a regulariser or a dropout variant does
+ * nothing at inference). Anything that would change the arithmetic is rejected with an
+ * {@link UnsupportedLayerError} naming the layer instead.
+ */
+import {UnsupportedLayerError} from './errors.js';
+
+/** A Keras layer entry: `{class_name, config, inbound_nodes?, name?}`. */
+export interface LayerEntry {
+  class_name: string;
+  config: Record<string, unknown>;
+  inbound_nodes?: unknown[];
+  name?: string;
+  [key: string]: unknown;
+}
+
+/** A Keras model config as stored in `model_config`. */
+export interface ModelEntry {
+  class_name: string;
+  config: unknown;
+}
+
+/** Keras class names that are a model (container) rather than a single layer. */
+const CONTAINERS = new Set(['Sequential', 'Functional', 'Model']);
+
+/** Why tfjs cannot run some layers that Keras files commonly contain. */
+const UNSUPPORTED_REASONS: Record<string, string> = {
+  Lambda: 'it holds marshalled Python code',
+  TFOpLambda: 'it calls a raw TensorFlow op',
+  SlicingOpLambda: 'it calls a raw TensorFlow op',
+  TensorFlowOpLayer: 'it calls a raw TensorFlow op',
+};
+
+/** Keras activation names that tfjs-layers spells differently. */
+const ACTIVATION_NAMES: Record<string, string> = {
+  hard_sigmoid: 'hardSigmoid',
+  log_softmax: 'logSoftmax',
+  silu: 'swish',
+};
+
+/** A translation context: where tfjs would need a new layer name, etc. */
+interface Context {
+  /** Renames of layer outputs: consumers of key must read value instead. */
+  readonly renames: Map<string, string>;
+  /** Layers (class + name) tfjs cannot run, with the reason. */
+  readonly unsupported: string[];
+  /** Entries a rule added: they already read the original output, renames skip them. */
+  readonly inserted: Set<LayerEntry>;
+}
+
+/** A rule rewrites one layer entry; it may return extra entries to insert after it. */
+type LayerRule = (layer: LayerEntry, ctx: Context) => LayerEntry[] | void;
+
+function layerName(layer: LayerEntry): string {
+  return String(layer.config['name'] ?? layer.name ?? '?');
+}
+
+/**
+ * Keras 3 wraps objects as `{module, class_name, config, registered_name}` and dtypes as
+ * `DTypePolicy` objects; tfjs-layers expects `{class_name, config}` and dtype strings.
+ * Mixed-precision policies compute in float32 here: tfjs has no float16 arithmetic.
+ */
+export function normaliseKeras3Objects(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(normaliseKeras3Objects);
+  if (value === null || typeof value !== 'object') return value;
+  const obj = value as Record<string, unknown>;
+  if ((obj['class_name'] === 'DTypePolicy' || obj['class_name'] === 'Policy') && obj['config']) {
+    const name = String((obj['config'] as Record<string, unknown>)['name'] ?? 'float32');
+    return name.startsWith('mixed_') ? 'float32' : name;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if ((k === 'module' || k === 'registered_name') && 'class_name' in obj) continue;
+    out[k] = normaliseKeras3Objects(v);
+  }
+  return out;
+}
+
+/** Keras 3 writes `batch_shape` where Keras 2 and tfjs-layers say `batch_input_shape`. */
+const renameBatchShape: LayerRule = layer => {
+  if ('batch_shape' in layer.config && !('batch_input_shape' in layer.config)) {
+    layer.config['batch_input_shape'] = layer.config['batch_shape'];
+  }
+  delete layer.config['batch_shape'];
+};
+
+/**
+ * Regularisers and constraints act only during training; tfjs-layers knows only L1L2
+ * (Keras writes `L2`, `L1`, `OrthogonalRegularizer`, …), so they are dropped.
+ */
+const dropTrainingOnlyOptions: LayerRule = layer => {
+  for (const key of Object.keys(layer.config)) {
+    if (key.endsWith('_regularizer') || key.endsWith('_constraint')) layer.config[key] = null;
+  }
+};
+
+/** `GlobalAveragePooling2D(keepdims=True)` (Keras ≥ 2.6): tfjs ignores keepdims, so a KeepDims layer restores the kept axes. */
+const keepDimsPooling: LayerRule = (layer, ctx) => {
+  if (!/^Global(Average|Max)Pooling[12]D$/.test(layer.class_name)) return;
+  const keep = layer.config['keepdims'] === true;
+  delete layer.config['keepdims'];
+  if (!keep) return;
+  const name = layerName(layer);
+  const reshape: LayerEntry = {
+    // KeepDims is this project's layer (extra_layers.ts): tfjs' Reshape cannot do [-1, 1, 1].
+    class_name: 'KeepDims',
+    name: `${name}_keepdims`,
+    config: {
+      name: `${name}_keepdims`,
+      trainable: false,
+      spatial_rank: layer.class_name.endsWith('2D') ? 2 : 1,
+      channels_first: layer.config['data_format'] === 'channels_first',
+    },
+  };
+  if (layer.inbound_nodes !== undefined) reshape.inbound_nodes = [[[name, 0, 0, {}]]];
+  ctx.renames.set(name, `${name}_keepdims`);
+  ctx.inserted.add(reshape);
+  return [reshape];
+};
+
+/** Spatial dropout is the identity at inference; tfjs-layers has only SpatialDropout1D. */
+const spatialDropoutToDropout: LayerRule = layer => {
+  if (layer.class_name === 'SpatialDropout2D' || layer.class_name === 'SpatialDropout3D') {
+    layer.class_name = 'Dropout';
+    delete layer.config['data_format'];
+  }
+};
+
+/** Activation names tfjs spells differently (`hard_sigmoid` → `hardSigmoid`, …). */
+const renameActivations: LayerRule = layer => {
+  const act = layer.config['activation'];
+  if (typeof act === 'string' && act in ACTIVATION_NAMES) layer.config['activation'] = ACTIVATION_NAMES[act];
+};
+
+/** Keras ≥ 2.4 writes `axis` of BatchNormalization as a list; tfjs wants one integer. */
+const batchNormAxis: LayerRule = (layer, ctx) => {
+  if (layer.class_name !== 'BatchNormalization') return;
+  const axis = layer.config['axis'];
+  if (Array.isArray(axis)) {
+    if (axis.length === 1) layer.config['axis'] = axis[0];
+    else ctx.unsupported.push(`BatchNormalization '${layerName(layer)}' (normalises over several axes)`);
+  }
+};
+
+/** Keras 2.3+ writes `groups` on convolutions; tfjs has no grouped convolution. */
+const convGroups: LayerRule = (layer, ctx) => {
+  if (!('groups' in layer.config)) return;
+  if (Number(layer.config['groups']) !== 1) {
+    ctx.unsupported.push(
+      `${layer.class_name} '${layerName(layer)}' (grouped convolution, groups=${String(layer.config['groups'])})`
+    );
+  }
+  delete layer.config['groups'];
+};
+
+/** Keras `ReLU(negative_slope, threshold)`: tfjs ReLU only has max_value. */
+const reluOptions: LayerRule = (layer, ctx) => {
+  if (layer.class_name !== 'ReLU') return;
+  const slope = Number(layer.config['negative_slope'] ?? 0);
+  const threshold = Number(layer.config['threshold'] ?? 0);
+  delete layer.config['negative_slope'];
+  delete layer.config['threshold'];
+  if (slope !== 0 || threshold !== 0) {
+    ctx.unsupported.push(`ReLU '${layerName(layer)}' (negative_slope=${slope}, threshold=${threshold})`);
+  }
+};
+
+/**
+ * Keras 3 writes inbound nodes as `{args: [KerasTensor…], kwargs}`; Keras 2 and tfjs use
+ * `[[layer, node_index, tensor_index, kwargs], …]` per node.
+ */
+const keras3InboundNodes: LayerRule = layer => {
+  if (!Array.isArray(layer.inbound_nodes)) return;
+  layer.inbound_nodes = layer.inbound_nodes.map(node => {
+    if (Array.isArray(node)) return node;
+    const n = node as {args?: unknown[]; kwargs?: Record<string, unknown>};
+    const refs: unknown[] = [];
+    const collect = (arg: unknown): void => {
+      if (Array.isArray(arg)) return arg.forEach(collect);
+      const t = arg as {class_name?: string; config?: {keras_history?: [string, number, number]}};
+      if (t?.class_name === '__keras_tensor__' && t.config?.keras_history) {
+        const [name, nodeIndex, tensorIndex] = t.config.keras_history;
+        refs.push([name, nodeIndex, tensorIndex, {}]);
+      }
+    };
+    collect(n.args ?? []);
+    return refs;
+  });
+};
+
+/** Every rule, in the order it runs on each layer. */
+export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
+  ['renameBatchShape', renameBatchShape],
+  ['dropTrainingOnlyOptions', dropTrainingOnlyOptions],
+  ['keepDimsPooling', keepDimsPooling],
+  ['spatialDropoutToDropout', spatialDropoutToDropout],
+  ['renameActivations', renameActivations],
+  ['batchNormAxis', batchNormAxis],
+  ['convGroups', convGroups],
+  ['reluOptions', reluOptions],
+  ['keras3InboundNodes', keras3InboundNodes],
+];
+
+/** Rewrites layer references (inbound nodes, model outputs) through the renames map. */
+function applyRenames(value: unknown, renames: Map<string, string>): unknown {
+  if (!Array.isArray(value)) return value;
+  if (typeof value[0] === 'string' && typeof value[1] === 'number') {
+    const target = renames.get(value[0]);
+    return target === undefined ? value : [target, ...value.slice(1)];
+  }
+  return value.map(v => applyRenames(v, renames));
+}
+
+/**
+ * tfjs-layers' Functional.fromConfig loops forever when a node refers to a layer that is
+ * never created, so every reference is checked here first. tfjs reads a layer's name
+ * from the entry's own `name` (Keras also writes it into `config`): fill it in.
+ */
+function checkReferences(layers: LayerEntry[]): void {
+  for (const layer of layers) layer.name ??= layerName(layer);
+  const names = new Set(layers.map(l => l.name));
+  const missing = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (!Array.isArray(value)) return;
+    if (typeof value[0] === 'string' && typeof value[1] === 'number') {
+      if (!names.has(value[0])) missing.add(value[0]);
+      return;
+    }
+    value.forEach(visit);
+  };
+  for (const layer of layers) visit(layer.inbound_nodes);
+  if (missing.size > 0) {
+    throw new UnsupportedLayerError(
+      `model_config is inconsistent: layers refer to ${[...missing].map(m => `'${m}'`).join(', ')}, which the config does not define`
+    );
+  }
+}
+
+/** Keras 3 writes a single `input_layers`/`output_layers` entry flat: `[name, 0, 0]`. */
+function listOfRefs(value: unknown): unknown {
+  if (Array.isArray(value) && typeof value[0] === 'string') return [value];
+  return value;
+}
+
+function translateLayers(layers: LayerEntry[], ctx: Context, isKnown: (cls: string) => boolean): LayerEntry[] {
+  const out: LayerEntry[] = [];
+  for (const original of layers) {
+    const layer = original;
+    if (CONTAINERS.has(layer.class_name)) {
+      const nested = translateModelConfig(layer as ModelEntry, isKnown);
+      Object.assign(layer, nested);
+      out.push(layer);
+      continue;
+    }
+    const inserted: LayerEntry[] = [];
+    for (const [, rule] of LAYER_RULES) {
+      const extra = rule(layer, ctx);
+      if (extra) inserted.push(...extra);
+    }
+    if (!isKnown(layer.class_name)) {
+      const why =
+        UNSUPPORTED_REASONS[layer.class_name] ?? 'TensorFlow.js has no such layer (a custom or newer Keras layer)';
+      ctx.unsupported.push(`${layer.class_name} '${layerName(layer)}' (${why})`);
+    }
+    out.push(layer, ...inserted);
+  }
+  return out;
+}
+
+/**
+ * Returns a tfjs-layers-ready copy of a Keras model config.
+ *
+ * @param isKnown tells whether tfjs-layers has a class of that name (injected so this
+ *   module stays free of TensorFlow.js and can be tested alone).
+ * @throws UnsupportedLayerError naming every layer tfjs cannot run.
+ */
+export function translateModelConfig(modelConfig: ModelEntry, isKnown: (cls: string) => boolean): ModelEntry {
+  const model = normaliseKeras3Objects(structuredClone(modelConfig)) as ModelEntry;
+  const ctx: Context = {renames: new Map(), unsupported: [], inserted: new Set()};
+  // Keras ≤ 2.1 wrote a Sequential's config as the bare list of its layers.
+  const config = (Array.isArray(model.config) ? {name: 'sequential', layers: model.config} : model.config) as Record<
+    string,
+    unknown
+  >;
+  const layers = translateLayers((config['layers'] ?? []) as LayerEntry[], ctx, isKnown);
+  if (ctx.renames.size > 0) {
+    for (const layer of layers) {
+      if (layer.inbound_nodes && !ctx.inserted.has(layer)) {
+        layer.inbound_nodes = applyRenames(layer.inbound_nodes, ctx.renames) as unknown[];
+      }
+    }
+  }
+  config['layers'] = layers;
+  if (layers.some(l => l.inbound_nodes !== undefined)) checkReferences(layers);
+  for (const key of ['input_layers', 'output_layers']) {
+    if (key in config) config[key] = applyRenames(listOfRefs(config[key]), ctx.renames);
+  }
+  if (ctx.unsupported.length > 0) {
+    throw new UnsupportedLayerError(
+      `unsupported layer${ctx.unsupported.length > 1 ? 's' : ''}: ${ctx.unsupported.join(', ')}; TensorFlow.js cannot run ${
+        ctx.unsupported.length > 1 ? 'them' : 'it'
+      }. Replace ${ctx.unsupported.length > 1 ? 'them' : 'it'} with built-in Keras layers and save again`
+    );
+  }
+  return {class_name: model.class_name === 'Model' ? 'Functional' : model.class_name, config};
+}

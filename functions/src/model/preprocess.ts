@@ -1,0 +1,127 @@
+/**
+ * Image bytes → model input, with sharp (libvips).
+ *
+ * Pipeline: check the byte cap → read the header (format allow-list, pixel cap: the
+ * decompression-bomb guard, enforced again by libvips' `limitInputPixels`) → first frame
+ * only → honour EXIF orientation → any colour space (CMYK, grey, 16-bit, palette) to
+ * 8-bit sRGB → flatten alpha onto a fixed background → resize to the model's input →
+ * scale. The result is a Float32Array in HWC order (plain data, so it can cross a
+ * worker-thread boundary); keras_model.ts turns it into a tensor.
+ *
+ * Resize: `fit: 'fill'` (stretch to exactly h×w, no crop, as `PIL.Image.resize((224, 224))`
+ * does in the Beam example) with the `cubic` kernel (Catmull-Rom). PIL's default filter for
+ * `resize` is BICUBIC (a = -0.5, i.e. Catmull-Rom) and, like libvips, it widens the kernel
+ * when shrinking (antialiasing); measured here, the two agree within 0.4/255 per pixel.
+ */
+import sharp, {type Metadata, type OutputInfo} from 'sharp';
+import {ImageError} from './errors.js';
+import type {InputContract} from './keras_model.js';
+import {scaleCoefficients} from './scaling.js';
+
+/** Limits and options for {@link preprocessImage}. */
+export interface PreprocessOptions {
+  /** Refuse images with more pixels than this (width × height of the stored image). */
+  readonly maxPixels: number;
+  /** Refuse image files larger than this many bytes. */
+  readonly maxBytes: number;
+  /** Background that transparent pixels are flattened onto. */
+  readonly background?: {r: number; g: number; b: number};
+  /** libvips time budget per image, in seconds. */
+  readonly timeoutSeconds?: number;
+}
+
+/** Defaults: 50 megapixels, 20 MiB, white background, 10 s. */
+export const DEFAULT_PREPROCESS: PreprocessOptions = {
+  maxPixels: 50_000_000,
+  maxBytes: 20 * 1024 * 1024,
+  background: {r: 255, g: 255, b: 255},
+  timeoutSeconds: 10,
+};
+
+/** Raster formats accepted. SVG and PDF are refused: they are programs, not photos. */
+const ALLOWED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif', 'jp2']);
+
+/** A preprocessed image. */
+export interface Preprocessed {
+  /** `height*width*channels` values, HWC, already scaled. */
+  readonly data: Float32Array;
+  /** The source image as stored (before EXIF rotation). */
+  readonly source: {readonly format: string; readonly width: number; readonly height: number};
+}
+
+function decodeError(e: unknown): ImageError {
+  const message = (e as Error).message ?? String(e);
+  if (/pixel limit/i.test(message))
+    return new ImageError('too_many_pixels', `image has too many pixels: ${message}`, {cause: e});
+  if (/unsupported image format|bad seek|not a known file format/i.test(message)) {
+    return new ImageError('unsupported_format', `not a supported image: ${message}`, {cause: e});
+  }
+  if (/timeout/i.test(message))
+    return new ImageError('timeout', `image took too long to decode: ${message}`, {cause: e});
+  return new ImageError('decode', `image cannot be decoded (truncated or corrupt?): ${message}`, {cause: e});
+}
+
+/**
+ * Decodes and prepares one image for a model with the given input contract.
+ *
+ * @throws ImageError (permanent) for anything wrong with the image itself.
+ */
+export async function preprocessImage(
+  bytes: Uint8Array,
+  contract: InputContract,
+  options: PreprocessOptions = DEFAULT_PREPROCESS
+): Promise<Preprocessed> {
+  if (bytes.length === 0) throw new ImageError('empty', 'image file is empty');
+  if (bytes.length > options.maxBytes) {
+    throw new ImageError('too_large', `image file is ${bytes.length} bytes, over the limit of ${options.maxBytes}`);
+  }
+  const input = {limitInputPixels: options.maxPixels, failOn: 'error' as const, pages: 1, page: 0};
+  let meta: Metadata;
+  try {
+    // Header only, no pixels decoded: safe without the pixel cap, and lets the error say the size.
+    meta = await sharp(bytes, {...input, limitInputPixels: false}).metadata();
+  } catch (e) {
+    throw decodeError(e);
+  }
+  const format = meta.format ?? 'unknown';
+  if (!ALLOWED_FORMATS.has(format)) {
+    throw new ImageError(
+      'unsupported_format',
+      `image format '${format}' is not accepted (use JPEG, PNG, WebP, GIF, TIFF or AVIF)`
+    );
+  }
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width * height > options.maxPixels) {
+    throw new ImageError(
+      'too_many_pixels',
+      `image is ${width}x${height} (${width * height} pixels), over the limit of ${options.maxPixels} (decompression-bomb guard)`
+    );
+  }
+  const background = options.background ?? DEFAULT_PREPROCESS.background!;
+  let pipeline = sharp(bytes, input)
+    .timeout({seconds: options.timeoutSeconds ?? 10})
+    .rotate() // no argument: apply the EXIF orientation, then drop the tag
+    .toColourspace('srgb') // CMYK, grey, 16-bit, palette → 8-bit sRGB, before alpha goes
+    .flatten({background})
+    .resize(contract.width, contract.height, {fit: 'fill', kernel: 'cubic'});
+  pipeline = contract.channels === 1 ? pipeline.toColourspace('b-w') : pipeline.removeAlpha();
+  let raw: {data: Buffer; info: OutputInfo};
+  try {
+    raw = await pipeline.raw().toBuffer({resolveWithObject: true});
+  } catch (e) {
+    throw decodeError(e);
+  }
+  const {data, info} = raw;
+  const expected = contract.width * contract.height * contract.channels;
+  if (info.channels !== contract.channels || data.length !== expected) {
+    throw new ImageError(
+      'decode',
+      `image decoded to ${info.width}x${info.height}x${info.channels} (${data.length} bytes), expected ${contract.width}x${contract.height}x${contract.channels}`
+    );
+  }
+  const [mul, add] = scaleCoefficients(contract.scale);
+  const out = new Float32Array(expected);
+  for (let i = 0; i < expected; i++) out[i] = data[i]! * mul + add;
+  return {data: out, source: {format, width, height}};
+}

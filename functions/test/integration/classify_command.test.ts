@@ -1,0 +1,73 @@
+import {describe, it} from 'node:test';
+import assert from 'node:assert/strict';
+import {spawnSync} from 'node:child_process';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {MOBILENET, fixture} from '../helpers/fixtures.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+function classify(...args: string[]): {code: number | null; lines: Array<Record<string, unknown>>; stderr: string} {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/classify.ts', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const lines = run.stdout
+    .split('\n')
+    .filter(l => l.startsWith('{'))
+    .map(l => JSON.parse(l) as Record<string, unknown>);
+  return {code: run.status, lines, stderr: run.stderr};
+}
+
+describe('npm run classify', () => {
+  it('prints one JSON line per image, errors included, and exits 0', () => {
+    const out = classify(
+      '--model',
+      fixture(MOBILENET),
+      '--labels',
+      fixture('labels/imagenet_class_index.json'),
+      '--scale',
+      '-1,1',
+      '--top-k',
+      '3',
+      '--json',
+      fixture('images/daisy.jpg'),
+      fixture('images/tiger.jpeg'),
+      fixture('bad-images/truncated.jpg')
+    );
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.lines.length, 3);
+    const [daisy, tiger, broken] = out.lines;
+    assert.equal(daisy!['label'], 'daisy');
+    assert.equal(tiger!['label'], 'tiger');
+    assert.deepEqual(Object.keys(daisy!).sort(), ['backend', 'image', 'label', 'model_name', 'score', 'top_k']);
+    assert.equal((daisy!['top_k'] as unknown[]).length, 3);
+    assert.equal((broken!['error'] as {kind: string}).kind, 'decode');
+    assert.match(out.stderr, /TensorFlow\.js backend: (tensorflow|wasm|cpu)/);
+  });
+
+  it('exits 2 with the reason on stderr when the model cannot be used', () => {
+    const out = classify('--model', fixture('models/not-hdf5/qkeras-v3_3layer.keras'), fixture('images/daisy.jpg'));
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /Keras 3 \.keras archive/);
+    assert.equal(out.lines.length, 0);
+  });
+
+  it('exits 2 when the labels do not fit the model', () => {
+    const out = classify(
+      '--model',
+      fixture(MOBILENET),
+      '--labels',
+      fixture('labels/wild/ImageNetLabels.crlf-with-Footer.txt'),
+      fixture('images/daisy.jpg')
+    );
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /1002 labels but the model has 1000 outputs/);
+  });
+
+  it('exits 64 on bad usage', () => {
+    assert.equal(classify('--model', fixture(MOBILENET)).code, 64);
+    assert.equal(classify('--model', fixture(MOBILENET), '--scale', '2,3', fixture('images/daisy.jpg')).code, 64);
+  });
+});

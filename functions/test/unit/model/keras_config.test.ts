@@ -1,0 +1,261 @@
+import {describe, it} from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  LAYER_RULES,
+  normaliseKeras3Objects,
+  translateModelConfig,
+  type ModelEntry,
+} from '../../../src/model/keras_config.js';
+import {UnsupportedLayerError} from '../../../src/model/errors.js';
+
+const known = (cls: string): boolean => !['Lambda', 'LocallyConnected2D', 'SpatialDropout2D'].includes(cls);
+
+function sequential(...layers: Array<{class_name: string; config: Record<string, unknown>}>): ModelEntry {
+  return {class_name: 'Sequential', config: {name: 'seq', layers}};
+}
+function layersOf(
+  m: ModelEntry
+): Array<{class_name: string; config: Record<string, unknown>; inbound_nodes?: unknown}> {
+  return (m.config as {layers: Array<{class_name: string; config: Record<string, unknown>}>}).layers;
+}
+
+describe('translateModelConfig: one test per Keras/tfjs difference', () => {
+  it('has a test below for every rule', () => {
+    assert.deepEqual(
+      LAYER_RULES.map(([name]) => name),
+      [
+        'renameBatchShape',
+        'dropTrainingOnlyOptions',
+        'keepDimsPooling',
+        'spatialDropoutToDropout',
+        'renameActivations',
+        'batchNormAxis',
+        'convGroups',
+        'reluOptions',
+        'keras3InboundNodes',
+      ]
+    );
+  });
+
+  it('renameBatchShape: Keras 3 batch_shape becomes batch_input_shape', () => {
+    const out = translateModelConfig(
+      sequential({class_name: 'InputLayer', config: {name: 'in', batch_shape: [null, 784]}}),
+      known
+    );
+    assert.deepEqual(layersOf(out)[0]!.config, {name: 'in', batch_input_shape: [null, 784]});
+  });
+
+  it('normaliseKeras3Objects: DTypePolicy → dtype string; module/registered_name dropped', () => {
+    const policy = {module: 'keras', class_name: 'DTypePolicy', config: {name: 'float32'}, registered_name: null};
+    assert.equal(normaliseKeras3Objects(policy), 'float32');
+    assert.equal(normaliseKeras3Objects({...policy, config: {name: 'mixed_float16'}}), 'float32');
+    assert.deepEqual(
+      normaliseKeras3Objects({
+        module: 'keras.initializers',
+        class_name: 'GlorotUniform',
+        config: {seed: null},
+        registered_name: null,
+      }),
+      {class_name: 'GlorotUniform', config: {seed: null}}
+    );
+  });
+
+  it('dropTrainingOnlyOptions: regularisers and constraints become null', () => {
+    const out = translateModelConfig(
+      sequential({
+        class_name: 'Dense',
+        config: {
+          name: 'd',
+          units: 2,
+          kernel_regularizer: {class_name: 'L2', config: {l2: 0.01}},
+          bias_constraint: {class_name: 'NonNeg'},
+        },
+      }),
+      known
+    );
+    assert.equal(layersOf(out)[0]!.config['kernel_regularizer'], null);
+    assert.equal(layersOf(out)[0]!.config['bias_constraint'], null);
+  });
+
+  it('keepDimsPooling: GlobalAveragePooling2D(keepdims=True) gets a KeepDims layer, consumers rewired', () => {
+    const model: ModelEntry = {
+      class_name: 'Functional',
+      config: {
+        name: 'f',
+        layers: [
+          {
+            class_name: 'InputLayer',
+            name: 'in',
+            config: {name: 'in', batch_input_shape: [null, 4, 4, 3]},
+            inbound_nodes: [],
+          },
+          {
+            class_name: 'GlobalAveragePooling2D',
+            name: 'gap',
+            config: {name: 'gap', keepdims: true},
+            inbound_nodes: [[['in', 0, 0, {}]]],
+          },
+          {
+            class_name: 'Conv2D',
+            name: 'c',
+            config: {name: 'c', filters: 2, kernel_size: [1, 1]},
+            inbound_nodes: [[['gap', 0, 0, {}]]],
+          },
+        ],
+        input_layers: [['in', 0, 0]],
+        output_layers: [['gap', 0, 0]],
+      },
+    };
+    const out = translateModelConfig(model, known);
+    const layers = layersOf(out);
+    assert.deepEqual(
+      layers.map(l => l.class_name),
+      ['InputLayer', 'GlobalAveragePooling2D', 'KeepDims', 'Conv2D']
+    );
+    assert.equal('keepdims' in layers[1]!.config, false);
+    assert.deepEqual(layers[2]!.inbound_nodes, [[['gap', 0, 0, {}]]]);
+    assert.deepEqual(layers[3]!.inbound_nodes, [[['gap_keepdims', 0, 0, {}]]]);
+    assert.deepEqual((out.config as {output_layers: unknown}).output_layers, [['gap_keepdims', 0, 0]]);
+  });
+
+  it('spatialDropoutToDropout: SpatialDropout2D (identity at inference) becomes Dropout', () => {
+    const out = translateModelConfig(
+      sequential({class_name: 'SpatialDropout2D', config: {name: 's', rate: 0.2, data_format: 'channels_last'}}),
+      known
+    );
+    assert.deepEqual(layersOf(out)[0], {class_name: 'Dropout', config: {name: 's', rate: 0.2}});
+  });
+
+  it('renameActivations: hard_sigmoid → hardSigmoid, silu → swish', () => {
+    const out = translateModelConfig(
+      sequential(
+        {class_name: 'Activation', config: {name: 'a', activation: 'hard_sigmoid'}},
+        {class_name: 'Dense', config: {name: 'd', units: 1, activation: 'silu'}}
+      ),
+      known
+    );
+    assert.deepEqual(
+      layersOf(out).map(l => l.config['activation']),
+      ['hardSigmoid', 'swish']
+    );
+  });
+
+  it('batchNormAxis: [3] becomes 3; several axes are refused', () => {
+    const out = translateModelConfig(
+      sequential({class_name: 'BatchNormalization', config: {name: 'bn', axis: [3]}}),
+      known
+    );
+    assert.equal(layersOf(out)[0]!.config['axis'], 3);
+    assert.throws(
+      () =>
+        translateModelConfig(sequential({class_name: 'BatchNormalization', config: {name: 'bn', axis: [1, 2]}}), known),
+      /BatchNormalization 'bn' \(normalises over several axes\)/
+    );
+  });
+
+  it('convGroups: groups=1 is dropped, groups>1 is refused', () => {
+    const out = translateModelConfig(sequential({class_name: 'Conv2D', config: {name: 'c', groups: 1}}), known);
+    assert.equal('groups' in layersOf(out)[0]!.config, false);
+    assert.throws(
+      () => translateModelConfig(sequential({class_name: 'Conv2D', config: {name: 'c', groups: 4}}), known),
+      (e: unknown) =>
+        e instanceof UnsupportedLayerError && /Conv2D 'c' \(grouped convolution, groups=4\)/.test(e.message)
+    );
+  });
+
+  it('reluOptions: zero negative_slope/threshold dropped, others refused', () => {
+    const out = translateModelConfig(
+      sequential({class_name: 'ReLU', config: {name: 'r', max_value: 6, negative_slope: 0, threshold: 0}}),
+      known
+    );
+    assert.deepEqual(layersOf(out)[0]!.config, {name: 'r', max_value: 6});
+    assert.throws(
+      () => translateModelConfig(sequential({class_name: 'ReLU', config: {name: 'r', negative_slope: 0.1}}), known),
+      /ReLU 'r' \(negative_slope=0.1/
+    );
+  });
+
+  it('keras3InboundNodes: {args: [__keras_tensor__]} nodes become [[name, node, tensor, {}]]', () => {
+    const tensor = (n: string) => ({
+      class_name: '__keras_tensor__',
+      config: {shape: [null, 2], keras_history: [n, 0, 0]},
+    });
+    const model: ModelEntry = {
+      class_name: 'Functional',
+      config: {
+        name: 'f',
+        layers: [
+          {class_name: 'InputLayer', name: 'a', config: {name: 'a', batch_shape: [null, 2]}, inbound_nodes: []},
+          {class_name: 'InputLayer', name: 'b', config: {name: 'b', batch_shape: [null, 2]}, inbound_nodes: []},
+          {
+            class_name: 'Add',
+            name: 'add',
+            config: {name: 'add'},
+            inbound_nodes: [{args: [[tensor('a'), tensor('b')]], kwargs: {}}],
+          },
+        ],
+        input_layers: [
+          ['a', 0, 0],
+          ['b', 0, 0],
+        ],
+        output_layers: ['add', 0, 0],
+      },
+    };
+    const out = translateModelConfig(model, known);
+    assert.deepEqual(layersOf(out)[2]!.inbound_nodes, [
+      [
+        ['a', 0, 0, {}],
+        ['b', 0, 0, {}],
+      ],
+    ]);
+    // Keras 3 writes a single output flat; tfjs wants a list of references.
+    assert.deepEqual((out.config as {output_layers: unknown}).output_layers, [['add', 0, 0]]);
+  });
+
+  it('Keras ≤ 2.1 Sequential configs (a bare list of layers) are accepted', () => {
+    const out = translateModelConfig(
+      {class_name: 'Sequential', config: [{class_name: 'Dense', config: {name: 'd', units: 1}}]},
+      known
+    );
+    assert.equal(layersOf(out).length, 1);
+  });
+
+  it('names every unsupported layer with its class, its name and why', () => {
+    assert.throws(
+      () =>
+        translateModelConfig(
+          sequential(
+            {class_name: 'Lambda', config: {name: 'lambda_1'}},
+            {class_name: 'LocallyConnected2D', config: {name: 'lc'}}
+          ),
+          known
+        ),
+      (e: unknown) =>
+        e instanceof UnsupportedLayerError &&
+        /Lambda 'lambda_1' \(it holds marshalled Python code\)/.test(e.message) &&
+        /LocallyConnected2D 'lc'/.test(e.message)
+    );
+  });
+
+  it('refuses configs whose nodes refer to layers that do not exist (tfjs would loop forever)', () => {
+    const model: ModelEntry = {
+      class_name: 'Functional',
+      config: {
+        name: 'f',
+        layers: [
+          {class_name: 'Dense', name: 'd', config: {name: 'd', units: 1}, inbound_nodes: [[['ghost', 0, 0, {}]]]},
+        ],
+        input_layers: [],
+        output_layers: [['d', 0, 0]],
+      },
+    };
+    assert.throws(() => translateModelConfig(model, known), /refer to 'ghost'/);
+  });
+
+  it('does not modify its argument', () => {
+    const model = sequential({class_name: 'InputLayer', config: {name: 'in', batch_shape: [null, 3]}});
+    const before = JSON.stringify(model);
+    translateModelConfig(model, known);
+    assert.equal(JSON.stringify(model), before);
+  });
+});

@@ -1,0 +1,114 @@
+import {describe, it} from 'node:test';
+import assert from 'node:assert/strict';
+import {DEFAULT_PREPROCESS, preprocessImage} from '../../../src/model/preprocess.js';
+import type {InputContract} from '../../../src/model/keras_model.js';
+import {ImageError} from '../../../src/model/errors.js';
+import {fixtureBytes, fixtureDir} from '../../helpers/fixtures.js';
+
+const RGB: InputContract = {height: 224, width: 224, channels: 3, layout: 'nhwc', scale: '0,1'};
+
+function meanAbsDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += Math.abs(a[i]! - b[i]!);
+  return d / a.length;
+}
+
+/** What each bad/odd image must give: a model input, or an ImageError of this kind. */
+const EXPECTED_ERRORS: Record<string, string> = {
+  '65536-uint32-limit.png': 'too_many_pixels',
+  'giant-image.jpg': 'too_many_pixels',
+  'check.svg': 'unsupported_format',
+  'corrupt-header.jpg': 'decode',
+  'skimage_truncated.jpg': 'decode',
+  'truncated.jpg': 'decode',
+  'truncated.png': 'decode',
+  'relax.jp2': 'unsupported_format', // sharp's prebuilt libvips has no OpenJPEG
+};
+
+describe('preprocessImage', () => {
+  for (const file of fixtureDir('bad-images')) {
+    const want = EXPECTED_ERRORS[file];
+    it(`${file} → ${want ? `ImageError ${want}` : 'a 224x224x3 input in range'} within a few seconds`, async () => {
+      const started = performance.now();
+      try {
+        const out = await preprocessImage(fixtureBytes(`bad-images/${file}`), RGB);
+        assert.equal(want, undefined, `expected ${want}`);
+        assert.equal(out.data.length, 224 * 224 * 3);
+        assert.ok(out.data.every(v => v >= 0 && v <= 1));
+      } catch (e) {
+        if (!(e instanceof ImageError)) throw e;
+        assert.equal(e.kind, want, e.message);
+      }
+      assert.ok(performance.now() - started < 5000);
+    });
+  }
+
+  it('honours EXIF orientation: Landscape_6 and _8 look like Landscape_1', async () => {
+    const upright = (await preprocessImage(fixtureBytes('bad-images/Landscape_1.jpg'), RGB)).data;
+    for (const f of ['Landscape_6.jpg', 'Landscape_8.jpg']) {
+      const rotated = (await preprocessImage(fixtureBytes(`bad-images/${f}`), RGB)).data;
+      assert.ok(meanAbsDiff(upright, rotated) < 0.03, `${f}: ${meanAbsDiff(upright, rotated)}`);
+    }
+  });
+
+  it('turns greyscale into 3 equal channels', async () => {
+    const out = (await preprocessImage(fixtureBytes('bad-images/skimage_camera_gray.png'), RGB)).data;
+    for (let i = 0; i < out.length; i += 3 * 97) {
+      assert.equal(out[i], out[i + 1]);
+      assert.equal(out[i + 1], out[i + 2]);
+    }
+  });
+
+  it('converts CMYK with and without a profile to similar sRGB', async () => {
+    const a = (await preprocessImage(fixtureBytes('bad-images/Channel_digital_image_CMYK_color.jpg'), RGB)).data;
+    const b = (await preprocessImage(fixtureBytes('bad-images/Channel_digital_image_CMYK_color_no_profile.jpg'), RGB))
+      .data;
+    assert.ok(meanAbsDiff(a, b) < 0.1, String(meanAbsDiff(a, b)));
+  });
+
+  it('flattens transparency onto white', async () => {
+    const out = (await preprocessImage(fixtureBytes('bad-images/full-transparent.png'), RGB)).data;
+    assert.ok(out.every(v => v === 1));
+  });
+
+  it('scales to [-1, 1] as x/127.5 - 1 and to [0, 255] unchanged', async () => {
+    const bytes = fixtureBytes('images/daisy.jpg');
+    const unit = (await preprocessImage(bytes, RGB)).data;
+    const signed = (await preprocessImage(bytes, {...RGB, scale: '-1,1'})).data;
+    const raw = (await preprocessImage(bytes, {...RGB, scale: '0,255'})).data;
+    for (let i = 0; i < unit.length; i += 1013) {
+      assert.ok(Math.abs(signed[i]! - (raw[i]! / 127.5 - 1)) < 1e-6);
+      assert.ok(Math.abs(unit[i]! - raw[i]! / 255) < 1e-6);
+    }
+    assert.ok(signed.every(v => v >= -1 && v <= 1));
+  });
+
+  it('resizes to the model input, single channel for greyscale models', async () => {
+    const out = await preprocessImage(fixtureBytes('images/daisy.jpg'), {
+      height: 28,
+      width: 20,
+      channels: 1,
+      layout: 'hw',
+      scale: '0,1',
+    });
+    assert.equal(out.data.length, 28 * 20);
+    assert.deepEqual(out.source, {format: 'jpeg', width: 500, height: 326});
+  });
+
+  it('refuses files over the byte cap and empty files', async () => {
+    await assert.rejects(
+      preprocessImage(fixtureBytes('images/daisy.jpg'), RGB, {...DEFAULT_PREPROCESS, maxBytes: 100}),
+      {
+        kind: 'too_large',
+      }
+    );
+    await assert.rejects(preprocessImage(Buffer.alloc(0), RGB), {kind: 'empty'});
+  });
+
+  it('applies the configurable pixel cap', async () => {
+    await assert.rejects(
+      preprocessImage(fixtureBytes('images/daisy.jpg'), RGB, {...DEFAULT_PREPROCESS, maxPixels: 1000}),
+      (e: unknown) => e instanceof ImageError && e.kind === 'too_many_pixels' && /500x326/.test(e.message)
+    );
+  });
+});

@@ -1,0 +1,148 @@
+/**
+ * `npm run classify -- --model <file.h5 | gs://…> [--labels <file>] [--scale 0,1|-1,1|0,255]
+ *                     [--top-k 5] [--json] <image ...>`
+ *
+ * Tries a Keras .h5 model on images with exactly the code the functions run. Exit codes:
+ * 0 the model loaded (even if some images failed), 2 the model cannot be used (reason on
+ * stderr), 64 bad usage.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {parseArgs} from 'node:util';
+import {initBackend, parseBackendName} from '../functions/src/model/backend.js';
+import {ImageError, ModelUnusableError} from '../functions/src/model/errors.js';
+import {loadKerasModel, type LoadedModel} from '../functions/src/model/keras_model.js';
+import {parseLabels} from '../functions/src/model/labels.js';
+import {preprocessImage} from '../functions/src/model/preprocess.js';
+import {parseScale} from '../functions/src/model/scaling.js';
+import {jsonLogger} from '../functions/src/core/log.js';
+
+const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--labels <file>] [--scale 0,1|-1,1|0,255] [--top-k 5] [--json] <image ...>
+
+  --model    Keras .h5 model (local path or gs:// URI)
+  --labels   label file: one per line, TensorFlow's ImageNetLabels.txt, or Keras imagenet_class_index.json
+  --scale    input range: 0,1 (x/255, default), -1,1 (x/127.5-1, Keras MobileNet), 0,255
+  --top-k    how many classes to show (default 5)
+  --json     one JSON object per image per line`;
+
+async function readSource(uri: string): Promise<Buffer> {
+  const gs = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!gs) return fs.readFile(uri);
+  const {Storage} = await import('@google-cloud/storage');
+  const [bytes] = await new Storage().bucket(gs[1]!).file(gs[2]!).download();
+  return bytes;
+}
+
+function glueValues(argv: string[], names: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (names.includes(arg) && i + 1 < argv.length) out.push(`${arg}=${argv[++i]!}`);
+    else out.push(arg);
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      // `--scale -1,1` reads as an option to parseArgs: glue string options to their values.
+      args: glueValues(process.argv.slice(2), ['--model', '--labels', '--scale', '--top-k']),
+      allowPositionals: true,
+      options: {
+        model: {type: 'string'},
+        labels: {type: 'string'},
+        scale: {type: 'string', default: '0,1'},
+        'top-k': {type: 'string', default: '5'},
+        json: {type: 'boolean', default: false},
+        help: {type: 'boolean', short: 'h', default: false},
+      },
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 64;
+  }
+  const {values, positionals} = args;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.model || positionals.length === 0) {
+    console.error(USAGE);
+    return 64;
+  }
+  const topK = Number(values['top-k']);
+  let scale;
+  try {
+    scale = parseScale(values.scale);
+    if (!Number.isInteger(topK) || topK < 1)
+      throw new Error(`--top-k must be a positive integer, not '${values['top-k']}'`);
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 64;
+  }
+  // Logs (the backend choice) go to stderr so that --json output stays clean.
+  const logger = jsonLogger(line => process.stderr.write(line + '\n'));
+  const forced = parseBackendName(process.env['TFJS_BACKEND']);
+  const backend = await initBackend({logger, ...(forced ? {forced} : {})});
+
+  let model: LoadedModel;
+  try {
+    const labels = values.labels ? parseLabels(await fs.readFile(values.labels, 'utf8'), values.labels) : null;
+    const bytes = await readSource(values.model);
+    model = await loadKerasModel(bytes, {
+      name: path.basename(values.model).replace(/\.(h5|hdf5|keras)$/i, ''),
+      labels,
+      scale,
+      ...(values.labels ? {labelsSource: values.labels} : {}),
+    });
+  } catch (e) {
+    const why = e instanceof ModelUnusableError ? `${e.name} (${e.kind})` : 'cannot read the model';
+    console.error(`classify: model ${values.model} cannot be used: ${why}: ${(e as Error).message}`);
+    return 2;
+  }
+
+  for (const image of positionals) {
+    try {
+      const pre = await preprocessImage(await fs.readFile(image), model.input);
+      const [result] = await model.classifyBatch([pre.data], topK);
+      const r = result!;
+      if (values.json) {
+        const topk = r.top_k.map(t => ({label: t.label, score: t.score}));
+        console.log(
+          JSON.stringify({
+            image,
+            label: r.label,
+            score: r.score,
+            top_k: topk,
+            model_name: model.name,
+            backend: backend.name,
+          })
+        );
+      } else {
+        const rest = r.top_k
+          .slice(1)
+          .map(t => `${t.label} ${t.score.toFixed(3)}`)
+          .join(', ');
+        console.log(`${image}: ${r.label} ${r.score.toFixed(3)}${rest ? `  (${rest})` : ''}`);
+      }
+    } catch (e) {
+      const kind =
+        e instanceof ImageError ? e.kind : (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not_found' : 'error';
+      const message = (e as Error).message.split('\n')[0] ?? String(e);
+      if (values.json) console.log(JSON.stringify({image, error: {kind, message}}));
+      else console.log(`${image}: error (${kind}): ${message}`);
+    }
+  }
+  model.dispose();
+  return 0;
+}
+
+main().then(
+  code => process.exit(code),
+  e => {
+    console.error(e);
+    process.exit(1);
+  }
+);

@@ -1,0 +1,215 @@
+/**
+ * Local stand-ins for Google Cloud, started on loopback:
+ * - Firestore and Pub/Sub: the gcloud emulator jars, started with `java` directly (the
+ *   `gcloud` wrapper leaves java running when it is killed);
+ * - Cloud Storage: firebase-tools' storage emulator, in this process, with its
+ *   finalize notifications handed to a callback (our Eventarc stand-in).
+ *
+ * Used by the test runner, `npm start` and the benchmark.
+ */
+import {spawn, execFileSync, type ChildProcess} from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import {createRequire} from 'node:module';
+
+/** A running emulator. */
+export interface Emulator {
+  readonly name: string;
+  /** `host:port` for the *_EMULATOR_HOST variables. */
+  readonly hostPort: string;
+  stop(): Promise<void>;
+}
+
+/** Thrown when the gcloud emulator jars are not on this machine. */
+export class MissingEmulatorError extends Error {}
+
+/** Finds a free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until something accepts TCP connections on the port. */
+export async function waitForPort(port: number, timeoutMs: number, what: string, alive?: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (alive && !alive()) throw new Error(`${what} exited before it was ready`);
+    const ok = await new Promise<boolean>(resolve => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise(r => setTimeout(r, 150));
+  }
+  throw new Error(`${what} did not open port ${port} within ${timeoutMs} ms`);
+}
+
+let sdkRoot: string | undefined;
+/** The Cloud SDK root: $CLOUDSDK_ROOT, `gcloud info`, or the Debian package's folder. */
+export function cloudSdkRoot(): string {
+  if (sdkRoot) return sdkRoot;
+  const candidates = [process.env['CLOUDSDK_ROOT']];
+  try {
+    candidates.push(
+      execFileSync('gcloud', ['info', '--format=value(installation.sdk_root)'], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      }).trim()
+    );
+  } catch {
+    // gcloud missing or broken: fall back to the usual locations.
+  }
+  candidates.push('/usr/lib/google-cloud-sdk', '/usr/share/google-cloud-sdk', '/opt/google-cloud-sdk');
+  sdkRoot = candidates.find(c => c && fs.existsSync(path.join(c, 'platform'))) ?? '/usr/lib/google-cloud-sdk';
+  return sdkRoot;
+}
+
+/** The Firestore emulator jar, or a {@link MissingEmulatorError} saying how to get it. */
+export function firestoreJar(): string {
+  const jar = path.join(cloudSdkRoot(), 'platform/cloud-firestore-emulator/cloud-firestore-emulator.jar');
+  if (!fs.existsSync(jar)) {
+    throw new MissingEmulatorError(
+      `Firestore emulator jar not found at ${jar}. Install it with: apt-get install google-cloud-cli-firestore-emulator (or: gcloud components install cloud-firestore-emulator)`
+    );
+  }
+  return jar;
+}
+
+/** The Pub/Sub emulator jar, or a {@link MissingEmulatorError} saying how to get it. */
+export function pubsubJar(): string {
+  const dir = path.join(cloudSdkRoot(), 'platform/pubsub-emulator/lib');
+  const jar = fs.existsSync(dir)
+    ? fs.readdirSync(dir).find(f => /^cloud-pubsub-emulator-.*-all\.jar$/.test(f))
+    : undefined;
+  if (!jar) {
+    throw new MissingEmulatorError(
+      `Pub/Sub emulator jar not found under ${dir}. Install it with: apt-get install google-cloud-cli-pubsub-emulator (or: gcloud components install pubsub-emulator)`
+    );
+  }
+  return path.join(dir, jar);
+}
+
+function requireJava(): void {
+  try {
+    execFileSync('java', ['-version'], {stdio: 'ignore', timeout: 20_000});
+  } catch {
+    throw new MissingEmulatorError(
+      'java is not on PATH; the Firestore and Pub/Sub emulators need a Java 11+ runtime (apt-get install default-jre-headless)'
+    );
+  }
+}
+
+async function startJava(name: string, args: string[], port: number, logFile?: string): Promise<Emulator> {
+  requireJava();
+  const child: ChildProcess = spawn('java', args, {stdio: ['ignore', 'pipe', 'pipe'], detached: false});
+  const log = logFile ? fs.createWriteStream(logFile) : undefined;
+  child.stdout?.on('data', d => log?.write(d));
+  child.stderr?.on('data', d => log?.write(d));
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const stop = async (): Promise<void> => {
+    if (exited) return;
+    const done = new Promise<void>(resolve => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await done;
+    clearTimeout(timer);
+    log?.end();
+  };
+  try {
+    await waitForPort(port, 60_000, `${name} emulator`, () => !exited);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {name, hostPort: `127.0.0.1:${port}`, stop};
+}
+
+/** Starts the Firestore emulator jar on a free (or given) port. */
+export async function startFirestore(options: {port?: number; logFile?: string} = {}): Promise<Emulator> {
+  const jar = firestoreJar();
+  const port = options.port ?? (await freePort());
+  return startJava(
+    'firestore',
+    [
+      '-cp',
+      jar,
+      'com.google.cloud.datastore.emulator.firestore.CloudFirestore',
+      'start',
+      '--host=127.0.0.1',
+      `--port=${port}`,
+    ],
+    port,
+    options.logFile
+  );
+}
+
+/** Starts the Pub/Sub emulator jar on a free (or given) port. */
+export async function startPubSub(options: {port?: number; logFile?: string} = {}): Promise<Emulator> {
+  const jar = pubsubJar();
+  const port = options.port ?? (await freePort());
+  return startJava('pubsub', ['-jar', jar, '--host=127.0.0.1', `--port=${port}`], port, options.logFile);
+}
+
+/** The object metadata the storage emulator hands to finalize listeners. */
+export type StorageObjectEvent = Record<string, unknown> & {bucket: string; name: string; generation: string};
+
+interface FirebaseStorageEmulator {
+  _rulesRuntime: {start: () => Promise<void>; stop: () => Promise<void>};
+  _rulesManager: unknown;
+  _cloudFunctions: {dispatch: (action: string, object: StorageObjectEvent) => Promise<void>};
+  reset(): void;
+}
+
+/**
+ * Starts firebase-tools' Cloud Storage emulator in this process.
+ *
+ * Known limits (firebase-tools 15.x): no multi-chunk resumable uploads (upload with
+ * `resumable: false`), no `matchGlob`, no `ifGenerationMatch`; generations are
+ * milliseconds since the epoch. Its Firebase security-rules runtime (a downloaded jar)
+ * is not started: every request here is an admin request.
+ */
+export async function startStorage(
+  options: {port?: number; projectId?: string; onFinalize?: (object: StorageObjectEvent) => void} = {}
+): Promise<Emulator & {reset(): void}> {
+  const require = createRequire(import.meta.url);
+  const {StorageEmulator} = require('firebase-tools/lib/emulator/storage/index.js') as {
+    StorageEmulator: new (args: Record<string, unknown>) => FirebaseStorageEmulator;
+  };
+  const {EmulatorRegistry} = require('firebase-tools/lib/emulator/registry.js') as {
+    EmulatorRegistry: {start(e: unknown): Promise<void>; stop(name: string): Promise<void>};
+  };
+  const port = options.port ?? (await freePort());
+  const emulator = new StorageEmulator({
+    projectId: options.projectId ?? 'demo-local',
+    host: '127.0.0.1',
+    port,
+    auto_download: false,
+    rules: [],
+  });
+  emulator._rulesRuntime.start = async () => {};
+  emulator._rulesRuntime.stop = async () => {};
+  emulator._rulesManager = {start: async () => {}, stop: async () => {}, getRuleset: () => undefined};
+  emulator._cloudFunctions.dispatch = async (action, object) => {
+    if (action === 'finalize') options.onFinalize?.(object);
+  };
+  await EmulatorRegistry.start(emulator);
+  return {
+    name: 'storage',
+    hostPort: `127.0.0.1:${port}`,
+    reset: () => emulator.reset(),
+    stop: () => EmulatorRegistry.stop('storage'),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * `npm test`: starts what the tests need, runs every tier with node's test runner in one
+ * run (one summary), and stops everything again.
+ *
+ * Tiers (folders under functions/test/):
+ * - unit: pure logic and the model layer on real fixtures; no services.
+ * - integration: the functions through functions-framework's getTestServer + supertest.
+ * - emulator: the same code against the Firestore and Cloud Storage emulators, started
+ *   here (Firestore: the gcloud jar; Storage: firebase-tools in this process).
+ *
+ * Usage: npm test [-- --tier unit|integration|emulator ...] [-- --grep PATTERN]
+ */
+import {spawn} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {MissingEmulatorError, startFirestore, startStorage, type Emulator} from './lib/emulators.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const TIERS = ['unit', 'integration', 'emulator'] as const;
+
+function testFiles(tier: string): string[] {
+  const dir = path.join(root, 'functions/test', tier);
+  if (!fs.existsSync(dir)) return [];
+  return (fs.readdirSync(dir, {recursive: true}) as string[])
+    .filter(f => f.endsWith('.test.ts'))
+    .sort()
+    .map(f => path.join(dir, f));
+}
+
+function parseArgs(argv: string[]): {tiers: string[]; grep?: string} {
+  const tiers: string[] = [];
+  let grep: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--tier') tiers.push(argv[++i] ?? '');
+    else if (argv[i] === '--grep') grep = argv[++i];
+    else if (argv[i] === '--help') {
+      console.log('usage: npm test [-- --tier unit|integration|emulator ...] [-- --grep PATTERN]');
+      process.exit(0);
+    }
+  }
+  for (const t of tiers) if (!(TIERS as readonly string[]).includes(t)) throw new Error(`unknown tier '${t}'`);
+  return {tiers: tiers.length ? tiers : [...TIERS], ...(grep ? {grep} : {})};
+}
+
+async function main(): Promise<number> {
+  const {tiers, grep} = parseArgs(process.argv.slice(2));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    METADATA_SERVER_DETECTION: 'none',
+    GCLOUD_PROJECT: 'demo-test',
+    GOOGLE_CLOUD_PROJECT: 'demo-test',
+    FIXTURES_DIR: process.env['FIXTURES_DIR'] ?? path.resolve(root, '../shared/fixtures'),
+  };
+  if (!fs.existsSync(env['FIXTURES_DIR']!)) {
+    console.error(
+      `!!! fixtures not found at ${env['FIXTURES_DIR']}: the shared/ folder must sit beside the checkout (or set FIXTURES_DIR)`
+    );
+    return 1;
+  }
+  const files: string[] = [];
+  const running: Emulator[] = [];
+  for (const tier of tiers) {
+    if (tier !== 'emulator') {
+      files.push(...testFiles(tier));
+      continue;
+    }
+    try {
+      fs.mkdirSync(path.join(root, '.local'), {recursive: true});
+      const firestore = await startFirestore({logFile: path.join(root, '.local/firestore-emulator.log')});
+      running.push(firestore);
+      const storage = await startStorage({projectId: 'demo-test'});
+      running.push(storage);
+      env['FIRESTORE_EMULATOR_HOST'] = firestore.hostPort;
+      env['STORAGE_EMULATOR_HOST'] = `http://${storage.hostPort}`;
+      console.log(`emulators: Firestore ${firestore.hostPort}, Storage ${storage.hostPort}`);
+      files.push(...testFiles(tier));
+    } catch (e) {
+      if (!(e instanceof MissingEmulatorError)) throw e;
+      console.log(`\n!!! SKIPPED the emulator tier (${testFiles(tier).length} files): ${e.message}\n`);
+    }
+  }
+  const args = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2'];
+  if (grep) args.push(`--test-name-pattern=${grep}`);
+  const code = await new Promise<number>(resolve => {
+    const child = spawn(process.execPath, [...args, ...files], {cwd: root, env, stdio: 'inherit'});
+    const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+    process.once('SIGINT', forward);
+    process.once('SIGTERM', forward);
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+  for (const e of running.reverse()) await e.stop().catch(err => console.error(`stopping ${e.name}: ${String(err)}`));
+  return code;
+}
+
+main().then(
+  code => process.exit(code),
+  e => {
+    console.error(e);
+    process.exit(1);
+  }
+);
