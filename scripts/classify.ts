@@ -14,7 +14,7 @@ import {ImageError, ModelUnusableError} from '../functions/src/model/errors.js';
 import {loadKerasModel, type LoadedModel} from '../functions/src/model/keras_model.js';
 import {parseLabels} from '../functions/src/model/labels.js';
 import {preprocessImage} from '../functions/src/model/preprocess.js';
-import {parseScale} from '../functions/src/model/scaling.js';
+import {parseScale} from '../functions/src/core/scale.js';
 import {jsonLogger} from '../functions/src/core/log.js';
 
 const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--labels <file>] [--scale 0,1|-1,1|0,255] [--top-k 5] [--json] <image ...>

@@ -11,7 +11,7 @@ import {readKerasH5, type KerasH5File, type StoredWeight} from './h5_reader.js';
 import {translateModelConfig, type ModelEntry} from './keras_config.js';
 import {matchLabels} from './labels.js';
 import './extra_layers.js';
-import {DEFAULT_SCALE, type Scale} from './scaling.js';
+import {DEFAULT_SCALE, type Scale} from '../core/scale.js';
 import {NotAClassifierError, UnsupportedLayerError, WeightMismatchError, ModelUnusableError} from './errors.js';
 
 /** How the model wants its pixels: shape, layout and value range. */

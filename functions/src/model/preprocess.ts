@@ -16,7 +16,7 @@
 import sharp, {type Metadata, type OutputInfo} from 'sharp';
 import {ImageError} from './errors.js';
 import type {InputContract} from './keras_model.js';
-import {scaleCoefficients} from './scaling.js';
+import {scaleCoefficients} from '../core/scale.js';
 
 /** Limits and options for {@link preprocessImage}. */
 export interface PreprocessOptions {

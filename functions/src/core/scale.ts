@@ -32,3 +32,13 @@ export function scaleCoefficients(scale: Scale): readonly [number, number] {
       return [1, 0];
   }
 }
+
+/** Like {@link parseScale}, but null for a missing or invalid value. */
+export function parseScaleOrNull(value: string | undefined | null): Scale | null {
+  if (value === undefined || value === null || value.trim() === '') return null;
+  try {
+    return parseScale(value);
+  } catch {
+    return null;
+  }
+}

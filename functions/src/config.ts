@@ -1,0 +1,145 @@
+/**
+ * Configuration, parsed once from the environment. `parseConfig(env)` is pure and lists
+ * every bad variable in one {@link ConfigError}, so a deploy with two mistakes fails once,
+ * naming both.
+ */
+import {parseFilePattern, PatternError, type FilePattern} from './core/glob.js';
+import {DEFAULT_SCALE, parseScale, type Scale} from './core/scale.js';
+
+/** One or more environment variables are invalid. */
+export class ConfigError extends Error {}
+
+/** Everything both functions read from the environment. */
+export interface Config {
+  /** `MODEL_FILE_PATTERN`, e.g. `gs://my-models/prod/*.h5` (required). */
+  readonly modelFilePattern: FilePattern;
+  /** `MODELS_COLLECTION` (default `models`) and `CURRENT_MODEL_DOC` (default `current`). */
+  readonly modelsCollection: string;
+  readonly currentDocument: string;
+  /** History lives under the current document: `{collection}/{current}/history`. */
+  readonly historyCollection: string;
+  /** `PREDICTIONS_COLLECTION` (default `predictions`). */
+  readonly predictionsCollection: string;
+  /** `VALIDATE_MODELS` (default true): load + warm up before promoting. */
+  readonly validateModels: boolean;
+  /** `MAX_MODEL_BYTES` (default 512 MiB). */
+  readonly maxModelBytes: number;
+  /** `DEFAULT_INPUT_SCALE` (default `0,1`) for models whose object metadata has no `scale`. */
+  readonly defaultScale: Scale;
+  /** `DEFAULT_LABELS`: label file URI for models whose metadata has no `labels` (default none). */
+  readonly defaultLabels: string | null;
+  /** `IMAGE_BUCKETS`: comma-separated buckets classifyImage may read (required for gs:// paths). */
+  readonly imageBuckets: readonly string[];
+  /** `LOCAL_IMAGE_DIR`: a local folder whose files may be classified (local use only). */
+  readonly localImageDir: string | null;
+  /** `MAX_EVENT_AGE` in ms (default 1 h; accepts `3600`, `90s`, `15m`, `1h`). */
+  readonly maxEventAgeMs: number;
+  /** `TOP_K` (default 5). */
+  readonly topK: number;
+  /** `MAX_IMAGE_BYTES` (default 20 MiB) and `MAX_IMAGE_PIXELS` (default 50 M). */
+  readonly maxImageBytes: number;
+  readonly maxImagePixels: number;
+  /** `MODEL_RELOAD_BACKOFF` in ms (default 30 s): wait before retrying a model that failed to load. */
+  readonly reloadBackoffMs: number;
+  /** `TFJS_BACKEND`: force `tensorflow`, `wasm` or `cpu` (default: best available). */
+  readonly backend: string | null;
+}
+
+type Env = Record<string, string | undefined>;
+
+function durationMs(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new Error(`must be a duration like 3600, 90s, 15m or 1h, not '${value}'`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return n * {ms: 1, s: 1000, m: 60_000, h: 3_600_000}[unit]!;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`must be a positive integer, not '${value}'`);
+  return n;
+}
+
+function bool(value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value.trim())) return true;
+  if (/^(0|false|no|off)$/i.test(value.trim())) return false;
+  throw new Error(`must be true or false, not '${value}'`);
+}
+
+function firestoreId(value: string): string {
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(value))
+    throw new Error(`must be a simple Firestore id ([A-Za-z0-9_-]), not '${value}'`);
+  return value;
+}
+
+/** Parses the configuration; throws one ConfigError naming every bad variable. */
+export function parseConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  function read<T>(name: string, fallback: T, parse: (v: string) => T): T {
+    const value = env[name];
+    if (value === undefined || value.trim() === '') return fallback;
+    try {
+      return parse(value);
+    } catch (e) {
+      problems.push(`${name}: ${(e as Error).message}`);
+      return fallback;
+    }
+  }
+  let modelFilePattern: FilePattern | undefined;
+  const rawPattern = env['MODEL_FILE_PATTERN'];
+  if (!rawPattern) problems.push('MODEL_FILE_PATTERN: required, e.g. gs://my-models/prod/*.h5');
+  else {
+    try {
+      modelFilePattern = parseFilePattern(rawPattern);
+    } catch (e) {
+      if (!(e instanceof PatternError)) throw e;
+      problems.push(`MODEL_FILE_PATTERN: ${e.message}`);
+    }
+  }
+  const modelsCollection = read('MODELS_COLLECTION', 'models', firestoreId);
+  const currentDocument = read('CURRENT_MODEL_DOC', 'current', firestoreId);
+  const config = {
+    modelsCollection,
+    currentDocument,
+    historyCollection: `${modelsCollection}/${currentDocument}/history`,
+    predictionsCollection: read('PREDICTIONS_COLLECTION', 'predictions', firestoreId),
+    validateModels: read('VALIDATE_MODELS', true, bool),
+    maxModelBytes: read('MAX_MODEL_BYTES', 512 * 1024 * 1024, positiveInt),
+    defaultScale: read('DEFAULT_INPUT_SCALE', DEFAULT_SCALE, parseScale),
+    defaultLabels: read<string | null>('DEFAULT_LABELS', null, v => {
+      if (!/^gs:\/\/[^/]+\/.+/.test(v) && !v.startsWith('/'))
+        throw new Error(`must be a gs:// URI or an absolute path, not '${v}'`);
+      return v;
+    }),
+    imageBuckets: read<string[]>('IMAGE_BUCKETS', [], v =>
+      v
+        .split(',')
+        .map(s =>
+          s
+            .trim()
+            .replace(/^gs:\/\//, '')
+            .replace(/\/$/, '')
+        )
+        .filter(Boolean)
+    ),
+    localImageDir: read<string | null>('LOCAL_IMAGE_DIR', null, v => {
+      if (!v.startsWith('/')) throw new Error(`must be an absolute path, not '${v}'`);
+      return v.replace(/\/+$/, '');
+    }),
+    maxEventAgeMs: read('MAX_EVENT_AGE', 3_600_000, durationMs),
+    topK: read('TOP_K', 5, positiveInt),
+    maxImageBytes: read('MAX_IMAGE_BYTES', 20 * 1024 * 1024, positiveInt),
+    maxImagePixels: read('MAX_IMAGE_PIXELS', 50_000_000, positiveInt),
+    reloadBackoffMs: read('MODEL_RELOAD_BACKOFF', 30_000, durationMs),
+    backend: read<string | null>('TFJS_BACKEND', null, v => {
+      if (!['tensorflow', 'wasm', 'cpu', 'auto'].includes(v))
+        throw new Error(`must be tensorflow, wasm or cpu, not '${v}'`);
+      return v === 'auto' ? null : v;
+    }),
+  };
+  if (problems.length > 0 || !modelFilePattern) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return {...config, modelFilePattern};
+}

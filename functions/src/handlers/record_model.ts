@@ -1,0 +1,104 @@
+/**
+ * `recordModel`: Cloud Storage "object finalized" → the newest-model record in Firestore.
+ *
+ * Eventarc delivers at least once and in any order, so: history entries are created
+ * once (a redelivery changes nothing), `current` changes only in a transaction that
+ * checks the candidate is strictly newer, and only transient failures are thrown (a
+ * throw means "deliver again"). A model the gate rejects is a permanent outcome: it is
+ * recorded as rejected and the event is acknowledged.
+ */
+import type {CloudEvent} from '@google-cloud/functions-framework';
+import type {Config} from '../config.js';
+import type {Logger} from '../core/log.js';
+import {buildRecord, ignoreReason, type ModelRecord, type StorageObjectData} from '../core/model_record.js';
+import {matchesPattern} from '../core/glob.js';
+import {ObjectNotFoundError, ObjectTooLargeError, type ModelStore} from '../core/ports.js';
+import {ModelUnusableError} from '../model/errors.js';
+
+/** What the gate learns about a model that loads. */
+export interface Validation {
+  readonly input_shape: number[];
+  readonly output_width: number;
+}
+
+/** Dependencies of {@link makeRecordModelHandler}. */
+export interface RecordModelDeps {
+  readonly config: Pick<
+    Config,
+    'modelFilePattern' | 'validateModels' | 'defaultScale' | 'defaultLabels' | 'maxModelBytes'
+  >;
+  readonly store: ModelStore;
+  /** Loads and warms up the model (the promotion gate); throws ModelUnusableError for a bad file. */
+  readonly validate: (record: ModelRecord) => Promise<Validation>;
+  readonly logger: Logger;
+  readonly now: () => Date;
+}
+
+/** True for failures that retrying the same object cannot fix. */
+function isPermanent(e: unknown): e is Error & {kind?: string} {
+  return e instanceof ModelUnusableError || e instanceof ObjectNotFoundError || e instanceof ObjectTooLargeError;
+}
+
+function kindOf(e: Error & {kind?: string}): string {
+  if (e instanceof ObjectNotFoundError) return 'object_not_found';
+  if (e instanceof ObjectTooLargeError) return 'model_too_large';
+  return e.kind ?? 'unusable';
+}
+
+/** Builds the recordModel CloudEvent handler. */
+export function makeRecordModelHandler(deps: RecordModelDeps): (event: CloudEvent<StorageObjectData>) => Promise<void> {
+  const {config, store, logger} = deps;
+  const matches = (bucket: string, name: string) => matchesPattern(config.modelFilePattern, bucket, name);
+  return async event => {
+    const started = performance.now();
+    const object = event.data as StorageObjectData;
+    const ignored = ignoreReason(object, matches);
+    const where = object?.bucket ? `gs://${object.bucket}/${object.name}` : '(no object)';
+    if (ignored) {
+      logger.log('INFO', `recordModel: ignored ${where}: ${ignored}`, {
+        event_id: event.id,
+        outcome: 'ignored',
+        reason: ignored,
+      });
+      return;
+    }
+    let record = buildRecord(object, event.id, {scale: config.defaultScale, labels: config.defaultLabels});
+    // A redelivered event: the gate already ran for this version; reuse its verdict.
+    const known = await store.historyEntry(record);
+    if (known) record = known;
+    else if (config.validateModels) {
+      if (record.size > config.maxModelBytes) {
+        record = {
+          ...record,
+          status: 'rejected',
+          reason: `model_too_large: ${record.size} bytes, over MAX_MODEL_BYTES (${config.maxModelBytes})`,
+        };
+      } else {
+        try {
+          const v = await deps.validate(record);
+          record = {...record, input_shape: v.input_shape, output_width: v.output_width};
+        } catch (e) {
+          if (!isPermanent(e)) throw e; // transient: let Eventarc deliver again
+          record = {...record, status: 'rejected', reason: `${kindOf(e)}: ${e.message}`};
+        }
+      }
+    }
+    const outcome = await store.recordVersion(record, `recordModel (event ${event.id})`, deps.now());
+    const messages: Record<string, string> = {
+      promote: `promoted ${record.model_id} to current`,
+      stale: `kept current ${outcome.current?.model_id}: ${record.model_id} is not newer`,
+      duplicate: `${record.model_id} is already current (duplicate event)`,
+      pinned: `recorded ${record.model_id}; current is pinned to ${outcome.current?.pinned}`,
+      rejected: `rejected ${record.model_id}: ${record.reason}`,
+    };
+    logger.log(outcome.decision === 'rejected' ? 'WARNING' : 'INFO', `recordModel: ${messages[outcome.decision]}`, {
+      event_id: event.id,
+      outcome: outcome.decision,
+      new_version: outcome.newVersion,
+      model_id: record.model_id,
+      model_name: record.model_name,
+      current_model_id: outcome.current?.model_id ?? null,
+      elapsed_ms: Math.round(performance.now() - started),
+    });
+  };
+}

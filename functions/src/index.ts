@@ -1,0 +1,39 @@
+/**
+ * Wiring only: parse the configuration once, construct the clients once, register the
+ * two CloudEvent functions with the Functions Framework.
+ */
+import * as functions from '@google-cloud/functions-framework';
+import {Firestore} from '@google-cloud/firestore';
+import {Storage} from '@google-cloud/storage';
+import {parseConfig} from './config.js';
+import {jsonLogger} from './core/log.js';
+import {firestoreRegistry} from './adapters/firestore_registry.js';
+import {gcsObjectStore} from './adapters/gcs_object_store.js';
+import {makeRecordModelHandler} from './handlers/record_model.js';
+import {loadRecordedModel} from './handlers/model_source.js';
+
+const config = parseConfig();
+const logger = jsonLogger();
+const firestore = new Firestore({ignoreUndefinedProperties: true});
+const objects = gcsObjectStore(new Storage());
+const store = firestoreRegistry(firestore, config);
+const source = {objects, maxModelBytes: config.maxModelBytes, backend: config.backend, logger};
+
+functions.cloudEvent(
+  'recordModel',
+  makeRecordModelHandler({
+    config,
+    store,
+    logger,
+    now: () => new Date(),
+    async validate(record) {
+      const model = await loadRecordedModel(record, source);
+      try {
+        const {height, width, channels} = model.input;
+        return {input_shape: [height, width, channels], output_width: model.outputWidth};
+      } finally {
+        model.dispose();
+      }
+    },
+  })
+);

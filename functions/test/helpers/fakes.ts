@@ -1,0 +1,89 @@
+/** In-memory implementations of the ports, for unit and integration tests. */
+import {decide, historyId, type CurrentModel, type ModelRecord} from '../../src/core/model_record.js';
+import {ObjectNotFoundError, ObjectTooLargeError, type ModelStore, type ObjectStore} from '../../src/core/ports.js';
+
+/** A ModelStore in memory, with the same transactional semantics (JS runs it atomically). */
+export class MemoryModelStore implements ModelStore {
+  currentDoc: CurrentModel | null = null;
+  readonly history = new Map<string, ModelRecord>();
+  reads = 0;
+  /** Set to make every call fail like an unavailable Firestore. */
+  failWith: Error | null = null;
+
+  private check(): void {
+    if (this.failWith) throw this.failWith;
+  }
+  async current() {
+    this.reads++;
+    this.check();
+    return this.currentDoc ? structuredClone(this.currentDoc) : null;
+  }
+  async historyEntry(r: Pick<ModelRecord, 'generation' | 'name'>) {
+    this.check();
+    return this.history.get(historyId(r)) ?? null;
+  }
+  async recordVersion(record: ModelRecord, changedBy: string, now: Date) {
+    this.check();
+    const newVersion = !this.history.has(historyId(record));
+    if (newVersion) this.history.set(historyId(record), structuredClone(record));
+    const decision = decide(record, this.currentDoc);
+    if (decision === 'promote')
+      this.currentDoc = {...record, pinned: null, changed_by: changedBy, changed_at: now.toISOString()};
+    return {decision, newVersion, current: this.currentDoc};
+  }
+  async listHistory(limit: number) {
+    return [...this.history.entries()]
+      .sort(([a], [b]) => (a < b ? 1 : -1))
+      .slice(0, limit)
+      .map(([, r]) => r);
+  }
+  async pin(): Promise<CurrentModel> {
+    throw new Error('not used in unit tests');
+  }
+  async unpin(): Promise<CurrentModel> {
+    throw new Error('not used in unit tests');
+  }
+  async rollback(): Promise<CurrentModel> {
+    throw new Error('not used in unit tests');
+  }
+}
+
+/** An ObjectStore over a map of `bucket/name` → bytes. */
+export class MemoryObjectStore implements ObjectStore {
+  readonly objects = new Map<string, Buffer>();
+  reads: string[] = [];
+  failWith: Error | null = null;
+  put(bucket: string, name: string, bytes: Buffer): void {
+    this.objects.set(`${bucket}/${name}`, bytes);
+  }
+  async read(bucket: string, name: string, {maxBytes}: {generation?: string; maxBytes: number}): Promise<Buffer> {
+    this.reads.push(`${bucket}/${name}`);
+    if (this.failWith) throw this.failWith;
+    const bytes = this.objects.get(`${bucket}/${name}`);
+    if (!bytes) throw new ObjectNotFoundError(`gs://${bucket}/${name} does not exist`);
+    if (bytes.length > maxBytes) throw new ObjectTooLargeError(`gs://${bucket}/${name} is too large`);
+    return bytes;
+  }
+}
+
+/** A finalize event's data for an object. */
+export function storageObject(
+  name: string,
+  generation: number,
+  extra: Record<string, unknown> = {}
+): {bucket: string; name: string; generation: string; metageneration: string; updated: string; size: string} & Record<
+  string,
+  unknown
+> {
+  return {
+    bucket: 'models-bucket',
+    name,
+    generation: String(generation),
+    metageneration: '1',
+    updated: new Date(Date.UTC(2026, 0, 1) + generation * 1000).toISOString(),
+    size: '1000',
+    md5Hash: 'abc==',
+    contentType: 'application/x-hdf5',
+    ...extra,
+  };
+}

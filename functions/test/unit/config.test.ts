@@ -1,0 +1,55 @@
+import {describe, it} from 'node:test';
+import assert from 'node:assert/strict';
+import {ConfigError, parseConfig} from '../../src/config.js';
+
+describe('parseConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = parseConfig({MODEL_FILE_PATTERN: 'gs://models/prod/*.h5'});
+    assert.equal(c.modelFilePattern.bucket, 'models');
+    assert.equal(c.modelsCollection, 'models');
+    assert.equal(c.currentDocument, 'current');
+    assert.equal(c.historyCollection, 'models/current/history');
+    assert.equal(c.predictionsCollection, 'predictions');
+    assert.equal(c.validateModels, true);
+    assert.equal(c.maxModelBytes, 512 * 1024 * 1024);
+    assert.equal(c.defaultScale, '0,1');
+    assert.equal(c.maxEventAgeMs, 3_600_000);
+    assert.equal(c.topK, 5);
+    assert.deepEqual(c.imageBuckets, []);
+  });
+
+  it('reads every option', () => {
+    const c = parseConfig({
+      MODEL_FILE_PATTERN: 'gs://m/*.h5',
+      VALIDATE_MODELS: 'false',
+      IMAGE_BUCKETS: 'gs://a, b/',
+      MAX_EVENT_AGE: '15m',
+      DEFAULT_INPUT_SCALE: '[-1,1]',
+      TOP_K: '3',
+      LOCAL_IMAGE_DIR: '/data/images/',
+    });
+    assert.equal(c.validateModels, false);
+    assert.deepEqual(c.imageBuckets, ['a', 'b']);
+    assert.equal(c.maxEventAgeMs, 900_000);
+    assert.equal(c.defaultScale, '-1,1');
+    assert.equal(c.topK, 3);
+    assert.equal(c.localImageDir, '/data/images');
+  });
+
+  it('lists every bad variable in one ConfigError', () => {
+    assert.throws(
+      () =>
+        parseConfig({MODEL_FILE_PATTERN: 'gs://m*/x.h5', TOP_K: '0', VALIDATE_MODELS: 'maybe', MAX_EVENT_AGE: 'soon'}),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        for (const name of ['MODEL_FILE_PATTERN', 'TOP_K', 'VALIDATE_MODELS', 'MAX_EVENT_AGE'])
+          assert.match(e.message, new RegExp(name));
+        return true;
+      }
+    );
+  });
+
+  it('requires MODEL_FILE_PATTERN', () => {
+    assert.throws(() => parseConfig({}), /MODEL_FILE_PATTERN: required/);
+  });
+});
