@@ -4,6 +4,9 @@
  */
 import {before, describe, it} from 'node:test';
 import assert from 'node:assert/strict';
+import {spawnSync} from 'node:child_process';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
 import type {CloudEvent} from '@google-cloud/functions-framework';
 import {firestoreRegistry} from '../../src/adapters/firestore_registry.js';
 import {gcsObjectStore} from '../../src/adapters/gcs_object_store.js';
@@ -15,6 +18,7 @@ import {makeRecordModelHandler} from '../../src/handlers/record_model.js';
 import {MOBILENET, fixtureBytes} from '../helpers/fixtures.js';
 import {EMULATORS, firestore, storage, unique, upload} from '../helpers/emulators.js';
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const SMALL = 'models/keras2/cnn_batch_norm_keras2.1.3.h5';
 
 function setup() {
@@ -191,3 +195,57 @@ describe('recordModel on the emulators', {skip: !EMULATORS && 'emulators not run
     assert.equal(resumed.pinned, null);
   });
 });
+
+describe(
+  'npm run pin / unpin / rollback / status',
+  {skip: !EMULATORS && 'emulators not running (npm test starts them)'},
+  () => {
+    it('change current through the scripts, recording who did it', async () => {
+      const {bucket, store, send, s, config} = setup();
+      const v1 = await upload(s, bucket, 'prod/v1.h5', fixtureBytes(SMALL));
+      await send(v1);
+      await new Promise(r => setTimeout(r, 3));
+      await send(await upload(s, bucket, 'prod/v2.h5', fixtureBytes(SMALL)));
+      const run = (...args: string[]) => {
+        const out = spawnSync(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            'scripts/models.ts',
+            ...args,
+            '--collection',
+            config.modelsCollection,
+            '--by',
+            'alice',
+            '--json',
+          ],
+          {
+            cwd: ROOT,
+            encoding: 'utf8',
+            env: {...process.env, GOOGLE_CLOUD_PROJECT: 'demo-test'},
+            timeout: 60_000,
+          }
+        );
+        return {
+          code: out.status,
+          json: out.stdout.trim()
+            ? (JSON.parse(out.stdout.trim().split('\n').pop()!) as Record<string, unknown>)
+            : null,
+          stderr: out.stderr,
+        };
+      };
+      const rolled = run('rollback');
+      assert.equal(rolled.code, 0, rolled.stderr);
+      assert.equal(rolled.json!['name'], 'prod/v1.h5');
+      assert.equal((await store.current())?.changed_by, 'alice');
+      assert.equal(run('unpin').json!['name'], 'prod/v2.h5');
+      const status = run('status').json as {current: {name: string}; history: unknown[]};
+      assert.equal(status.current.name, 'prod/v2.h5');
+      assert.equal(status.history.length, 2);
+      const bad = run('pin', 'gs://nope/x.h5#1');
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /no accepted model gs:\/\/nope\/x\.h5#1/);
+    });
+  }
+);
