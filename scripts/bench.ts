@@ -56,7 +56,9 @@ async function main(): Promise<void> {
 
   const labels = parseLabels(fs.readFileSync(path.join(fixtures, 'labels/imagenet_class_index.json'), 'utf8'));
   const model = await loadKerasModel(bytes, {name: 'mobilenet_v1_0.25', labels, scale: '-1,1'});
-  const images = fs.readdirSync(path.join(fixtures, 'images')).map(f => fs.readFileSync(path.join(fixtures, 'images', f)));
+  const images = fs
+    .readdirSync(path.join(fixtures, 'images'))
+    .map(f => fs.readFileSync(path.join(fixtures, 'images', f)));
   const pre: Float32Array[] = [];
   const preTimes: number[] = [];
   for (const img of images) {
@@ -92,7 +94,10 @@ async function main(): Promise<void> {
     ['first predict (warm-up) ms', model.timings.warmup_ms.toFixed(1)],
     ['predict batch 1 median ms', median(batch1).toFixed(1)],
     ['predict batch 8 median ms', median(batch8).toFixed(1)],
-    ['images/s batch 1 | batch 8', `${result.predict.batch1_images_per_s.toFixed(1)} | ${result.predict.batch8_images_per_s.toFixed(1)}`],
+    [
+      'images/s batch 1 | batch 8',
+      `${result.predict.batch1_images_per_s.toFixed(1)} | ${result.predict.batch8_images_per_s.toFixed(1)}`,
+    ],
     ['preprocess median ms/photo', median(preTimes).toFixed(1)],
   ];
   const width = Math.max(...rows.map(r => r[0].length));

@@ -11,6 +11,9 @@ import {firestoreRegistry} from './adapters/firestore_registry.js';
 import {gcsObjectStore} from './adapters/gcs_object_store.js';
 import {makeRecordModelHandler} from './handlers/record_model.js';
 import {loadRecordedModel} from './handlers/model_source.js';
+import {makeClassifyImageHandler} from './handlers/classify_image.js';
+import {firestorePredictionSink} from './adapters/firestore_predictions.js';
+import {ModelCache} from './model/model_cache.js';
 
 const config = parseConfig();
 const logger = jsonLogger();
@@ -35,5 +38,18 @@ functions.cloudEvent(
         model.dispose();
       }
     },
+  })
+);
+
+functions.cloudEvent(
+  'classifyImage',
+  makeClassifyImageHandler({
+    config,
+    registry: store,
+    objects,
+    predictions: firestorePredictionSink(firestore, config.predictionsCollection),
+    models: new ModelCache(record => loadRecordedModel(record, source), {backoffMs: config.reloadBackoffMs, logger}),
+    logger,
+    now: () => new Date(),
   })
 );

@@ -53,6 +53,8 @@ export interface LoadedModel {
   /** Labels in output order, or null (labels are then the class indices). */
   readonly labels: readonly string[] | null;
   readonly kerasVersion: string | null;
+  /** The TensorFlow.js backend it runs on (`tensorflow`, `wasm`, `cpu`). */
+  readonly backend: string;
   readonly byteSize: number;
   readonly paramCount: number;
   /** Whether the head already emits probabilities (softmax); if not, scores are softmax(logits). */
@@ -232,6 +234,7 @@ export async function loadKerasModel(bytes: Uint8Array, options: LoadOptions = {
       outputWidth,
       labels,
       kerasVersion: file.kerasVersion,
+      backend: tf.getBackend(),
       byteSize: bytes.length,
       paramCount: file.paramCount,
       outputsProbabilities,
@@ -290,6 +293,7 @@ class KerasClassifier implements LoadedModel {
   readonly outputWidth: number;
   readonly labels: readonly string[] | null;
   readonly kerasVersion: string | null;
+  readonly backend: string;
   readonly byteSize: number;
   readonly paramCount: number;
   readonly outputsProbabilities: boolean;
@@ -305,6 +309,7 @@ class KerasClassifier implements LoadedModel {
     this.outputWidth = info.outputWidth;
     this.labels = info.labels;
     this.kerasVersion = info.kerasVersion;
+    this.backend = info.backend;
     this.byteSize = info.byteSize;
     this.paramCount = info.paramCount;
     this.outputsProbabilities = info.outputsProbabilities;

@@ -1,0 +1,13 @@
+/** {@link PredictionSink} on Firestore: `predictions/{messageId}`, one idempotent write. */
+import type {Firestore} from '@google-cloud/firestore';
+import type {PredictionSink} from '../handlers/classify_image.js';
+
+/** Writes each result with `set`, so a redelivered message overwrites its own result. */
+export function firestorePredictionSink(db: Firestore, collection: string): PredictionSink {
+  const col = db.collection(collection);
+  return {
+    async write(messageId, doc) {
+      await col.doc(messageId).set(doc);
+    },
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * `classifyImage`: Pub/Sub "message published" → read the model record (coalesced), make
+ * sure the cached model is that one (lazy reload), read and preprocess the image,
+ * classify, and write `predictions/{messageId}`: Beam's ReadFromPubSub → read_image →
+ * RunInference(model_metadata side input) → PostProcessor.
+ *
+ * Permanent problems (bad message, missing object, undecodable image) are recorded as a
+ * failure document and acknowledged; transient ones (Firestore, Storage unavailable; no
+ * model recorded yet) are thrown so that Pub/Sub delivers again.
+ */
+import fs from 'node:fs/promises';
+import type {CloudEvent} from '@google-cloud/functions-framework';
+import type {Config} from '../config.js';
+import type {Logger} from '../core/log.js';
+import {decodeImagePath, MessageError, type ImageLocation} from '../core/image_path.js';
+import type {CurrentModel} from '../core/model_record.js';
+import {ObjectNotFoundError, ObjectTooLargeError, type ModelRegistry, type ObjectStore} from '../core/ports.js';
+import {ImageError} from '../model/errors.js';
+import type {Lease} from '../model/model_cache.js';
+import {preprocessImage} from '../model/preprocess.js';
+
+/** The Pub/Sub CloudEvent payload (`google.events.cloud.pubsub.v1.MessagePublishedData`). */
+export interface MessagePublishedData {
+  message?: {
+    data?: string;
+    messageId?: string;
+    message_id?: string;
+    publishTime?: string;
+    attributes?: Record<string, string>;
+  };
+  subscription?: string;
+}
+
+/** Where results go. */
+export interface PredictionSink {
+  write(messageId: string, doc: Record<string, unknown>): Promise<void>;
+}
+
+/** The model cache, as the handler sees it. */
+export interface ModelProvider {
+  acquire(record: CurrentModel): Promise<Lease>;
+}
+
+/** Dependencies of {@link makeClassifyImageHandler}. */
+export interface ClassifyImageDeps {
+  readonly config: Pick<
+    Config,
+    'imageBuckets' | 'localImageDir' | 'maxEventAgeMs' | 'topK' | 'maxImageBytes' | 'maxImagePixels'
+  >;
+  readonly registry: ModelRegistry;
+  readonly objects: ObjectStore;
+  readonly predictions: PredictionSink;
+  readonly models: ModelProvider;
+  readonly logger: Logger;
+  readonly now: () => Date;
+}
+
+/** A permanent failure: recorded and acknowledged. */
+class PermanentFailure extends Error {
+  constructor(
+    readonly kind: string,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+/** Shares one registry read among all invocations that ask while it is in flight. */
+function coalesced<T>(read: () => Promise<T>): () => Promise<T> {
+  let inFlight: Promise<T> | null = null;
+  return () => {
+    inFlight ??= read().finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
+  };
+}
+
+async function readImage(location: ImageLocation, objects: ObjectStore, maxBytes: number): Promise<Buffer> {
+  try {
+    if (location.kind === 'gcs') return await objects.read(location.bucket, location.name, {maxBytes});
+    const stat = await fs.stat(location.path);
+    if (stat.size > maxBytes)
+      throw new ObjectTooLargeError(`${location.path} is ${stat.size} bytes, over the limit of ${maxBytes}`);
+    return await fs.readFile(location.path);
+  } catch (e) {
+    if (e instanceof ObjectNotFoundError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new PermanentFailure('not_found', (e as Error).message);
+    }
+    if (e instanceof ObjectTooLargeError) throw new PermanentFailure('too_large', e.message);
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR')
+      throw new PermanentFailure('not_found', `${(e as Error).message}: not a file`);
+    throw e;
+  }
+}
+
+/** Builds the classifyImage CloudEvent handler. */
+export function makeClassifyImageHandler(
+  deps: ClassifyImageDeps
+): (event: CloudEvent<MessagePublishedData>) => Promise<void> {
+  const {config, logger} = deps;
+  const currentRecord = coalesced(() => deps.registry.current());
+  const policy = {imageBuckets: config.imageBuckets, localImageDir: config.localImageDir};
+  const preprocessOptions = {maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels};
+
+  return async event => {
+    const started = performance.now();
+    // functions-framework converts raw push bodies only when message.data is non-empty;
+    // an empty message arrives unconverted, with the push body as the event itself.
+    const payload = event.data ?? (event as unknown as MessagePublishedData);
+    const message = payload?.message ?? {};
+    const messageId = message.messageId || message.message_id || event.id;
+    if (!messageId) throw new Error('event has neither a Pub/Sub messageId nor a CloudEvent id');
+    const published = Date.parse(message.publishTime ?? event.time ?? '');
+    const ageMs = Number.isNaN(published) ? 0 : deps.now().getTime() - published;
+    if (ageMs > config.maxEventAgeMs) {
+      logger.log(
+        'WARNING',
+        `classifyImage: dropped message ${messageId}: ${Math.round(ageMs / 1000)} s old, over MAX_EVENT_AGE`,
+        {
+          message_id: messageId,
+          outcome: 'dropped_too_old',
+        }
+      );
+      return;
+    }
+    const data = Buffer.from(message.data ?? '', 'base64');
+    const t0 = performance.now();
+    const record = await currentRecord(); // transient errors propagate: redeliver
+    const registryReadMs = performance.now() - t0;
+    if (!record)
+      throw new Error('no model has been recorded yet (upload a .h5 matching MODEL_FILE_PATTERN); will retry');
+
+    let image = '';
+    let lease: Lease | null = null;
+    const base = {message_id: messageId, created: deps.now().toISOString()};
+    try {
+      const location = decodeImagePath(data, policy);
+      image = location.kind === 'gcs' ? `gs://${location.bucket}/${location.name}` : location.path;
+      // Acquire first (instant unless a load is due), so that the finally below always releases it.
+      lease = await deps.models.acquire(record);
+      const bytes = await readImage(location, deps.objects, config.maxImageBytes);
+      const t1 = performance.now();
+      const pre = await preprocessImage(bytes, lease.model.input, preprocessOptions);
+      const preprocessMs = performance.now() - t1;
+      const [result] = await lease.model.classifyBatch([pre.data], config.topK);
+      const r = result!;
+      const name = lease.record.model_name;
+      const doc = {
+        ...base,
+        image,
+        label: r.label,
+        score: r.score,
+        top_k: r.top_k.map(t => ({label: t.label, score: t.score})),
+        // The model that actually ran, captured with it (never re-read afterwards).
+        model_id: lease.record.model_id,
+        model_name: name,
+        backend: lease.model.backend,
+        timings: {registry_read_ms: registryReadMs, preprocess_ms: preprocessMs, inference_ms: r.inference_ms},
+      };
+      await deps.predictions.write(messageId, doc);
+      logger.log('INFO', `classifyImage: ${image} → ${r.label} (${r.score.toFixed(3)}) by ${name}`, {
+        message_id: messageId,
+        outcome: 'predicted',
+        model_id: lease.record.model_id,
+        stale_model: lease.stale,
+        [`${name}_num_inferences`]: 1,
+        [`${name}_inference_latency_ms`]: Math.round(r.inference_ms),
+        [`${name}_model_byte_size`]: lease.model.byteSize,
+        registry_read_ms: Math.round(registryReadMs),
+        preprocess_ms: Math.round(preprocessMs),
+        elapsed_ms: Math.round(performance.now() - started),
+        'logging.googleapis.com/labels': {model_name: name, function: 'classifyImage'},
+      });
+    } catch (e) {
+      const permanent = e instanceof MessageError || e instanceof ImageError || e instanceof PermanentFailure;
+      if (!permanent) throw e;
+      const kind = (e as {kind: string}).kind;
+      await deps.predictions.write(messageId, {
+        ...base,
+        image: image || null,
+        error: {kind, message: e.message.split('\n')[0]},
+        model_id: lease?.record.model_id ?? record.model_id,
+        model_name: lease?.record.model_name ?? record.model_name,
+      });
+      const name = lease?.record.model_name ?? record.model_name;
+      logger.log(
+        'WARNING',
+        `classifyImage: ${image || 'message'} failed permanently (${kind}): ${e.message.split('\n')[0]}`,
+        {
+          message_id: messageId,
+          outcome: 'failed',
+          error_kind: kind,
+          [`${name}_failed_inferences`]: 1,
+          registry_read_ms: Math.round(registryReadMs),
+          'logging.googleapis.com/labels': {model_name: name, function: 'classifyImage'},
+        }
+      );
+    } finally {
+      lease?.release();
+    }
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * The model cache of classifyImage: at most one model serving per instance, swapped
+ * when the record's `model_id` changes.
+ *
+ * - The *promise* of a load is cached, so concurrent invocations share one load.
+ * - The serving pair `{model, record}` is immutable and swapped whole: a prediction always
+ *   carries the model_id of the model that actually ran it.
+ * - While a new model loads, invocations keep using the old one (a swap costs the traffic
+ *   nothing); with no model yet, they wait for the load.
+ * - The old model is disposed only when the last lease on it is released.
+ * - A failed load keeps the old model serving and is retried only after a back-off.
+ */
+import type {CurrentModel} from '../core/model_record.js';
+import type {Logger} from '../core/log.js';
+import type {LoadedModel} from './keras_model.js';
+
+/** A model in use by one invocation; call {@link release} when done. */
+export interface Lease {
+  readonly model: LoadedModel;
+  readonly record: CurrentModel;
+  /** Load time of this model, for the metrics. */
+  readonly loadMs: number;
+  /** The record names another model that could not be loaded yet (this one is older). */
+  readonly stale: boolean;
+  release(): void;
+}
+
+/** No model can serve: none loaded yet and the current one failed (transient for the caller). */
+export class ModelUnavailableError extends Error {}
+
+interface Entry {
+  readonly model: LoadedModel;
+  readonly record: CurrentModel;
+  readonly loadMs: number;
+  leases: number;
+  retired: boolean;
+}
+
+/** Counters for logs and tests. */
+export interface CacheStats {
+  loads: number;
+  failedLoads: number;
+  disposed: number;
+}
+
+export class ModelCache {
+  private active: Entry | null = null;
+  private loading: {modelId: string; promise: Promise<Entry>} | null = null;
+  private failure: {modelId: string; until: number; reason: string} | null = null;
+  /** The model_id most recently asked for: a slower, older load must not replace it. */
+  private wanted: string | null = null;
+  readonly stats: CacheStats = {loads: 0, failedLoads: 0, disposed: 0};
+
+  constructor(
+    private readonly load: (record: CurrentModel) => Promise<LoadedModel>,
+    private readonly options: {backoffMs: number; logger: Logger; now?: () => number}
+  ) {}
+
+  /** The model_id currently serving, if any. */
+  get activeModelId(): string | null {
+    return this.active?.record.model_id ?? null;
+  }
+
+  /** Leases the model for `record`, loading it if needed (see the module comment). */
+  async acquire(record: CurrentModel): Promise<Lease> {
+    const active = this.active;
+    if (active && active.record.model_id === record.model_id) return this.lease(active, false);
+    const now = (this.options.now ?? Date.now)();
+    if (this.failure?.modelId === record.model_id && now < this.failure.until) {
+      if (active) return this.lease(active, true);
+      throw new ModelUnavailableError(
+        `model ${record.model_id} failed to load (${this.failure.reason}); retrying after the back-off`
+      );
+    }
+    const promise = this.startLoad(record);
+    if (active) return this.lease(active, true);
+    try {
+      const entry = await promise;
+      // If a newer load won meanwhile, serve that one (its own record goes with it).
+      return this.lease(entry.retired && this.active ? this.active : entry, false);
+    } catch (e) {
+      throw new ModelUnavailableError(`model ${record.model_id} cannot be loaded: ${(e as Error).message}`);
+    }
+  }
+
+  private startLoad(record: CurrentModel): Promise<Entry> {
+    this.wanted = record.model_id;
+    if (this.loading?.modelId === record.model_id) return this.loading.promise;
+    const started = performance.now();
+    const promise = this.load(record).then(
+      model => {
+        const entry: Entry = {model, record, loadMs: performance.now() - started, leases: 0, retired: false};
+        this.stats.loads++;
+        if (this.wanted !== record.model_id && this.active) {
+          // The record moved on while this loaded: never swap back to an older model.
+          entry.retired = true;
+          this.dispose(entry);
+          return entry;
+        }
+        const old = this.active;
+        this.active = entry;
+        this.failure = null;
+        if (this.loading?.promise === promise) this.loading = null;
+        if (old) this.retire(old);
+        this.options.logger.log('INFO', `classifyImage: now serving ${record.model_id}`, {
+          model_id: record.model_id,
+          previous_model_id: old?.record.model_id ?? null,
+          [`${record.model_name}_load_model_latency_ms`]: Math.round(entry.loadMs),
+          [`${record.model_name}_model_byte_size`]: model.byteSize,
+        });
+        return entry;
+      },
+      (e: unknown) => {
+        this.stats.failedLoads++;
+        const reason = (e as Error).message;
+        this.failure = {
+          modelId: record.model_id,
+          until: (this.options.now ?? Date.now)() + this.options.backoffMs,
+          reason,
+        };
+        if (this.loading?.promise === promise) this.loading = null;
+        this.options.logger.log(
+          'ERROR',
+          `classifyImage: model ${record.model_id} failed to load; ${this.active ? `still serving ${this.active.record.model_id}` : 'no model serving'}`,
+          {
+            model_id: record.model_id,
+            reason,
+            [`${record.model_name}_failed_loads`]: this.stats.failedLoads,
+          }
+        );
+        throw e;
+      }
+    );
+    // Callers that do not wait (an old model is serving) must not leave the rejection unhandled.
+    promise.catch(() => {});
+    this.loading = {modelId: record.model_id, promise};
+    return promise;
+  }
+
+  private lease(entry: Entry, stale: boolean): Lease {
+    entry.leases++;
+    let released = false;
+    return {
+      model: entry.model,
+      record: entry.record,
+      loadMs: entry.loadMs,
+      stale,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.leases--;
+        if (entry.retired && entry.leases === 0) this.dispose(entry);
+      },
+    };
+  }
+
+  private retire(entry: Entry): void {
+    entry.retired = true;
+    if (entry.leases === 0) this.dispose(entry);
+  }
+
+  private dispose(entry: Entry): void {
+    entry.model.dispose();
+    this.stats.disposed++;
+  }
+}
