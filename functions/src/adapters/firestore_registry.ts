@@ -33,6 +33,12 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
     return snap.docs.map(d => d.data() as ModelRecord);
   }
 
+  async function requireCurrent(tx: Transaction, action: string): Promise<CurrentModel> {
+    const snap = await tx.get(currentRef);
+    if (!snap.exists) throw new RegistryError(`no current model to ${action}`);
+    return snap.data() as CurrentModel;
+  }
+
   return {
     async current() {
       const snap = await currentRef.get();
@@ -77,13 +83,8 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
 
     unpin(changedBy, now) {
       return db.runTransaction(async tx => {
-        const snap = await tx.get(currentRef);
-        if (!snap.exists) throw new RegistryError('no current model to unpin');
-        const current = snap.data() as CurrentModel;
-        const newest = (await accepted(tx)).reduce<ModelRecord | null>(
-          (a, r) => (a === null || isNewer(r, a) ? r : a),
-          null
-        );
+        const current = await requireCurrent(tx, 'unpin');
+        const newest = newestOf(await accepted(tx));
         const base: ModelRecord = newest && isNewer(newest, current) ? newest : current;
         const next = asCurrent(stripCurrent(base), null, changedBy, now);
         tx.set(currentRef, next);
@@ -93,11 +94,9 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
 
     rollback(changedBy, now) {
       return db.runTransaction(async tx => {
-        const snap = await tx.get(currentRef);
-        if (!snap.exists) throw new RegistryError('no current model to roll back from');
-        const current = snap.data() as CurrentModel;
+        const current = await requireCurrent(tx, 'roll back from');
         const older = (await accepted(tx)).filter(r => r.model_id !== current.model_id && isNewer(current, r));
-        const previous = older.reduce<ModelRecord | null>((a, r) => (a === null || isNewer(r, a) ? r : a), null);
+        const previous = newestOf(older);
         if (!previous) throw new RegistryError(`no accepted version older than ${current.model_id} to roll back to`);
         const next = asCurrent(previous, previous.model_id, changedBy, now);
         tx.set(currentRef, next);
@@ -105,6 +104,11 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
       });
     },
   };
+}
+
+/** The newest of some records ("newer" as everywhere: updated, then generation), or null. */
+function newestOf(records: ModelRecord[]): ModelRecord | null {
+  return records.reduce<ModelRecord | null>((a, r) => (a === null || isNewer(r, a) ? r : a), null);
 }
 
 /** The record part of a current document (drops pin and change fields). */
