@@ -7,24 +7,36 @@ function status(e: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-/** Reads objects with one `Storage` client (constructed once, in index.ts). */
+/**
+ * Reads objects with one `Storage` client (constructed once, in index.ts).
+ *
+ * One request per object: the bytes are streamed and the read is abandoned as soon as
+ * they pass `maxBytes`, rather than asking for the size first (a second round trip on
+ * every classifyImage invocation) or buffering an arbitrarily large object.
+ */
 export function gcsObjectStore(storage: Storage): ObjectStore {
   return {
-    async read(bucket, name, {generation, maxBytes}) {
+    read(bucket, name, {generation, maxBytes}) {
+      const where = `gs://${bucket}/${name}${generation ? `#${generation}` : ''}`;
       const file = storage.bucket(bucket).file(name, generation ? {generation} : {});
-      try {
-        const [metadata] = await file.getMetadata();
-        const size = Number(metadata.size ?? 0);
-        if (size > maxBytes)
-          throw new ObjectTooLargeError(`gs://${bucket}/${name} is ${size} bytes, over the limit of ${maxBytes}`);
-        const [bytes] = await file.download();
-        return bytes;
-      } catch (e) {
-        if (status(e) === 404) {
-          throw new ObjectNotFoundError(`gs://${bucket}/${name}${generation ? `#${generation}` : ''} does not exist`);
-        }
-        throw e;
-      }
+      return new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const stream = file.createReadStream();
+        stream.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) {
+            stream.destroy();
+            reject(new ObjectTooLargeError(`${where} is over the limit of ${maxBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        stream.on('error', (e: unknown) => {
+          reject(status(e) === 404 ? new ObjectNotFoundError(`${where} does not exist`) : e);
+        });
+        stream.on('end', () => resolve(Buffer.concat(chunks, size)));
+      });
     },
   };
 }
