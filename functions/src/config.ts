@@ -13,11 +13,12 @@ export class ConfigError extends Error {}
 export interface Config {
   /** `MODEL_FILE_PATTERN`, e.g. `gs://my-models/prod/*.h5` (required). */
   readonly modelFilePattern: FilePattern;
-  /** `MODELS_COLLECTION` (default `models`) and `CURRENT_MODEL_DOC` (default `current`). */
+  /**
+   * `MODELS_COLLECTION` (default `models`) and `CURRENT_MODEL_DOC` (default `current`);
+   * history lives under the current document, in its `history` subcollection.
+   */
   readonly modelsCollection: string;
   readonly currentDocument: string;
-  /** History lives under the current document: `{collection}/{current}/history`. */
-  readonly historyCollection: string;
   /** `PREDICTIONS_COLLECTION` (default `predictions`). */
   readonly predictionsCollection: string;
   /** `VALIDATE_MODELS` (default true): load + warm up before promoting. */
@@ -97,12 +98,9 @@ export function parseConfig(env: Env = process.env): Config {
       problems.push(`MODEL_FILE_PATTERN: ${e.message}`);
     }
   }
-  const modelsCollection = read('MODELS_COLLECTION', 'models', firestoreId);
-  const currentDocument = read('CURRENT_MODEL_DOC', 'current', firestoreId);
   const config = {
-    modelsCollection,
-    currentDocument,
-    historyCollection: `${modelsCollection}/${currentDocument}/history`,
+    modelsCollection: read('MODELS_COLLECTION', 'models', firestoreId),
+    currentDocument: read('CURRENT_MODEL_DOC', 'current', firestoreId),
     predictionsCollection: read('PREDICTIONS_COLLECTION', 'predictions', firestoreId),
     validateModels: read('VALIDATE_MODELS', true, bool),
     maxModelBytes: read('MAX_MODEL_BYTES', 512 * 1024 * 1024, positiveInt),

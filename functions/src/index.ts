@@ -10,7 +10,7 @@ import {jsonLogger} from './core/log.js';
 import {firestoreRegistry} from './adapters/firestore_registry.js';
 import {gcsObjectStore} from './adapters/gcs_object_store.js';
 import {makeRecordModelHandler} from './handlers/record_model.js';
-import {loadRecordedModel} from './handlers/model_source.js';
+import {loadRecordedModel, validateRecordedModel} from './handlers/model_source.js';
 import {makeClassifyImageHandler} from './handlers/classify_image.js';
 import {firestorePredictionSink} from './adapters/firestore_predictions.js';
 import {ModelCache} from './model/model_cache.js';
@@ -29,15 +29,7 @@ functions.cloudEvent(
     store,
     logger,
     now: () => new Date(),
-    async validate(record) {
-      const model = await loadRecordedModel(record, source);
-      try {
-        const {height, width, channels} = model.input;
-        return {input_shape: [height, width, channels], output_width: model.outputWidth};
-      } finally {
-        model.dispose();
-      }
-    },
+    validate: record => validateRecordedModel(record, source),
   })
 );
 

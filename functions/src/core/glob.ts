@@ -11,8 +11,6 @@ export interface FilePattern {
   readonly bucket: string;
   /** The object-name glob. */
   readonly glob: string;
-  /** Literal prefix of the object name before the first wildcard (for listing). */
-  readonly prefix: string;
   readonly regex: RegExp;
 }
 
@@ -60,9 +58,7 @@ export function parseFilePattern(raw: string): FilePattern {
   if (!m) throw new PatternError(`must look like gs://bucket/path/*.h5, not '${raw}'`);
   const [, bucket, glob] = m as unknown as [string, string, string];
   if (/[*?[\]]/.test(bucket)) throw new PatternError(`the bucket part must be literal, not '${bucket}'`);
-  const wildcard = glob.search(/[*?[]/);
-  const prefix = wildcard === -1 ? glob : glob.slice(0, wildcard);
-  return {raw: raw.trim(), bucket, glob, prefix, regex: globToRegex(glob)};
+  return {raw: raw.trim(), bucket, glob, regex: globToRegex(glob)};
 }
 
 /** True when `gs://bucket/name` matches the pattern. */

@@ -176,26 +176,23 @@ export function makeClassifyImageHandler(
       const permanent = e instanceof MessageError || e instanceof ImageError || e instanceof PermanentFailure;
       if (!permanent) throw e;
       const kind = (e as {kind: string}).kind;
+      const reason = e.message.split('\n')[0]!;
+      const {model_id, model_name: name} = lease?.record ?? record;
       await deps.predictions.write(messageId, {
         ...base,
         image: image || null,
-        error: {kind, message: e.message.split('\n')[0]},
-        model_id: lease?.record.model_id ?? record.model_id,
-        model_name: lease?.record.model_name ?? record.model_name,
+        error: {kind, message: reason},
+        model_id,
+        model_name: name,
       });
-      const name = lease?.record.model_name ?? record.model_name;
-      logger.log(
-        'WARNING',
-        `classifyImage: ${image || 'message'} failed permanently (${kind}): ${e.message.split('\n')[0]}`,
-        {
-          message_id: messageId,
-          outcome: 'failed',
-          error_kind: kind,
-          [`${name}_failed_inferences`]: 1,
-          registry_read_ms: Math.round(registryReadMs),
-          'logging.googleapis.com/labels': {model_name: name, function: 'classifyImage'},
-        }
-      );
+      logger.log('WARNING', `classifyImage: ${image || 'message'} failed permanently (${kind}): ${reason}`, {
+        message_id: messageId,
+        outcome: 'failed',
+        error_kind: kind,
+        [`${name}_failed_inferences`]: 1,
+        registry_read_ms: Math.round(registryReadMs),
+        'logging.googleapis.com/labels': {model_name: name, function: 'classifyImage'},
+      });
     } finally {
       lease?.release();
     }

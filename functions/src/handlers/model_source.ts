@@ -11,6 +11,7 @@ import {loadKerasModel, type LoadedModel} from '../model/keras_model.js';
 import {parseLabels} from '../model/labels.js';
 import {LabelMismatchError} from '../model/errors.js';
 import type {Logger} from '../core/log.js';
+import type {Validation} from './record_model.js';
 
 /** Label files are small; anything bigger is a mistake (a model uploaded as labels, say). */
 const MAX_LABEL_BYTES = 8 * 1024 * 1024;
@@ -55,4 +56,18 @@ export async function loadRecordedModel(
     scale: record.input_scale,
     maxBytes: deps.maxModelBytes,
   });
+}
+
+/**
+ * recordModel's promotion gate: loads the recorded model exactly as classifyImage will
+ * (download, labels, build, warm-up), reports its input shape and class count, and frees it.
+ */
+export async function validateRecordedModel(record: ModelRecord, deps: ModelSourceDeps): Promise<Validation> {
+  const model = await loadRecordedModel(record, deps);
+  try {
+    const {height, width, channels} = model.input;
+    return {input_shape: [height, width, channels], output_width: model.outputWidth};
+  } finally {
+    model.dispose();
+  }
 }

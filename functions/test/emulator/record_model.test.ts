@@ -13,7 +13,7 @@ import {gcsObjectStore} from '../../src/adapters/gcs_object_store.js';
 import {parseConfig} from '../../src/config.js';
 import {memoryLogger} from '../../src/core/log.js';
 import type {StorageObjectData} from '../../src/core/model_record.js';
-import {loadRecordedModel} from '../../src/handlers/model_source.js';
+import {validateRecordedModel} from '../../src/handlers/model_source.js';
 import {makeRecordModelHandler} from '../../src/handlers/record_model.js';
 import {MOBILENET, fixtureBytes} from '../helpers/fixtures.js';
 import {EMULATORS, firestore, storage, unique, upload} from '../helpers/emulators.js';
@@ -35,19 +35,8 @@ function setup() {
     store,
     logger,
     now: () => new Date(),
-    async validate(record) {
-      const model = await loadRecordedModel(record, {
-        objects,
-        maxModelBytes: config.maxModelBytes,
-        backend: null,
-        logger,
-      });
-      model.dispose();
-      return {
-        input_shape: [model.input.height, model.input.width, model.input.channels],
-        output_width: model.outputWidth,
-      };
-    },
+    validate: record =>
+      validateRecordedModel(record, {objects, maxModelBytes: config.maxModelBytes, backend: null, logger}),
   });
   let n = 0;
   const send = (data: StorageObjectData) =>
@@ -85,7 +74,7 @@ describe('recordModel on the emulators', {skip: !EMULATORS && 'emulators not run
   });
 
   it('30 events for 10 versions, each 1-3 times, shuffled, 8 at a time → newest is current, 10 history entries, no throw', async () => {
-    const {bucket, store, send, s} = setup();
+    const {bucket, store, send, s, db, config} = setup();
     const versions: StorageObjectData[] = [];
     for (let i = 0; i < 10; i++) versions.push(await upload(s, bucket, `prod/model_${i}.h5`, fixtureBytes(SMALL)));
     const events = versions.flatMap((v, i) => Array.from({length: 1 + (i % 3)}, () => v));
@@ -102,6 +91,9 @@ describe('recordModel on the emulators', {skip: !EMULATORS && 'emulators not run
     const history = await store.listHistory(100);
     assert.equal(history.length, 10);
     assert.ok(history.every(h => h.status === 'accepted'));
+    // History lives under the current document: {MODELS_COLLECTION}/{CURRENT_MODEL_DOC}/history.
+    const raw = await db.collection(`${config.modelsCollection}/current/history`).get();
+    assert.equal(raw.size, 10);
   });
 
   it('a re-upload under the same name is a new model and becomes current', async () => {

@@ -8,7 +8,6 @@ describe('parseConfig', () => {
     assert.equal(c.modelFilePattern.bucket, 'models');
     assert.equal(c.modelsCollection, 'models');
     assert.equal(c.currentDocument, 'current');
-    assert.equal(c.historyCollection, 'models/current/history');
     assert.equal(c.predictionsCollection, 'predictions');
     assert.equal(c.validateModels, true);
     assert.equal(c.maxModelBytes, 512 * 1024 * 1024);
