@@ -4,22 +4,24 @@
  *   npm run pin -- <model_id>   make that accepted version current and stop automatic promotion
  *   npm run unpin               resume automatic promotion (promotes the newest accepted version)
  *   npm run rollback            make the previous accepted version current, pinned
- *   npm run status              current model, recent history
+ *   npm run status              current model, recent history, last predictions
  *
- * Uses MODELS_COLLECTION / CURRENT_MODEL_DOC (defaults models / current), the project from
- * GOOGLE_CLOUD_PROJECT (or --project) and FIRESTORE_EMULATOR_HOST when set.
+ * Uses MODELS_COLLECTION / CURRENT_MODEL_DOC / PREDICTIONS_COLLECTION (defaults models /
+ * current / predictions) and the target of scripts/lib/target.ts: the local stack when
+ * `npm start` runs, otherwise --project or GOOGLE_CLOUD_PROJECT.
  * Every change records who made it (`--by`, default $USER) and when.
  */
 import os from 'node:os';
 import {parseArgs} from 'node:util';
 import {Firestore} from '@google-cloud/firestore';
 import {firestoreRegistry, RegistryError} from '../functions/src/adapters/firestore_registry.js';
+import {resolveTarget} from './lib/target.js';
 
 const USAGE = `usage: npm run <pin|unpin|rollback|status> -- [args] [--project P] [--collection models] [--doc current] [--by NAME] [--json]
   pin <model_id>   pin current to an accepted version (gs://bucket/name.h5#generation)
   unpin            clear the pin; the newest accepted version becomes current
   rollback         make the previous accepted version current (and pin it)
-  status           print the current model and recent history`;
+  status           print the current model, recent history and the last predictions`;
 
 async function main(): Promise<number> {
   const {values, positionals} = parseArgs({
@@ -28,6 +30,7 @@ async function main(): Promise<number> {
       project: {type: 'string'},
       collection: {type: 'string', default: process.env['MODELS_COLLECTION'] ?? 'models'},
       doc: {type: 'string', default: process.env['CURRENT_MODEL_DOC'] ?? 'current'},
+      predictions: {type: 'string', default: process.env['PREDICTIONS_COLLECTION'] ?? 'predictions'},
       by: {type: 'string', default: `${os.userInfo().username} (scripts/models)`},
       json: {type: 'boolean', default: false},
       help: {type: 'boolean', short: 'h', default: false},
@@ -38,7 +41,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 64;
   }
-  const projectId = values.project ?? process.env['GOOGLE_CLOUD_PROJECT'] ?? process.env['GCLOUD_PROJECT'];
+  const {projectId} = resolveTarget(values);
   const db = new Firestore({...(projectId ? {projectId} : {}), ignoreUndefinedProperties: true});
   const store = firestoreRegistry(db, {modelsCollection: values.collection, currentDocument: values.doc});
   const now = new Date();
@@ -56,7 +59,13 @@ async function main(): Promise<number> {
         result = await store.rollback(values.by, now);
         break;
       case 'status':
-        result = {current: await store.current(), history: await store.listHistory(20)};
+        result = {
+          current: await store.current(),
+          history: await store.listHistory(20),
+          predictions: (await db.collection(values.predictions).orderBy('created', 'desc').limit(10).get()).docs.map(
+            d => d.data()
+          ),
+        };
         break;
       default:
         console.error(USAGE);
@@ -82,9 +91,17 @@ function printHuman(command: string, result: unknown): void {
     console.log(`${command}: current is ${c.model_id}${c.pinned ? ' (pinned)' : ''}`);
     return;
   }
-  const {current, history} = result as {
+  const {current, history, predictions} = result as {
     current: {model_id: string; pinned: string | null; changed_by: string; changed_at: string} | null;
     history: Array<{model_id: string; status: string; reason: string | null; updated: string}>;
+    predictions: Array<{
+      created: string;
+      image: string | null;
+      label?: string;
+      score?: number;
+      model_name: string;
+      error?: {kind: string};
+    }>;
   };
   console.log(
     current
@@ -93,6 +110,11 @@ function printHuman(command: string, result: unknown): void {
   );
   for (const h of history)
     console.log(`  ${h.status.padEnd(8)} ${h.updated}  ${h.model_id}${h.reason ? `  (${h.reason})` : ''}`);
+  console.log(predictions.length ? 'last predictions:' : 'no predictions yet');
+  for (const p of predictions) {
+    const what = p.error ? `failed: ${p.error.kind}` : `${p.label} (${p.score?.toFixed(3)})`;
+    console.log(`  ${p.created}  ${p.image ?? '(no image)'}  ${what}  by ${p.model_name}`);
+  }
 }
 
 main().then(

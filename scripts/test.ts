@@ -7,17 +7,26 @@
  * - integration: the functions through functions-framework's getTestServer + supertest.
  * - emulator: the same code against the Firestore and Cloud Storage emulators, started
  *   here (Firestore: the gcloud jar; Storage: firebase-tools in this process).
+ * - system: the README's commands and the whole local stack (emulators, both functions in
+ *   their own processes, push subscription, Eventarc stand-in), each test starting its own.
  *
- * Usage: npm test [-- --tier unit|integration|emulator ...] [-- --grep PATTERN]
+ * Usage: npm test [-- --tier unit|integration|emulator|system ...] [-- --grep PATTERN]
  */
 import {spawn} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {MissingEmulatorError, startFirestore, startStorage, type Emulator} from './lib/emulators.js';
+import {
+  firestoreJar,
+  MissingEmulatorError,
+  pubsubJar,
+  startFirestore,
+  startStorage,
+  type Emulator,
+} from './lib/emulators.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const TIERS = ['unit', 'integration', 'emulator'] as const;
+const TIERS = ['unit', 'integration', 'emulator', 'system'] as const;
 
 function testFiles(tier: string): string[] {
   const dir = path.join(root, 'functions/test', tier);
@@ -35,7 +44,7 @@ function parseArgs(argv: string[]): {tiers: string[]; grep?: string} {
     if (argv[i] === '--tier') tiers.push(argv[++i] ?? '');
     else if (argv[i] === '--grep') grep = argv[++i];
     else if (argv[i] === '--help') {
-      console.log('usage: npm test [-- --tier unit|integration|emulator ...] [-- --grep PATTERN]');
+      console.log('usage: npm test [-- --tier unit|integration|emulator|system ...] [-- --grep PATTERN]');
       process.exit(0);
     }
   }
@@ -61,6 +70,17 @@ async function main(): Promise<number> {
   const files: string[] = [];
   const running: Emulator[] = [];
   for (const tier of tiers) {
+    if (tier === 'system') {
+      try {
+        firestoreJar();
+        pubsubJar();
+        files.push(...testFiles(tier));
+      } catch (e) {
+        if (!(e instanceof MissingEmulatorError)) throw e;
+        console.log(`\n!!! SKIPPED the system tier (${testFiles(tier).length} files): ${e.message}\n`);
+      }
+      continue;
+    }
     if (tier !== 'emulator') {
       files.push(...testFiles(tier));
       continue;

@@ -18,6 +18,8 @@ export interface Emulator {
   readonly name: string;
   /** `host:port` for the *_EMULATOR_HOST variables. */
   readonly hostPort: string;
+  /** The java process id (absent for the in-process storage emulator). */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -57,10 +59,12 @@ export async function waitForPort(port: number, timeoutMs: number, what: string,
 }
 
 let sdkRoot: string | undefined;
-/** The Cloud SDK root: $CLOUDSDK_ROOT, `gcloud info`, or the Debian package's folder. */
+/** The Cloud SDK root: $CLOUDSDK_ROOT if set, else `gcloud info`, else the Debian package's folder. */
 export function cloudSdkRoot(): string {
   if (sdkRoot) return sdkRoot;
-  const candidates = [process.env['CLOUDSDK_ROOT']];
+  // An explicit CLOUDSDK_ROOT is the answer, whether or not it holds the jars.
+  if (process.env['CLOUDSDK_ROOT']) return (sdkRoot = process.env['CLOUDSDK_ROOT']);
+  const candidates: Array<string | undefined> = [];
   try {
     candidates.push(
       execFileSync('gcloud', ['info', '--format=value(installation.sdk_root)'], {
@@ -134,7 +138,7 @@ async function startJava(name: string, args: string[], port: number, logFile?: s
     await stop();
     throw e;
   }
-  return {name, hostPort: `127.0.0.1:${port}`, stop};
+  return {name, hostPort: `127.0.0.1:${port}`, stop, ...(child.pid ? {pid: child.pid} : {})};
 }
 
 /** Starts the Firestore emulator jar on a free (or given) port. */

@@ -155,6 +155,8 @@ export function makeClassifyImageHandler(
         // The model that actually ran, captured with it (never re-read afterwards).
         model_id: lease.record.model_id,
         model_name: name,
+        // True when the record already names a newer model that is still loading here.
+        stale_model: lease.stale,
         backend: lease.model.backend,
         timings: {registry_read_ms: registryReadMs, preprocess_ms: preprocessMs, inference_ms: r.inference_ms},
       };

@@ -1,0 +1,173 @@
+/**
+ * The README's local commands, run as a user runs them: `npm start` (then Ctrl-C) and
+ * `npm run demo`. Each starts its own emulators and function processes.
+ */
+import assert from 'node:assert/strict';
+import {spawn, type ChildProcess} from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {describe, it} from 'node:test';
+import {ROOT, STACK_FILE, startStack, type StackInfo} from '../../../scripts/lib/stack.js';
+
+/** Runs an npm script in its own process group, collecting its output. */
+function npm(args: string[], env: NodeJS.ProcessEnv = {}): {child: ChildProcess; output: () => string} {
+  let out = '';
+  const child = spawn('npm', args, {cwd: ROOT, env: {...process.env, ...env}, detached: true});
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  return {child, output: () => out};
+}
+
+function exitOf(child: ChildProcess): Promise<number | string> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise(resolve => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+}
+
+async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise(r => setTimeout(r, 200));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function listening(hostPort: string): Promise<boolean> {
+  const url = new URL(hostPort.includes('://') ? hostPort : `http://${hostPort}`);
+  return new Promise(resolve => {
+    const socket = net.connect(Number(url.port), url.hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('npm start', () => {
+  it('serves both functions on the emulators, and Ctrl-C leaves no process or port behind', async () => {
+    fs.rmSync(STACK_FILE, {force: true});
+    const run = npm(['start', '--', '--quiet']);
+    try {
+      await waitFor(() => /ready \(pid/.test(run.output()), 120_000, `npm start to be ready:\n${run.output()}`);
+    } catch (e) {
+      process.kill(-run.child.pid!, 'SIGKILL');
+      throw e;
+    }
+    const info = JSON.parse(fs.readFileSync(STACK_FILE, 'utf8')) as StackInfo;
+    assert.match(run.output(), /recordModel +http:\/\/127\.0\.0\.1:\d+\//);
+    assert.match(run.output(), /npm run upload-model/);
+    assert.equal(info.pids.length, 4, 'firestore, pubsub and the two function processes');
+    const endpoints = Object.values(info.endpoints);
+    for (const e of endpoints) assert.ok(await listening(e), `${e} listens`);
+
+    process.kill(-run.child.pid!, 'SIGINT'); // what Ctrl-C does: the whole foreground group
+    // npm re-raises the signal its script exited on; start.ts itself printed 'stopped' and exited 0.
+    assert.ok(['SIGINT', 0].includes(await exitOf(run.child)), run.output());
+    assert.match(run.output(), /SIGINT: stopping\.\.\.\n(.*\n)*stopped/);
+    for (const pid of info.pids) assert.ok(!alive(pid), `pid ${pid} is gone`);
+    for (const e of endpoints) assert.ok(!(await listening(e)), `${e} no longer listens`);
+    assert.ok(!fs.existsSync(STACK_FILE), '.local/stack.json removed');
+  });
+
+  it('says which jar is missing and how to get it, and exits non-zero', async () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'no-sdk-'));
+    const run = npm(['start'], {CLOUDSDK_ROOT: empty});
+    assert.equal(await exitOf(run.child), 2, run.output());
+    assert.match(run.output(), /emulator jar not found at .*no-sdk-.*apt-get install google-cloud-cli-\w+-emulator/);
+    fs.rmSync(empty, {recursive: true});
+  });
+});
+
+describe('npm run demo', () => {
+  it('rolls v1 → v2 while classifying the shared photos, with one result per message', async () => {
+    const run = npm(['run', 'demo']);
+    const code = await exitOf(run.child);
+    assert.equal(code, 0, run.output());
+    const lines = run.output().trim().split('\n');
+    const summary = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(summary), [
+      'published',
+      'predicted',
+      'failed',
+      'models_seen',
+      'switch_observed',
+      'stale_after_switch',
+      'seconds',
+    ]);
+    assert.equal(summary['switch_observed'], true);
+    assert.equal(summary['failed'], 0);
+    assert.equal(summary['stale_after_switch'], 0);
+    assert.equal(summary['models_seen'], 2);
+    assert.equal(summary['predicted'], summary['published']);
+    assert.match(run.output(), /daisy\.jpg +daisy +0\.99\d +mobilenet_v1_rolled/);
+  });
+});
+
+describe('scripts against a running stack', () => {
+  it('upload-model, publish-images (files, a gs:// glob, a list file) and status find it through .local/stack.json', async () => {
+    const stack = await startStack({writeStackFile: true});
+    try {
+      const run = async (...args: string[]): Promise<string> => {
+        const r = npm(['run', '--silent', ...args]);
+        const code = await exitOf(r.child);
+        assert.equal(code, 0, r.output());
+        return r.output();
+      };
+      const fixtures = process.env['FIXTURES_DIR']!;
+      const uploaded = JSON.parse(
+        await run(
+          'upload-model',
+          '--',
+          path.join(fixtures, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'),
+          '--scale=-1,1',
+          `--labels=${path.join(fixtures, 'labels/ImageNetLabels.txt')}`,
+          '--json'
+        )
+      ) as {model_id: string; metadata: Record<string, string>};
+      assert.match(uploaded.model_id, /^gs:\/\/demo-local-models\/models\/mobilenet_v1_0\.25_224_imagenet\.h5#\d+$/);
+      assert.equal(uploaded.metadata['labels'], 'gs://demo-local-models/labels/ImageNetLabels.txt');
+
+      const list = path.join(os.tmpdir(), `images-${process.pid}.txt`);
+      fs.writeFileSync(
+        list,
+        `# two photos\n${path.join(fixtures, 'images/daisy.jpg')}\n\ngs://demo-local-images/uploads/tiger.jpeg\n`
+      );
+      const first = JSON.parse(await run('publish-images', '--', path.join(fixtures, 'images/tiger.jpeg'), '--json'));
+      const second = JSON.parse(
+        await run('publish-images', '--', list, 'gs://demo-local-images/uploads/*.jp*g', '--json')
+      );
+      fs.rmSync(list);
+      assert.equal(first.published, 1);
+      // The glob is listed before this run uploads daisy.jpg, so it finds only tiger.jpeg.
+      assert.deepEqual((second.messages as Array<{image: string}>).map(m => m.image).sort(), [
+        'gs://demo-local-images/uploads/daisy.jpg',
+        'gs://demo-local-images/uploads/tiger.jpeg',
+        'gs://demo-local-images/uploads/tiger.jpeg',
+      ]);
+      let status: {current: {model_id: string}; predictions: Array<{image: string; label?: string}>} | null = null;
+      const deadline = Date.now() + 60_000;
+      while ((status?.predictions.length ?? 0) < 4 && Date.now() < deadline) {
+        status = JSON.parse(await run('status', '--', '--json'));
+        await new Promise(r => setTimeout(r, 300));
+      }
+      const s = status!;
+      assert.equal(s.current.model_id, uploaded.model_id);
+      const labels = new Map(s.predictions.map(p => [p.image, p.label]));
+      assert.equal(labels.get('gs://demo-local-images/uploads/daisy.jpg'), 'daisy');
+      assert.equal(labels.get('gs://demo-local-images/uploads/tiger.jpeg'), 'tiger');
+    } finally {
+      await stack.stop();
+    }
+  });
+});

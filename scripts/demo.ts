@@ -1,0 +1,195 @@
+/**
+ * `npm run demo`: the whole story, non-interactively, on the local stack, then exit.
+ *
+ * 1. Upload the shared ImageNet MobileNet as model v1 (scale [-1, 1], Keras labels).
+ * 2. Publish the shared photos; wait for one result per message.
+ * 3. Upload the same weights under a new name as v2; wait until recordModel records it.
+ * 4. Publish the photos again; wait; print the table of predictions showing the switch.
+ *
+ * The last line is one JSON object: {published, predicted, failed, models_seen,
+ * switch_observed, stale_after_switch, seconds}. Exit 0 only when every published message
+ * has exactly one result document and the switch was observed. `stale_after_switch`
+ * counts old-model predictions that started after the first new-model prediction: the
+ * old model keeps serving while the new one loads, so the first message after the roll
+ * may name v1 (its document says `stale_model: true`). Function logs go to
+ * .local/demo-functions.log.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {parseArgs} from 'node:util';
+import {Firestore} from '@google-cloud/firestore';
+import {PubSub} from '@google-cloud/pubsub';
+import {Storage} from '@google-cloud/storage';
+import {MissingEmulatorError} from './lib/emulators.js';
+import {ROOT, startStack, type Stack} from './lib/stack.js';
+
+const USAGE = `usage: npm run demo [-- --timeout SECONDS]
+Starts the local stack, rolls model v1 → v2 while classifying the shared photos, prints a table, stops.`;
+
+const FIXTURES = process.env['FIXTURES_DIR'] ?? path.resolve(ROOT, '../shared/fixtures');
+const MODEL = path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5');
+const LABELS = path.join(FIXTURES, 'labels/ImageNetLabels.txt');
+const IMAGES = path.join(FIXTURES, 'images');
+
+interface Prediction {
+  image: string | null;
+  label?: string;
+  score?: number;
+  model_id: string;
+  model_name: string;
+  created: string;
+  stale_model?: boolean;
+  error?: {kind: string; message: string};
+}
+
+interface Phase {
+  readonly name: string;
+  readonly expectedModel: string;
+  readonly ids: Map<string, string>; // messageId → image
+  results: Map<string, Prediction>;
+}
+
+async function until<T>(what: string, deadline: number, probe: () => Promise<T | null>): Promise<T> {
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== null) return value;
+    await new Promise(r => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function main(): Promise<number> {
+  const {values} = parseArgs({
+    options: {timeout: {type: 'string', default: '300'}, help: {type: 'boolean', short: 'h', default: false}},
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  for (const f of [MODEL, LABELS, IMAGES]) {
+    if (!fs.existsSync(f)) {
+      console.error(`demo: ${f} not found: the shared/ folder must sit beside the checkout (or set FIXTURES_DIR)`);
+      return 2;
+    }
+  }
+  const started = Date.now();
+  const deadline = started + Number(values.timeout) * 1000;
+  const log = fs.createWriteStream(path.join(ROOT, '.local/demo-functions.log'));
+  console.log('demo: starting the local stack...');
+  let stack: Stack;
+  try {
+    fs.mkdirSync(path.join(ROOT, '.local'), {recursive: true});
+    stack = await startStack({onFunctionLine: (fn, line) => log.write(`[${fn}] ${line}\n`)});
+  } catch (e) {
+    if (e instanceof MissingEmulatorError) {
+      console.error(`demo: cannot start the local stack: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  const {info} = stack;
+  const storage = new Storage({projectId: info.projectId});
+  const firestore = new Firestore({projectId: info.projectId});
+  const pubsub = new PubSub({projectId: info.projectId});
+  const current = firestore.collection('models').doc('current');
+  const models = storage.bucket(info.modelsBucket);
+  const topic = pubsub.topic(info.topic);
+  try {
+    await models.upload(LABELS, {destination: 'labels/ImageNetLabels.txt', resumable: false});
+    const metadata = {scale: '-1,1', labels: `gs://${info.modelsBucket}/labels/ImageNetLabels.txt`};
+
+    const photos = fs.readdirSync(IMAGES).sort();
+    for (const photo of photos) {
+      await storage
+        .bucket(info.imagesBucket)
+        .upload(path.join(IMAGES, photo), {destination: `photos/${photo}`, resumable: false});
+    }
+
+    const uploadModel = async (name: string): Promise<string> => {
+      const [file] = await models.upload(MODEL, {destination: name, resumable: false, metadata: {metadata}});
+      const modelId = `gs://${info.modelsBucket}/${name}#${file.metadata.generation}`;
+      console.log(`demo: uploaded ${modelId}; waiting for recordModel to record it`);
+      await until(`models/current to become ${modelId}`, deadline, async () => {
+        const snap = await current.get();
+        return snap.get('model_id') === modelId ? true : null;
+      });
+      return modelId;
+    };
+    const runPhase = async (name: string, expectedModel: string): Promise<Phase> => {
+      const phase: Phase = {name, expectedModel, ids: new Map(), results: new Map()};
+      for (const photo of photos) {
+        const image = `gs://${info.imagesBucket}/photos/${photo}`;
+        phase.ids.set(await topic.publishMessage({data: Buffer.from(image)}), image);
+      }
+      console.log(`demo: ${name}: published ${phase.ids.size} image paths; waiting for results`);
+      const refs = [...phase.ids.keys()].map(id => firestore.collection('predictions').doc(id));
+      await until(`${name} results`, deadline, async () => {
+        const snaps = await firestore.getAll(...refs);
+        phase.results = new Map(snaps.filter(s => s.exists).map(s => [s.id, s.data() as Prediction]));
+        return phase.results.size === phase.ids.size ? true : null;
+      });
+      return phase;
+    };
+
+    const v1 = await uploadModel('models/mobilenet_v1.h5');
+    const before = await runPhase('before the roll', v1);
+    const v2 = await uploadModel('models/mobilenet_v1_rolled.h5');
+    const after = await runPhase('after the roll', v2);
+
+    console.log(`\n${'image'.padEnd(22)} ${'label'.padEnd(24)} ${'score'.padStart(6)}  model`);
+    for (const phase of [before, after]) {
+      console.log(`-- ${phase.name} (${phase.expectedModel})`);
+      for (const [id, image] of phase.ids) {
+        const p = phase.results.get(id)!;
+        const what = p.error ? `failed: ${p.error.kind}`.padEnd(24) : (p.label ?? '').padEnd(24);
+        const score = p.score === undefined ? '' : p.score.toFixed(3);
+        const note = p.stale_model ? '  (the new model was still loading)' : '';
+        console.log(`${path.basename(image).padEnd(22)} ${what} ${score.padStart(6)}  ${p.model_name}${note}`);
+      }
+    }
+    const all = [...before.results.values(), ...after.results.values()];
+    const switchedAt = all
+      .filter(p => p.model_id === v2)
+      .map(p => p.created)
+      .reduce((a, b) => (a < b ? a : b), '~');
+    const [stored] = await firestore
+      .collection('predictions')
+      .count()
+      .get()
+      .then(s => [s.data().count]);
+    const published = before.ids.size + after.ids.size;
+    const summary = {
+      published,
+      predicted: all.filter(p => !p.error).length,
+      failed: all.filter(p => p.error).length,
+      models_seen: new Set(all.map(p => p.model_id)).size,
+      switch_observed:
+        [...before.results.values()].every(p => p.model_id === v1) &&
+        [...after.results.values()].some(p => p.model_id === v2),
+      // The old model serves while the new one loads (no one waits for a load); once the
+      // first prediction with the new model started, none may use the old one.
+      stale_after_switch: [...after.results.values()].filter(p => p.model_id !== v2 && p.created > switchedAt).length,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+    };
+    const exactlyOne = all.length === published && stored === published;
+    console.log(
+      `\n${summary.switch_observed ? 'switch observed' : 'NO SWITCH OBSERVED'}; ${
+        exactlyOne ? 'one result per message' : `results: ${all.length}, stored: ${stored}, published: ${published}`
+      }`
+    );
+    console.log(JSON.stringify(summary));
+    return exactlyOne && summary.switch_observed ? 0 : 1;
+  } finally {
+    await Promise.allSettled([pubsub.close(), firestore.terminate()]);
+    await stack.stop();
+    log.end();
+  }
+}
+
+main().then(
+  code => process.exit(code),
+  e => {
+    console.error(`demo: ${(e as Error).message}`);
+    process.exit(1);
+  }
+);

@@ -1,0 +1,336 @@
+/**
+ * The whole system on loopback, wired as in production:
+ *
+ *   Storage emulator ──finalize──► Eventarc stand-in (binary CloudEvent, retried until 2xx) ──► recordModel
+ *   Pub/Sub emulator topic ──push subscription──► classifyImage
+ *
+ * Each function runs in its own Functions Framework process (as each is its own Cloud Run
+ * service in production), from the TypeScript source through tsx. The Firestore and
+ * Pub/Sub emulators are the gcloud jars started with java directly; Cloud Storage is
+ * firebase-tools' emulator in this process.
+ *
+ * `startStack()` also points this process's client libraries at the emulators (it sets the
+ * `*_EMULATOR_HOST` variables), so callers can upload and publish right away.
+ * Used by `npm start`, `npm run demo`, the stack tests and the benchmark.
+ */
+import {spawn, type ChildProcess} from 'node:child_process';
+import {randomUUID} from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {createRequire} from 'node:module';
+import {fileURLToPath} from 'node:url';
+import {PubSub} from '@google-cloud/pubsub';
+import {
+  freePort,
+  startFirestore,
+  startPubSub,
+  startStorage,
+  waitForPort,
+  type Emulator,
+  type StorageObjectEvent,
+} from './emulators.js';
+
+/** The repository root. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** Where the running stack describes itself, so the other scripts can find it. */
+export const STACK_FILE = path.join(ROOT, '.local/stack.json');
+
+/** Names used by the local stack. */
+export interface StackNames {
+  readonly projectId: string;
+  readonly modelsBucket: string;
+  readonly imagesBucket: string;
+  readonly topic: string;
+  readonly subscription: string;
+  readonly deadLetterTopic: string;
+}
+
+/** Defaults: a `demo-` project id keeps every client library away from real credentials. */
+export const LOCAL_NAMES: StackNames = {
+  projectId: 'demo-local',
+  modelsBucket: 'demo-local-models',
+  imagesBucket: 'demo-local-images',
+  topic: 'classify-images',
+  subscription: 'classify-images-push',
+  deadLetterTopic: 'classify-images-dead-letter',
+};
+
+/** What `.local/stack.json` holds. */
+export interface StackInfo extends StackNames {
+  readonly pid: number;
+  readonly env: Record<string, string>;
+  readonly endpoints: {recordModel: string; classifyImage: string; firestore: string; pubsub: string; storage: string};
+  readonly pids: number[];
+}
+
+/** Options of {@link startStack}. */
+export interface StackOptions {
+  readonly names?: Partial<StackNames>;
+  /** Extra environment for both functions (overrides the defaults below). */
+  readonly functionEnv?: Record<string, string>;
+  /** Where function output goes: a line callback, or nothing. */
+  readonly onFunctionLine?: (fn: string, line: string) => void;
+  /** Folder for the emulators' logs (default .local/). */
+  readonly logDir?: string;
+  /** Write .local/stack.json (npm start does; tests do not). */
+  readonly writeStackFile?: boolean;
+}
+
+/** A running function process. */
+export interface FunctionProcess {
+  readonly name: string;
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Resolves when the process has exited (with its code or signal). */
+  readonly exited: Promise<string>;
+}
+
+/** The running stack. */
+export interface Stack {
+  readonly info: StackInfo;
+  readonly firestore: Emulator;
+  readonly pubsub: Emulator;
+  readonly storage: Emulator;
+  readonly functions: {recordModel: FunctionProcess; classifyImage: FunctionProcess};
+  readonly bridge: EventBridge;
+  stop(): Promise<void>;
+}
+
+/** Delivery counters of the Eventarc stand-in. */
+export interface EventBridge {
+  /** Events delivered (2xx), attempts failed and retried, events still being delivered. */
+  readonly stats: {delivered: number; retried: number; pending: number};
+  /** Resolves when no delivery is pending. */
+  idle(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * The Eventarc stand-in: turns a storage finalize into a binary-mode CloudEvent exactly as
+ * Eventarc sends it (`google.cloud.storage.object.v1.finalized`, source
+ * `//storage.googleapis.com/projects/_/buckets/B`, subject `objects/NAME`) and, like a
+ * trigger with retry enabled, redelivers with exponential backoff until the function
+ * answers 2xx. Only the trigger's bucket is forwarded.
+ */
+export function eventBridge(bucket: string, url: () => string): EventBridge & {send(o: StorageObjectEvent): void} {
+  const stats = {delivered: 0, retried: 0, pending: 0};
+  let closed = false;
+  let waiters: Array<() => void> = [];
+  const settle = (): void => {
+    if (stats.pending === 0) {
+      for (const w of waiters) w();
+      waiters = [];
+    }
+  };
+  async function deliver(object: StorageObjectEvent): Promise<void> {
+    const id = randomUUID();
+    const data = JSON.stringify(object);
+    let backoff = 250;
+    while (!closed) {
+      try {
+        const res = await fetch(url(), {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'ce-specversion': '1.0',
+            'ce-id': id,
+            'ce-type': 'google.cloud.storage.object.v1.finalized',
+            'ce-source': `//storage.googleapis.com/projects/_/buckets/${object.bucket}`,
+            'ce-subject': `objects/${object.name}`,
+            'ce-time': String(object['updated'] ?? new Date().toISOString()),
+          },
+          body: data,
+          signal: AbortSignal.timeout(120_000),
+        });
+        await res.arrayBuffer();
+        if (res.ok) {
+          stats.delivered++;
+          return;
+        }
+      } catch {
+        // connection refused or timed out: retry like Eventarc.
+      }
+      stats.retried++;
+      await new Promise(r => setTimeout(r, backoff));
+      backoff = Math.min(backoff * 2, 10_000);
+    }
+  }
+  return {
+    stats,
+    send(object) {
+      if (object.bucket !== bucket || closed) return;
+      stats.pending++;
+      void deliver(object).finally(() => {
+        stats.pending--;
+        settle();
+      });
+    },
+    idle: () =>
+      new Promise<void>(resolve => {
+        waiters.push(resolve);
+        settle();
+      }),
+    close() {
+      closed = true;
+    },
+  };
+}
+
+const require = createRequire(import.meta.url);
+// The package exports only its API (build/src/index.js); its CLI, main.js, sits beside it.
+const FF_MAIN = path.join(path.dirname(require.resolve('@google-cloud/functions-framework')), 'main.js');
+
+/** Starts one function on the Functions Framework, from source, and waits for its port. */
+export async function startFunction(
+  name: string,
+  env: Record<string, string>,
+  onLine?: (fn: string, line: string) => void,
+  port?: number
+): Promise<FunctionProcess> {
+  const p = port ?? (await freePort());
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      FF_MAIN,
+      `--target=${name}`,
+      '--signature-type=cloudevent',
+      `--port=${p}`,
+      `--source=${path.join(ROOT, 'functions/src/index.ts')}`,
+    ],
+    {cwd: ROOT, env: {...process.env, ...env, PORT: String(p)}, stdio: ['ignore', 'pipe', 'pipe']}
+  );
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream?.on('data', (d: Buffer) => {
+      const lines = (rest + d.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) onLine?.(name, line);
+    });
+  }
+  let alive = true;
+  const exited = new Promise<string>(resolve =>
+    child.on('exit', (code, signal) => {
+      alive = false;
+      resolve(signal ?? String(code));
+    })
+  );
+  await waitForPort(p, 60_000, `function ${name}`, () => alive);
+  return {name, url: `http://127.0.0.1:${p}/`, child, exited};
+}
+
+/** Stops a function process: SIGTERM, then SIGKILL after 5 s. */
+export async function stopFunction(fn: FunctionProcess): Promise<void> {
+  if (fn.child.exitCode !== null || fn.child.signalCode !== null) return;
+  fn.child.kill('SIGTERM');
+  const timer = setTimeout(() => fn.child.kill('SIGKILL'), 5000);
+  await fn.exited;
+  clearTimeout(timer);
+}
+
+/** Creates the topic, the dead-letter topic and the push subscription to classifyImage. */
+async function createPubSub(names: StackNames, pushEndpoint: string): Promise<void> {
+  const pubsub = new PubSub({projectId: names.projectId});
+  try {
+    const [topic] = await pubsub.createTopic(names.topic);
+    const [deadLetter] = await pubsub.createTopic(names.deadLetterTopic);
+    await topic.createSubscription(names.subscription, {
+      pushConfig: {pushEndpoint},
+      // The first message after a model roll waits for the model load; 60 s covers it.
+      ackDeadlineSeconds: 60,
+      retryPolicy: {minimumBackoff: {seconds: 1}, maximumBackoff: {seconds: 10}},
+      deadLetterPolicy: {deadLetterTopic: deadLetter.name, maxDeliveryAttempts: 10},
+    });
+    await deadLetter.createSubscription(`${names.deadLetterTopic}-pull`);
+  } finally {
+    await pubsub.close();
+  }
+}
+
+/** Starts everything; on any failure, stops what was started and rethrows. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const names: StackNames = {...LOCAL_NAMES, ...options.names};
+  const logDir = options.logDir ?? path.join(ROOT, '.local');
+  fs.mkdirSync(logDir, {recursive: true});
+  const started: Array<() => Promise<void>> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of started.reverse()) await stop().catch(e => console.error(`stopping: ${String(e)}`));
+    started.length = 0;
+  };
+  try {
+    const [firestore, pubsub] = await Promise.all([
+      startFirestore({logFile: path.join(logDir, 'firestore-emulator.log')}),
+      startPubSub({logFile: path.join(logDir, 'pubsub-emulator.log')}),
+    ]);
+    started.push(firestore.stop, pubsub.stop);
+    let recordModelUrl = '';
+    const bridge = eventBridge(names.modelsBucket, () => recordModelUrl);
+    const storage = await startStorage({projectId: names.projectId, onFinalize: o => bridge.send(o)});
+    started.push(async () => bridge.close(), storage.stop);
+
+    const env: Record<string, string> = {
+      GOOGLE_CLOUD_PROJECT: names.projectId,
+      GCLOUD_PROJECT: names.projectId,
+      FIRESTORE_EMULATOR_HOST: firestore.hostPort,
+      STORAGE_EMULATOR_HOST: `http://${storage.hostPort}`,
+      PUBSUB_EMULATOR_HOST: pubsub.hostPort,
+      METADATA_SERVER_DETECTION: 'none',
+    };
+    Object.assign(process.env, env);
+    const functionEnv = {
+      ...env,
+      MODEL_FILE_PATTERN: `gs://${names.modelsBucket}/**/*.h5`,
+      IMAGE_BUCKETS: names.imagesBucket,
+      // Local images may also be published as absolute paths inside the shared fixtures.
+      LOCAL_IMAGE_DIR: process.env['FIXTURES_DIR'] ?? path.resolve(ROOT, '../shared/fixtures'),
+      ...options.functionEnv,
+    };
+    const [recordModel, classifyImage] = await Promise.all([
+      startFunction('recordModel', functionEnv, options.onFunctionLine),
+      startFunction('classifyImage', functionEnv, options.onFunctionLine),
+    ]);
+    started.push(
+      () => stopFunction(recordModel),
+      () => stopFunction(classifyImage)
+    );
+    recordModelUrl = recordModel.url;
+    // functions-framework reads the topic from the push path when it converts a raw push body.
+    await createPubSub(names, `${classifyImage.url}projects/${names.projectId}/topics/${names.topic}`);
+
+    const info: StackInfo = {
+      ...names,
+      pid: process.pid,
+      env,
+      endpoints: {
+        recordModel: recordModel.url,
+        classifyImage: classifyImage.url,
+        firestore: firestore.hostPort,
+        pubsub: pubsub.hostPort,
+        storage: `http://${storage.hostPort}`,
+      },
+      pids: [firestore.pid, pubsub.pid, recordModel.child.pid, classifyImage.child.pid].filter(
+        (p): p is number => p !== undefined
+      ),
+    };
+    if (options.writeStackFile) {
+      fs.writeFileSync(STACK_FILE, JSON.stringify(info, null, 2));
+      started.unshift(async () => fs.rmSync(STACK_FILE, {force: true}));
+    }
+    return {info, firestore, pubsub, storage, functions: {recordModel, classifyImage}, bridge, stop: stopAll};
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/** Reads `.local/stack.json` if the `npm start` that wrote it is still running. */
+export function runningStack(): StackInfo | null {
+  try {
+    const info = JSON.parse(fs.readFileSync(STACK_FILE, 'utf8')) as StackInfo;
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return null;
+  }
+}
