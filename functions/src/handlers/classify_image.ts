@@ -168,6 +168,7 @@ export function makeClassifyImageHandler(
         stale_model: lease.stale,
         [`${name}_num_inferences`]: 1,
         [`${name}_inference_latency_ms`]: Math.round(r.inference_ms),
+        inference_latency_ms: Math.round(r.inference_ms), // fixed name for the log-based metric
         [`${name}_model_byte_size`]: lease.model.byteSize,
         registry_read_ms: Math.round(registryReadMs),
         preprocess_ms: Math.round(preprocessMs),

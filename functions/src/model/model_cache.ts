@@ -107,6 +107,9 @@ export class ModelCache {
           previous_model_id: old?.record.model_id ?? null,
           [`${record.model_name}_load_model_latency_ms`]: Math.round(entry.loadMs),
           [`${record.model_name}_model_byte_size`]: model.byteSize,
+          // Fixed names as well, for log-based metrics (infra/monitoring.tf) labelled by model.
+          load_model_latency_ms: Math.round(entry.loadMs),
+          'logging.googleapis.com/labels': {model_name: record.model_name, function: 'classifyImage'},
         });
         return entry;
       },
