@@ -20,6 +20,7 @@ import path from 'node:path';
 import {createRequire} from 'node:module';
 import {fileURLToPath} from 'node:url';
 import {PubSub} from '@google-cloud/pubsub';
+import {faultProxy, type FaultProxy} from './fault_proxy.js';
 import {
   freePort,
   startFirestore,
@@ -74,6 +75,13 @@ export interface StackOptions {
   readonly logDir?: string;
   /** Write .local/stack.json (npm start does; tests do not). */
   readonly writeStackFile?: boolean;
+  /**
+   * Put fault-injection proxies between the functions and the Firestore and Storage
+   * emulators (`stack.faults`); this process still talks to the emulators directly.
+   */
+  readonly faults?: boolean;
+  /** Collect finalize events in `bridge.held` instead of delivering them (tests reorder them). */
+  readonly holdFinalize?: boolean;
 }
 
 /** A running function process. */
@@ -93,6 +101,8 @@ export interface Stack {
   readonly storage: Emulator;
   readonly functions: {recordModel: FunctionProcess; classifyImage: FunctionProcess};
   readonly bridge: EventBridge;
+  /** The outage switches, when started with `faults: true`. */
+  readonly faults: {firestore: FaultProxy; storage: FaultProxy} | null;
   stop(): Promise<void>;
 }
 
@@ -100,6 +110,10 @@ export interface Stack {
 export interface EventBridge {
   /** Events delivered (2xx), attempts failed and retried, events still being delivered. */
   readonly stats: {delivered: number; retried: number; pending: number};
+  /** Finalize events kept back by `holdFinalize`, in arrival order. */
+  readonly held: StorageObjectEvent[];
+  /** Delivers one event now (retrying like Eventarc), whatever `holdFinalize` says. */
+  deliver(object: StorageObjectEvent): Promise<void>;
   /** Resolves when no delivery is pending. */
   idle(): Promise<void>;
   close(): void;
@@ -112,8 +126,13 @@ export interface EventBridge {
  * trigger with retry enabled, redelivers with exponential backoff until the function
  * answers 2xx. Only the trigger's bucket is forwarded.
  */
-export function eventBridge(bucket: string, url: () => string): EventBridge & {send(o: StorageObjectEvent): void} {
+export function eventBridge(
+  bucket: string,
+  url: () => string,
+  hold = false
+): EventBridge & {send(o: StorageObjectEvent): void} {
   const stats = {delivered: 0, retried: 0, pending: 0};
+  const held: StorageObjectEvent[] = [];
   let closed = false;
   let waiters: Array<() => void> = [];
   const settle = (): void => {
@@ -155,15 +174,21 @@ export function eventBridge(bucket: string, url: () => string): EventBridge & {s
       backoff = Math.min(backoff * 2, 10_000);
     }
   }
+  const track = (object: StorageObjectEvent): Promise<void> => {
+    stats.pending++;
+    return deliver(object).finally(() => {
+      stats.pending--;
+      settle();
+    });
+  };
   return {
     stats,
+    held,
+    deliver: track,
     send(object) {
       if (object.bucket !== bucket || closed) return;
-      stats.pending++;
-      void deliver(object).finally(() => {
-        stats.pending--;
-        settle();
-      });
+      if (hold) held.push(object);
+      else void track(object);
     },
     idle: () =>
       new Promise<void>(resolve => {
@@ -265,9 +290,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ]);
     started.push(firestore.stop, pubsub.stop);
     let recordModelUrl = '';
-    const bridge = eventBridge(names.modelsBucket, () => recordModelUrl);
+    const bridge = eventBridge(names.modelsBucket, () => recordModelUrl, options.holdFinalize);
     const storage = await startStorage({projectId: names.projectId, onFinalize: o => bridge.send(o)});
     started.push(async () => bridge.close(), storage.stop);
+    let faults: Stack['faults'] = null;
+    if (options.faults) {
+      faults = {firestore: await faultProxy(firestore.hostPort), storage: await faultProxy(storage.hostPort)};
+      started.push(faults.firestore.close, faults.storage.close);
+    }
 
     const env: Record<string, string> = {
       GOOGLE_CLOUD_PROJECT: names.projectId,
@@ -280,6 +310,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     Object.assign(process.env, env);
     const functionEnv = {
       ...env,
+      ...(faults
+        ? {
+            FIRESTORE_EMULATOR_HOST: faults.firestore.hostPort,
+            STORAGE_EMULATOR_HOST: `http://${faults.storage.hostPort}`,
+          }
+        : {}),
       MODEL_FILE_PATTERN: `gs://${names.modelsBucket}/**/*.h5`,
       IMAGE_BUCKETS: names.imagesBucket,
       // Local images may also be published as absolute paths inside the shared fixtures.
@@ -317,7 +353,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       fs.writeFileSync(STACK_FILE, JSON.stringify(info, null, 2));
       started.unshift(async () => fs.rmSync(STACK_FILE, {force: true}));
     }
-    return {info, firestore, pubsub, storage, functions: {recordModel, classifyImage}, bridge, stop: stopAll};
+    return {info, firestore, pubsub, storage, functions: {recordModel, classifyImage}, bridge, faults, stop: stopAll};
   } catch (e) {
     await stopAll();
     throw e;

@@ -42,7 +42,10 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
   return {
     async current() {
       const snap = await currentRef.get();
-      return snap.exists ? (snap.data() as CurrentModel) : null;
+      if (!snap.exists) return null;
+      const t = snap.updateTime!;
+      const revision = `${String(t.seconds).padStart(12, '0')}.${String(t.nanoseconds).padStart(9, '0')}`;
+      return {...(snap.data() as CurrentModel), revision};
     },
 
     async historyEntry(record) {

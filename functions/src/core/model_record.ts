@@ -56,6 +56,12 @@ export interface CurrentModel extends ModelRecord {
   changed_by: string;
   /** RFC 3339. */
   changed_at: string;
+  /**
+   * Not stored: the document's server-assigned update time as read (`seconds.nanos`,
+   * zero-padded so that strings compare in time order). It grows with every change,
+   * rollbacks included, whatever the writers' clocks say.
+   */
+  revision?: string;
 }
 
 /** Why an object event is ignored, or null to handle it. */
@@ -66,7 +72,6 @@ export function ignoreReason(
   if (!object?.bucket || !object?.name || object.generation === undefined)
     return 'event data is not a Cloud Storage object';
   if (!matches(object.bucket, object.name)) return 'object does not match MODEL_FILE_PATTERN';
-  if (Number(object.size ?? 0) === 0) return 'zero-byte object (an uploader finalized an empty placeholder)';
   if (Number(object.metageneration ?? 1) > 1) return 'metadata-only update (metageneration > 1)';
   return null;
 }

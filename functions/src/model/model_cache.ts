@@ -9,6 +9,9 @@
  *   nothing); with no model yet, they wait for the load.
  * - The old model is disposed only when the last lease on it is released.
  * - A failed load keeps the old model serving and is retried only after a back-off.
+ * - Never backwards by accident: an invocation holding a record snapshot older (by the
+ *   document's server-side `revision`) than one already seen is served the newer one. A
+ *   rollback or a pin is a new revision, so it still moves the cache to the older model.
  */
 import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
@@ -49,6 +52,8 @@ export class ModelCache {
   private failure: {modelId: string; until: number; reason: string} | null = null;
   /** The model_id most recently asked for: a slower, older load must not replace it. */
   private wanted: string | null = null;
+  /** The newest record seen, by `revision`. */
+  private latest: CurrentModel | null = null;
   readonly stats: CacheStats = {loads: 0, failedLoads: 0, disposed: 0};
 
   constructor(
@@ -62,7 +67,8 @@ export class ModelCache {
   }
 
   /** Leases the model for `record`, loading it if needed (see the module comment). */
-  async acquire(record: CurrentModel): Promise<Lease> {
+  async acquire(asked: CurrentModel): Promise<Lease> {
+    const record = this.newest(asked);
     const active = this.active;
     if (active && active.record.model_id === record.model_id) return this.lease(active, false);
     const now = (this.options.now ?? Date.now)();
@@ -81,6 +87,14 @@ export class ModelCache {
     } catch (e) {
       throw new ModelUnavailableError(`model ${record.model_id} cannot be loaded: ${(e as Error).message}`);
     }
+  }
+
+  /** `record`, unless a newer record (by `revision`) was already seen: then that one. */
+  private newest(record: CurrentModel): CurrentModel {
+    const latest = this.latest;
+    if (latest?.revision && record.revision && record.revision < latest.revision) return latest;
+    this.latest = record;
+    return record;
   }
 
   private startLoad(record: CurrentModel): Promise<Entry> {

@@ -56,7 +56,6 @@ describe('recordModel handler (fakes)', () => {
   const ignored: Array<[string, Record<string, unknown>, RegExp]> = [
     ['outside the pattern', storageObject('staging/a.h5', 1), /does not match/],
     ['in another bucket', storageObject('prod/a.h5', 1, {bucket: 'other'}), /does not match/],
-    ['zero bytes', storageObject('prod/a.h5', 1, {size: '0'}), /zero-byte/],
     ['a metadata update', storageObject('prod/a.h5', 1, {metageneration: '3'}), /metadata-only/],
   ];
   for (const [name, data, why] of ignored) {
@@ -69,6 +68,15 @@ describe('recordModel handler (fakes)', () => {
       assert.match(logger.entries[0]!.message, why);
     });
   }
+
+  it('records a zero-byte object as rejected (empty_object) without loading it', async () => {
+    await handler(event(storageObject('prod/a.h5', 1, {size: '0'})));
+    assert.equal(store.currentDoc, null);
+    assert.equal(validated.length, 0);
+    const [entry] = [...store.history.values()];
+    assert.equal(entry?.status, 'rejected');
+    assert.match(entry!.reason!, /^empty_object: /);
+  });
 
   it('keeps the newest under duplicated, shuffled delivery and validates each version once', async () => {
     const events = [3, 1, 2, 3, 1, 2].map(g => event(storageObject('prod/a.h5', g), `e${g}`));

@@ -28,6 +28,31 @@ function loader() {
 const tick = () => new Promise(r => setImmediate(r));
 
 describe('ModelCache', () => {
+  it('never goes back to an older snapshot of the record, but follows a rollback', async () => {
+    const l = loader();
+    const cache = new ModelCache(l.load, {backoffMs: 1000, logger: memoryLogger()});
+    const at = (id: string, revision: string): CurrentModel => ({...record(id), revision});
+    const first = cache.acquire(at('v1', '000001767225601.000000001'));
+    await tick();
+    l.finish('v1');
+    (await first).release();
+    (await cache.acquire(at('v2', '000001767225601.000000002'))).release(); // starts loading v2
+    l.finish('v2');
+    await tick();
+    // A late invocation still holding the v1 snapshot is served v2, and nothing reloads v1.
+    const late = await cache.acquire(at('v1', '000001767225601.000000001'));
+    assert.equal(late.record.model_id, 'v2');
+    assert.equal(late.stale, false);
+    late.release();
+    assert.equal(l.calls(), 2);
+    // A rollback to v1 is a new revision of the record: the cache follows it.
+    (await cache.acquire(at('v1', '000001767225602.000000000'))).release();
+    l.finish('v1');
+    await tick();
+    assert.equal(cache.activeModelId, 'v1');
+    assert.equal(l.calls(), 3);
+  });
+
   it('shares one load among concurrent first requests', async () => {
     const l = loader();
     const cache = new ModelCache(l.load, {backoffMs: 1000, logger: memoryLogger()});
