@@ -112,6 +112,8 @@ export interface EventBridge {
   readonly stats: {delivered: number; retried: number; pending: number};
   /** Finalize events kept back by `holdFinalize`, in arrival order. */
   readonly held: StorageObjectEvent[];
+  /** Starts or stops holding finalize events back (see `holdFinalize`). */
+  hold(on: boolean): void;
   /** Delivers one event now (retrying like Eventarc), whatever `holdFinalize` says. */
   deliver(object: StorageObjectEvent): Promise<void>;
   /** Resolves when no delivery is pending. */
@@ -133,6 +135,7 @@ export function eventBridge(
 ): EventBridge & {send(o: StorageObjectEvent): void} {
   const stats = {delivered: 0, retried: 0, pending: 0};
   const held: StorageObjectEvent[] = [];
+  let holding = hold;
   let closed = false;
   let waiters: Array<() => void> = [];
   const settle = (): void => {
@@ -185,9 +188,10 @@ export function eventBridge(
     stats,
     held,
     deliver: track,
+    hold: on => void (holding = on),
     send(object) {
       if (object.bucket !== bucket || closed) return;
-      if (hold) held.push(object);
+      if (holding) held.push(object);
       else void track(object);
     },
     idle: () =>

@@ -57,6 +57,10 @@ export function decodeImagePath(data: Uint8Array, policy: PathPolicy): ImageLoca
         `bucket '${bucket}' is not in IMAGE_BUCKETS (${policy.imageBuckets.join(', ') || 'empty'})`
       );
     }
+    // GCS names are literal, but a layer that normalises paths (a proxy, an emulator, a
+    // client) would turn `imgs/../models/m.h5` into another bucket: refuse dot segments.
+    if (name.split('/').some(seg => seg === '.' || seg === '..'))
+      throw new MessageError('not_allowed', `object name '${name.slice(0, 100)}' has a '.' or '..' segment`);
     return {kind: 'gcs', bucket, name};
   }
   if (text.startsWith('/')) {

@@ -166,6 +166,7 @@ export function makeClassifyImageHandler(
         outcome: 'predicted',
         model_id: lease.record.model_id,
         stale_model: lease.stale,
+        lease_seq: lease.seq,
         [`${name}_num_inferences`]: 1,
         [`${name}_inference_latency_ms`]: Math.round(r.inference_ms),
         inference_latency_ms: Math.round(r.inference_ms), // fixed name for the log-based metric

@@ -25,6 +25,13 @@ export interface Lease {
   readonly loadMs: number;
   /** The record names another model that could not be loaded yet (this one is older). */
   readonly stale: boolean;
+  /**
+   * Order in which this instance handed out its leases (1, 2, …): the order in which models
+   * were chosen, which completion order is not (a prediction started on the old model may
+   * finish after one on the new model). Logged, so that "never back to an older model" can
+   * be checked from the logs.
+   */
+  readonly seq: number;
   release(): void;
 }
 
@@ -55,6 +62,7 @@ export class ModelCache {
   /** The newest record seen, by `revision`. */
   private latest: CurrentModel | null = null;
   readonly stats: CacheStats = {loads: 0, failedLoads: 0, disposed: 0};
+  private leaseCount = 0;
 
   constructor(
     private readonly load: (record: CurrentModel) => Promise<LoadedModel>,
@@ -162,6 +170,7 @@ export class ModelCache {
       record: entry.record,
       loadMs: entry.loadMs,
       stale,
+      seq: ++this.leaseCount,
       release: () => {
         if (released) return;
         released = true;

@@ -22,6 +22,8 @@ describe('decodeImagePath', () => {
     ['invalid UTF-8', Buffer.from([0x67, 0x73, 0xff, 0xfe]), 'bad_message'],
     ['a bucket outside IMAGE_BUCKETS', text('gs://models/m.h5'), 'not_allowed'],
     ['a lookalike bucket', text('gs://imgs-evil/a.jpg'), 'not_allowed'],
+    ['../ in an object name', text('gs://imgs/../models/m.h5'), 'not_allowed'],
+    ['./ in an object name', text('gs://imgs/a/./b.jpg'), 'not_allowed'],
     ['../ out of the local folder', text('/data/images/../../etc/passwd'), 'not_allowed'],
     ['a sibling folder with the same prefix', text('/data/images2/x.jpg'), 'not_allowed'],
     ['file:///etc/passwd', text('file:///etc/passwd'), 'bad_message'],
