@@ -10,6 +10,7 @@
 import {spawn, execFileSync, type ChildProcess} from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import {createRequire} from 'node:module';
 
@@ -171,6 +172,8 @@ export async function startPubSub(options: {port?: number; logFile?: string} = {
 export type StorageObjectEvent = Record<string, unknown> & {bucket: string; name: string; generation: string};
 
 interface FirebaseStorageEmulator {
+  getPersistenceTmpDir(): string;
+  _persistence: {reset(dir: string): void};
   _rulesRuntime: {start: () => Promise<void>; stop: () => Promise<void>};
   _rulesManager: unknown;
   _cloudFunctions: {dispatch: (action: string, object: StorageObjectEvent) => Promise<void>};
@@ -203,6 +206,12 @@ export async function startStorage(
     auto_download: false,
     rules: [],
   });
+  // Every instance of this emulator stores blobs in the same ${tmpdir}/firebase/storage/blobs
+  // and deletes that folder when it stops, pulling the floor from under any other instance
+  // on the machine (a test stack, npm start): uploads to them then hang. One folder each.
+  const blobs = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-emulator-'));
+  emulator.getPersistenceTmpDir = () => blobs;
+  emulator._persistence.reset(blobs);
   emulator._rulesRuntime.start = async () => {};
   emulator._rulesRuntime.stop = async () => {};
   emulator._rulesManager = {start: async () => {}, stop: async () => {}, getRuleset: () => undefined};

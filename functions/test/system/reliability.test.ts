@@ -12,7 +12,7 @@ import {after, before, describe, it} from 'node:test';
 import {Firestore} from '@google-cloud/firestore';
 import {PubSub, type Topic} from '@google-cloud/pubsub';
 import {Storage} from '@google-cloud/storage';
-import {startStack, type Stack} from '../../../scripts/lib/stack.js';
+import {ROOT, startStack, type Stack} from '../../../scripts/lib/stack.js';
 
 const FIXTURES = process.env['FIXTURES_DIR']!;
 const MOBILENET = fs.readFileSync(path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'));
@@ -49,12 +49,17 @@ describe('reliability on the local stack', {timeout: 600_000}, () => {
   let models: string;
   let v1: string;
   const lines: Array<{fn: string; line: string}> = [];
+  // For post-mortems: what the functions said, and how far the test got.
+  const logFile = fs.createWriteStream(path.join(ROOT, '.local/reliability.log'));
+  const progress = (what: string) => logFile.write(`${new Date().toISOString()} [test] ${what}\n`);
 
   const gs = (bucket: string, name: string) => `gs://${bucket}/${name}`;
   const upload = async (bucket: string, name: string, bytes: Buffer, metadata: Record<string, string> = {}) => {
     const file = storage.bucket(bucket).file(name);
+    progress(`upload ${bucket}/${name} (${bytes.length} bytes)`);
     await file.save(bytes, {resumable: false, metadata: {metadata}});
     const [md] = await file.getMetadata();
+    progress(`uploaded ${bucket}/${name}#${md.generation}`);
     return `gs://${bucket}/${name}#${md.generation}`;
   };
   /** Pub/Sub refuses a message with neither data nor attributes: an empty one carries an attribute. */
@@ -98,36 +103,45 @@ describe('reliability on the local stack', {timeout: 600_000}, () => {
       .filter(l => l.fn === 'classifyImage')
       .map(l => l.line);
 
-  before(async () => {
-    stack = await startStack({
-      faults: true,
-      functionEnv: {LOCAL_IMAGE_DIR: path.join(FIXTURES, 'images'), MODEL_RELOAD_BACKOFF: '1s'},
-      onFunctionLine: (fn, line) => lines.push({fn, line}),
-    });
-    ({imagesBucket: images, modelsBucket: models} = stack.info);
-    db = new Firestore({projectId: stack.info.projectId});
-    storage = new Storage({projectId: stack.info.projectId});
-    pubsub = new PubSub({projectId: stack.info.projectId});
-    topic = pubsub.topic(stack.info.topic);
-    await upload(
-      models,
-      'labels/ImageNetLabels.txt',
-      fs.readFileSync(path.join(FIXTURES, 'labels/ImageNetLabels.txt'))
-    );
-    await upload(models, 'labels/ten.txt', Buffer.from('abcdefghij'.split('').join('\n')));
-    const contract = {scale: '-1,1', labels: 'labels/ImageNetLabels.txt'};
-    v1 = await upload(models, 'models/mobilenet_v1.h5', MOBILENET, contract);
-    for (const p of PHOTOS) await upload(images, `photos/${p}`, fs.readFileSync(path.join(FIXTURES, 'images', p)));
-    for (const p of ODD) await upload(images, `odd/${p}`, fs.readFileSync(path.join(FIXTURES, 'bad-images', p)));
-    await waitCurrent(v1);
-  });
+  before(
+    async () => {
+      stack = await startStack({
+        faults: true,
+        functionEnv: {LOCAL_IMAGE_DIR: path.join(FIXTURES, 'images'), MODEL_RELOAD_BACKOFF: '1s'},
+        onFunctionLine: (fn, line) => {
+          lines.push({fn, line});
+          logFile.write(`[${fn}] ${line}\n`);
+        },
+      });
+      progress(`stack started: ${JSON.stringify(stack.info.endpoints)} env ${process.env['STORAGE_EMULATOR_HOST']}`);
+      ({imagesBucket: images, modelsBucket: models} = stack.info);
+      db = new Firestore({projectId: stack.info.projectId});
+      storage = new Storage({projectId: stack.info.projectId});
+      pubsub = new PubSub({projectId: stack.info.projectId});
+      topic = pubsub.topic(stack.info.topic);
+      await upload(
+        models,
+        'labels/ImageNetLabels.txt',
+        fs.readFileSync(path.join(FIXTURES, 'labels/ImageNetLabels.txt'))
+      );
+      await upload(models, 'labels/ten.txt', Buffer.from('abcdefghij'.split('').join('\n')));
+      const contract = {scale: '-1,1', labels: 'labels/ImageNetLabels.txt'};
+      v1 = await upload(models, 'models/mobilenet_v1.h5', MOBILENET, contract);
+      for (const p of PHOTOS) await upload(images, `photos/${p}`, fs.readFileSync(path.join(FIXTURES, 'images', p)));
+      for (const p of ODD) await upload(images, `odd/${p}`, fs.readFileSync(path.join(FIXTURES, 'bad-images', p)));
+      await waitCurrent(v1);
+    },
+    {timeout: 120_000}
+  );
 
   after(async () => {
     await Promise.allSettled([pubsub?.close(), db?.terminate()]);
     await stack?.stop();
+    progress('stopped');
+    logFile.end();
   });
 
-  it('loses nothing: 300 messages, good and bad, each end with exactly one document', async () => {
+  it('loses nothing: 300 messages, good and bad, each end with exactly one document', {timeout: 180_000}, async () => {
     const inputs: Array<{data: string | Buffer; bad: boolean}> = [
       ...PHOTOS.map(p => ({data: gs(images, `photos/${p}`), bad: false})),
       ...ODD.map(p => ({data: gs(images, `odd/${p}`), bad: p in BROKEN})),
@@ -149,153 +163,171 @@ describe('reliability on the local stack', {timeout: 600_000}, () => {
     assert.equal(await predictionCount(), before + 300, 'no extra documents');
   });
 
-  it('survives Firestore and Storage outages: retried, exactly one result each, same process, same model', async () => {
-    await results([await publish(gs(images, 'photos/daisy.jpg'))]); // the model is loaded before the outages
-    const mark = lines.length;
-    const pid = stack.functions.classifyImage.child.pid;
-    const streaming = stream(60, 100);
-    await sleep(800);
-    await stack.faults!.firestore.down();
-    await sleep(3000);
-    await stack.faults!.firestore.up();
-    await sleep(1500);
-    await stack.faults!.storage.down();
-    await sleep(3000);
-    await stack.faults!.storage.up();
-    const ids = await streaming;
-    const docs = await results(ids);
-    for (const id of ids) {
-      assert.ok(docs.get(id)!.label, `${id}: ${JSON.stringify(docs.get(id))}`);
-      assert.equal(docs.get(id)!.model_id, v1);
-    }
-    assert.equal(stack.functions.classifyImage.child.exitCode, null, 'classifyImage still running');
-    assert.equal(stack.functions.classifyImage.child.pid, pid);
-    assert.equal(stack.functions.recordModel.child.exitCode, null, 'recordModel still running');
-    const log = classifyLog(mark);
-    assert.equal(log.filter(l => l.includes('now serving')).length, 0, 'the model cache survived (no reload)');
-  });
-
-  it('keeps serving through broken model uploads, and records each as rejected with its reason', async () => {
-    const streaming = stream(60, 100);
-    await sleep(300);
-    const broken: Array<[string, Buffer, Record<string, string>, RegExp]> = [
-      ['models/truncated.h5', MOBILENET.subarray(0, MOBILENET.length >> 1), {}, /corrupt|truncat/i],
-      [
-        'models/zipped.h5',
-        fs.readFileSync(path.join(FIXTURES, 'models/not-hdf5/qkeras-v3_3layer.keras')),
-        {},
-        /\.keras archive/,
-      ],
-      [
-        'models/lambda.h5',
-        fs.readFileSync(path.join(FIXTURES, 'models/unsupported-layers/model_lambda.h5')),
-        {},
-        /Lambda/,
-      ],
-      ['models/wrong_labels.h5', MOBILENET, {scale: '-1,1', labels: 'labels/ten.txt'}, /label/i],
-      ['models/empty.h5', Buffer.alloc(0), {}, /^empty_object/],
-    ];
-    for (const [name, bytes, metadata] of broken) {
-      await upload(models, name, bytes, metadata);
-      await sleep(200);
-    }
-    const history = db.collection('models/current/history');
-    const deadline = Date.now() + 60_000;
-    for (const [name, , , reason] of broken) {
-      let entry: {status: string; reason: string} | undefined;
-      while (!entry && Date.now() < deadline) {
-        entry = (await history.where('name', '==', name).get()).docs[0]?.data() as
-          {status: string; reason: string} | undefined;
-        if (!entry) await sleep(200);
+  it(
+    'survives Firestore and Storage outages: retried, exactly one result each, same process, same model',
+    {timeout: 180_000},
+    async () => {
+      await results([await publish(gs(images, 'photos/daisy.jpg'))]); // the model is loaded before the outages
+      const mark = lines.length;
+      const pid = stack.functions.classifyImage.child.pid;
+      const streaming = stream(60, 100);
+      await sleep(800);
+      await stack.faults!.firestore.down();
+      await sleep(3000);
+      await stack.faults!.firestore.up();
+      await sleep(1500);
+      await stack.faults!.storage.down();
+      await sleep(3000);
+      await stack.faults!.storage.up();
+      const ids = await streaming;
+      const docs = await results(ids);
+      for (const id of ids) {
+        assert.ok(docs.get(id)!.label, `${id}: ${JSON.stringify(docs.get(id))}`);
+        assert.equal(docs.get(id)!.model_id, v1);
       }
-      assert.ok(entry, `${name} is in history`);
-      assert.equal(entry.status, 'rejected', name);
-      assert.match(entry.reason, reason, name);
+      assert.equal(stack.functions.classifyImage.child.exitCode, null, 'classifyImage still running');
+      assert.equal(stack.functions.classifyImage.child.pid, pid);
+      assert.equal(stack.functions.recordModel.child.exitCode, null, 'recordModel still running');
+      const log = classifyLog(mark);
+      assert.equal(log.filter(l => l.includes('now serving')).length, 0, 'the model cache survived (no reload)');
     }
-    assert.equal(await current(), v1, 'current never changed');
-    const ids = await streaming;
-    const docs = await results(ids);
-    for (const id of ids) assert.equal(docs.get(id)!.model_id, v1, JSON.stringify(docs.get(id)));
-    for (const id of ids) assert.ok(docs.get(id)!.label);
-  });
+  );
 
-  it('ends at the newest of 20 versions delivered shuffled and duplicated, and never flaps back', async () => {
-    stack.bridge.hold(true);
-    const versions: string[] = [];
-    for (let i = 0; i < 20; i++)
-      versions.push(
-        await upload(models, 'models/rolling.h5', MOBILENET, {scale: '-1,1', labels: 'labels/ImageNetLabels.txt'})
+  it(
+    'keeps serving through broken model uploads, and records each as rejected with its reason',
+    {timeout: 180_000},
+    async () => {
+      const streaming = stream(60, 100);
+      await sleep(300);
+      const broken: Array<[string, Buffer, Record<string, string>, RegExp]> = [
+        ['models/truncated.h5', MOBILENET.subarray(0, MOBILENET.length >> 1), {}, /corrupt|truncat/i],
+        [
+          'models/zipped.h5',
+          fs.readFileSync(path.join(FIXTURES, 'models/not-hdf5/qkeras-v3_3layer.keras')),
+          {},
+          /\.keras archive/,
+        ],
+        [
+          'models/lambda.h5',
+          fs.readFileSync(path.join(FIXTURES, 'models/unsupported-layers/model_lambda.h5')),
+          {},
+          /Lambda/,
+        ],
+        ['models/wrong_labels.h5', MOBILENET, {scale: '-1,1', labels: 'labels/ten.txt'}, /label/i],
+        ['models/empty.h5', Buffer.alloc(0), {}, /^empty_object/],
+      ];
+      for (const [name, bytes, metadata] of broken) {
+        await upload(models, name, bytes, metadata);
+        await sleep(200);
+      }
+      const history = db.collection('models/current/history');
+      const deadline = Date.now() + 60_000;
+      for (const [name, , , reason] of broken) {
+        let entry: {status: string; reason: string} | undefined;
+        while (!entry && Date.now() < deadline) {
+          entry = (await history.where('name', '==', name).get()).docs[0]?.data() as
+            {status: string; reason: string} | undefined;
+          if (!entry) await sleep(200);
+        }
+        assert.ok(entry, `${name} is in history`);
+        assert.equal(entry.status, 'rejected', name);
+        assert.match(entry.reason, reason, name);
+      }
+      assert.equal(await current(), v1, 'current never changed');
+      const ids = await streaming;
+      const docs = await results(ids);
+      for (const id of ids) assert.equal(docs.get(id)!.model_id, v1, JSON.stringify(docs.get(id)));
+      for (const id of ids) assert.ok(docs.get(id)!.label);
+    }
+  );
+
+  it(
+    'ends at the newest of 20 versions delivered shuffled and duplicated, and never flaps back',
+    {timeout: 180_000},
+    async () => {
+      stack.bridge.hold(true);
+      const versions: string[] = [];
+      for (let i = 0; i < 20; i++)
+        versions.push(
+          await upload(models, 'models/rolling.h5', MOBILENET, {scale: '-1,1', labels: 'labels/ImageNetLabels.txt'})
+        );
+      stack.bridge.hold(false);
+      const held = stack.bridge.held.filter(e => e.name === 'models/rolling.h5');
+      assert.equal(held.length, 20);
+      const events = held.flatMap(e => Array.from({length: 1 + Math.floor(Math.random() * 3)}, () => e));
+      events.sort(() => Math.random() - 0.5);
+      const mark = lines.length;
+      const streaming = stream(100, 40);
+      const delivering = (async () => {
+        for (let i = 0; i < events.length; i += 4) {
+          await Promise.all(events.slice(i, i + 4).map(e => stack.bridge.deliver(e)));
+          await sleep(Math.random() * 100);
+        }
+      })();
+      const [ids] = await Promise.all([streaming, delivering]);
+      await waitCurrent(versions.at(-1)!);
+      const docs = await results(ids);
+      for (const id of ids) assert.ok(docs.get(id)!.label, JSON.stringify(docs.get(id)));
+
+      const generation = (modelId: string) => BigInt(modelId.slice(modelId.lastIndexOf('#') + 1));
+      // In the order the instance chose the model for each prediction (its lease order):
+      // completion order may legitimately interleave an old-model prediction started earlier.
+      const served = classifyLog(mark)
+        .filter(l => l.includes('"outcome":"predicted"'))
+        .map(l => JSON.parse(l) as {model_id: string; lease_seq: number})
+        .sort((a, b) => a.lease_seq - b.lease_seq)
+        .map(l => generation(l.model_id));
+      assert.ok(served.length >= 100);
+      served.forEach((g, i) =>
+        assert.ok(i === 0 || g >= served[i - 1]!, `prediction ${i} went back to an older model`)
       );
-    stack.bridge.hold(false);
-    const held = stack.bridge.held.filter(e => e.name === 'models/rolling.h5');
-    assert.equal(held.length, 20);
-    const events = held.flatMap(e => Array.from({length: 1 + Math.floor(Math.random() * 3)}, () => e));
-    events.sort(() => Math.random() - 0.5);
-    const mark = lines.length;
-    const streaming = stream(100, 40);
-    const delivering = (async () => {
-      for (let i = 0; i < events.length; i += 4) {
-        await Promise.all(events.slice(i, i + 4).map(e => stack.bridge.deliver(e)));
-        await sleep(Math.random() * 100);
-      }
-    })();
-    const [ids] = await Promise.all([streaming, delivering]);
-    await waitCurrent(versions.at(-1)!);
-    const docs = await results(ids);
-    for (const id of ids) assert.ok(docs.get(id)!.label, JSON.stringify(docs.get(id)));
+      const accepted = await db.collection('models/current/history').where('name', '==', 'models/rolling.h5').get();
+      assert.equal(accepted.size, 20);
+      assert.ok(accepted.docs.every(d => d.get('status') === 'accepted'));
+    }
+  );
 
-    const generation = (modelId: string) => BigInt(modelId.slice(modelId.lastIndexOf('#') + 1));
-    // In the order the instance chose the model for each prediction (its lease order):
-    // completion order may legitimately interleave an old-model prediction started earlier.
-    const served = classifyLog(mark)
-      .filter(l => l.includes('"outcome":"predicted"'))
-      .map(l => JSON.parse(l) as {model_id: string; lease_seq: number})
-      .sort((a, b) => a.lease_seq - b.lease_seq)
-      .map(l => generation(l.model_id));
-    assert.ok(served.length >= 100);
-    served.forEach((g, i) => assert.ok(i === 0 || g >= served[i - 1]!, `prediction ${i} went back to an older model`));
-    const accepted = await db.collection('models/current/history').where('name', '==', 'models/rolling.h5').get();
-    assert.equal(accepted.size, 20);
-    assert.ok(accepted.docs.every(d => d.get('status') === 'accepted'));
-  });
-
-  it('refuses hostile messages and images with a clear reason, in bounded time and memory, reading nothing outside the allow-list', async () => {
-    const local = path.join(FIXTURES, 'images');
-    const messages: Array<[string, string | Buffer, string]> = [
-      ['empty', '', 'bad_message'],
-      ['1 MB', Buffer.alloc(1024 * 1024, 0x61), 'bad_message'],
-      ['invalid UTF-8', Buffer.from([0xff, 0xfe, 0x2f]), 'bad_message'],
-      ['a bucket outside IMAGE_BUCKETS', 'gs://someone-elses-bucket/cat.jpg', 'not_allowed'],
-      ['the models bucket (an existing object)', gs(models, 'models/mobilenet_v1.h5'), 'not_allowed'],
-      ['a bucket smuggled in the name', `gs://${models}@${images}/x.jpg`, 'bad_message'],
-      ['../ in an object name', gs(images, `../${models}/models/mobilenet_v1.h5`), 'not_allowed'],
-      ['URL-encoded ../', gs(images, `%2e%2e/${models}/models/mobilenet_v1.h5`), 'not_found'],
-      ['file:///etc/passwd', 'file:///etc/passwd', 'bad_message'],
-      ['/etc/passwd', '/etc/passwd', 'not_allowed'],
-      ['../ out of LOCAL_IMAGE_DIR', `${local}/../bad-images/check.svg`, 'not_allowed'],
-      ['URL-encoded ../ in a local path', `${local}/%2e%2e/bad-images/check.svg`, 'not_found'],
-      ['an http URL', 'https://example.com/cat.jpg', 'bad_message'],
-      ['a control character', `gs://${images}/photos/daisy.jpg\u0000.png`, 'bad_message'],
-    ];
-    const started = Date.now();
-    const ids = await Promise.all(messages.map(([, data]) => publish(data)));
-    const imageIds = await Promise.all(ODD.map(p => publish(gs(images, `odd/${p}`))));
-    const docs = await results([...ids, ...imageIds], 60_000);
-    const seconds = (Date.now() - started) / 1000;
-    messages.forEach(([name, , kind], i) => {
-      const doc = docs.get(ids[i]!)!;
-      assert.equal(doc.error?.kind, kind, `${name}: ${JSON.stringify(doc)}`);
-      assert.ok(doc.error!.message.length > 10, `${name} has a reason`);
-    });
-    ODD.forEach((p, i) => {
-      const doc = docs.get(imageIds[i]!)!;
-      if (BROKEN[p]) assert.equal(doc.error?.kind, BROKEN[p], `${p}: ${JSON.stringify(doc)}`);
-      else assert.ok(doc.label, `${p} is odd but valid: ${JSON.stringify(doc)}`);
-    });
-    // Bounds: a correctness guard against decompression bombs, not a performance target.
-    assert.ok(seconds < 60, `took ${seconds} s`);
-    const status = fs.readFileSync(`/proc/${stack.functions.classifyImage.child.pid}/status`, 'utf8');
-    const peakMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-    assert.ok(peakMb < 1536, `classifyImage peak RSS ${peakMb} MB`);
-  });
+  it(
+    'refuses hostile messages and images with a clear reason, in bounded time and memory, reading nothing outside the allow-list',
+    {timeout: 180_000},
+    async () => {
+      const local = path.join(FIXTURES, 'images');
+      const messages: Array<[string, string | Buffer, string]> = [
+        ['empty', '', 'bad_message'],
+        ['1 MB', Buffer.alloc(1024 * 1024, 0x61), 'bad_message'],
+        ['invalid UTF-8', Buffer.from([0xff, 0xfe, 0x2f]), 'bad_message'],
+        ['a bucket outside IMAGE_BUCKETS', 'gs://someone-elses-bucket/cat.jpg', 'not_allowed'],
+        ['the models bucket (an existing object)', gs(models, 'models/mobilenet_v1.h5'), 'not_allowed'],
+        ['a bucket smuggled in the name', `gs://${models}@${images}/x.jpg`, 'bad_message'],
+        ['../ in an object name', gs(images, `../${models}/models/mobilenet_v1.h5`), 'not_allowed'],
+        ['URL-encoded ../', gs(images, `%2e%2e/${models}/models/mobilenet_v1.h5`), 'not_found'],
+        ['file:///etc/passwd', 'file:///etc/passwd', 'bad_message'],
+        ['/etc/passwd', '/etc/passwd', 'not_allowed'],
+        ['../ out of LOCAL_IMAGE_DIR', `${local}/../bad-images/check.svg`, 'not_allowed'],
+        ['URL-encoded ../ in a local path', `${local}/%2e%2e/bad-images/check.svg`, 'not_found'],
+        ['an http URL', 'https://example.com/cat.jpg', 'bad_message'],
+        ['a control character', `gs://${images}/photos/daisy.jpg\u0000.png`, 'bad_message'],
+      ];
+      const started = Date.now();
+      const ids = await Promise.all(messages.map(([, data]) => publish(data)));
+      const imageIds = await Promise.all(ODD.map(p => publish(gs(images, `odd/${p}`))));
+      const docs = await results([...ids, ...imageIds], 60_000);
+      const seconds = (Date.now() - started) / 1000;
+      messages.forEach(([name, , kind], i) => {
+        const doc = docs.get(ids[i]!)!;
+        assert.equal(doc.error?.kind, kind, `${name}: ${JSON.stringify(doc)}`);
+        assert.ok(doc.error!.message.length > 10, `${name} has a reason`);
+      });
+      ODD.forEach((p, i) => {
+        const doc = docs.get(imageIds[i]!)!;
+        if (BROKEN[p]) assert.equal(doc.error?.kind, BROKEN[p], `${p}: ${JSON.stringify(doc)}`);
+        else assert.ok(doc.label, `${p} is odd but valid: ${JSON.stringify(doc)}`);
+      });
+      // Bounds: a correctness guard against decompression bombs, not a performance target.
+      assert.ok(seconds < 60, `took ${seconds} s`);
+      const status = fs.readFileSync(`/proc/${stack.functions.classifyImage.child.pid}/status`, 'utf8');
+      const peakMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+      assert.ok(peakMb < 1536, `classifyImage peak RSS ${peakMb} MB`);
+    }
+  );
 });
