@@ -44,6 +44,13 @@ export interface Config {
   readonly reloadBackoffMs: number;
   /** `TFJS_BACKEND`: force `tensorflow`, `wasm` or `cpu` (default: best available). */
   readonly backend: string | null;
+  /**
+   * `INFERENCE_WORKERS` (default `auto`): inference worker threads for classifyImage; `auto`
+   * is one per core with wasm/cpu and none with tfjs-node; `0` runs in the request thread.
+   */
+  readonly inferenceWorkers: number | 'auto';
+  /** `MAX_BATCH` (default 8): most queued requests one worker runs as one predict. */
+  readonly maxBatch: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -135,6 +142,13 @@ export function parseConfig(env: Env = process.env): Config {
         throw new Error(`must be tensorflow, wasm or cpu, not '${v}'`);
       return v === 'auto' ? null : v;
     }),
+    inferenceWorkers: read<number | 'auto'>('INFERENCE_WORKERS', 'auto', v => {
+      if (v.trim() === 'auto') return 'auto';
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0 || n > 64) throw new Error(`must be auto or 0..64, not '${v}'`);
+      return n;
+    }),
+    maxBatch: read('MAX_BATCH', 8, positiveInt),
   };
   if (problems.length > 0 || !modelFilePattern) {
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -9,6 +9,7 @@ import type {ObjectStore} from '../core/ports.js';
 import {initBackend, parseBackendName} from '../model/backend.js';
 import {loadKerasModel, type LoadedModel} from '../model/keras_model.js';
 import {parseLabels} from '../model/labels.js';
+import {InferencePool, poolSize} from '../model/worker_pool.js';
 import {LabelMismatchError} from '../model/errors.js';
 import type {Logger} from '../core/log.js';
 import type {Validation} from './record_model.js';
@@ -22,6 +23,31 @@ export interface ModelSourceDeps {
   readonly maxModelBytes: number;
   readonly backend: string | null;
   readonly logger: Logger;
+  /** Where classifyImage runs its models (worker threads), or none: in this thread. */
+  readonly pool?: () => Promise<InferencePool | null>;
+}
+
+/**
+ * The inference pool of an instance, started on first use with the backend chosen here:
+ * `INFERENCE_WORKERS` threads (`auto`: one per core with wasm/cpu, none with tfjs-node).
+ */
+export function lazyPool(
+  deps: Pick<ModelSourceDeps, 'backend' | 'logger'> & {workers: number | 'auto'; maxBatch: number}
+): () => Promise<InferencePool | null> {
+  let pool: Promise<InferencePool | null> | null = null;
+  return () => {
+    pool ??= (async () => {
+      const forced = parseBackendName(deps.backend ?? undefined);
+      const choice = await initBackend({logger: deps.logger, ...(forced ? {forced} : {})});
+      const size = poolSize(deps.workers, choice.name);
+      if (size === 0) return null;
+      return InferencePool.start({size, backend: choice.name, maxBatch: deps.maxBatch, logger: deps.logger});
+    })().catch(e => {
+      pool = null; // try again on the next load
+      throw e;
+    });
+    return pool;
+  };
 }
 
 async function readLabels(uri: string, objects: ObjectStore): Promise<string[]> {
@@ -49,13 +75,15 @@ export async function loadRecordedModel(
     deps.objects.read(record.bucket, record.name, {generation: record.generation, maxBytes: deps.maxModelBytes}),
     record.labels ? readLabels(record.labels, deps.objects) : Promise.resolve(null),
   ]);
-  return loadKerasModel(bytes, {
+  const options = {
     name: record.model_name,
     labels,
     ...(record.labels ? {labelsSource: record.labels} : {}),
     scale: record.input_scale,
     maxBytes: deps.maxModelBytes,
-  });
+  };
+  const pool = deps.pool ? await deps.pool() : null;
+  return pool ? pool.load(bytes, options) : loadKerasModel(bytes, options);
 }
 
 /**
@@ -63,7 +91,9 @@ export async function loadRecordedModel(
  * (download, labels, build, warm-up), reports its input shape and class count, and frees it.
  */
 export async function validateRecordedModel(record: ModelRecord, deps: ModelSourceDeps): Promise<Validation> {
-  const model = await loadRecordedModel(record, deps);
+  // The gate checks the file in this thread: one model at a time, then freed.
+  const {pool: _pool, ...inThread} = deps;
+  const model = await loadRecordedModel(record, inThread);
   try {
     const {height, width, channels} = model.input;
     return {input_shape: [height, width, channels], output_width: model.outputWidth};

@@ -1,0 +1,96 @@
+/** The inference pool on real worker threads, the real MobileNet and real photos. */
+import assert from 'node:assert/strict';
+import {after, before, describe, it} from 'node:test';
+import {ModelUnusableError} from '../../../src/model/errors.js';
+import type {LoadedModel} from '../../../src/model/keras_model.js';
+import {preprocessImage} from '../../../src/model/preprocess.js';
+import {InferencePool, poolSize} from '../../../src/model/worker_pool.js';
+import {MOBILENET, fixtureBytes} from '../../helpers/fixtures.js';
+import {backend, kerasLabels, loadMobileNet} from '../../helpers/models.js';
+
+describe('poolSize', () => {
+  const table: Array<[number | 'auto', string, number, number]> = [
+    ['auto', 'wasm', 2, 2],
+    ['auto', 'cpu', 8, 8],
+    ['auto', 'tensorflow', 8, 0], // tfjs-node is multithreaded itself
+    ['auto', 'wasm', 1, 0], // one core: the request thread is enough
+    [3, 'tensorflow', 8, 3],
+    [0, 'wasm', 8, 0],
+  ];
+  for (const [setting, name, cores, want] of table)
+    it(`${setting} on ${name} with ${cores} cores → ${want}`, () => assert.equal(poolSize(setting, name, cores), want));
+});
+
+describe('InferencePool (2 workers)', () => {
+  let pool: InferencePool;
+  let model: LoadedModel;
+  const photos = ['daisy.jpg', 'tiger.jpeg', 'coffee_mug.jpg', 'cat_tabby.jpg'];
+  let inputs: Float32Array[];
+
+  before(async () => {
+    const name = await backend();
+    pool = await InferencePool.start({size: 2, backend: name === 'tensorflow' ? 'cpu' : (name as 'wasm'), maxBatch: 8});
+    model = await pool.load(fixtureBytes(MOBILENET), {name: 'mobilenet_v1', scale: '-1,1', labels: kerasLabels()});
+    inputs = await Promise.all(
+      photos.map(async p => (await preprocessImage(fixtureBytes(`images/${p}`), model.input)).data)
+    );
+  });
+  after(() => pool.close());
+
+  it('gives the same classes and scores as the model in this thread', async () => {
+    const here = await loadMobileNet();
+    try {
+      const [pooled, local] = await Promise.all([model.classifyBatch(inputs, 3), here.classifyBatch(inputs, 3)]);
+      assert.deepEqual(
+        pooled.map(r => r.label),
+        ['daisy', 'tiger', 'coffee_mug', 'tabby']
+      );
+      pooled.forEach((r, i) => assert.ok(Math.abs(r.score - local[i]!.score) < 1e-5, photos[i]));
+      assert.equal(model.outputWidth, 1000);
+      assert.deepEqual(model.input, here.input);
+    } finally {
+      here.dispose();
+    }
+  });
+
+  it('batches concurrent requests for the same model on free workers', async () => {
+    const before = {...pool.stats};
+    const results = await Promise.all(Array.from({length: 32}, (_, i) => model.classifyBatch([inputs[i % 4]!], 1)));
+    assert.deepEqual(
+      results.slice(0, 4).map(r => r[0]!.label),
+      ['daisy', 'tiger', 'coffee_mug', 'tabby']
+    );
+    const batches = pool.stats.batches - before.batches;
+    assert.equal(pool.stats.requests - before.requests, 32);
+    assert.ok(batches < 32 && batches >= 4, `${batches} predicts for 32 requests`);
+  });
+
+  it('rejects an unusable model with its kind, and keeps serving the loaded one', async () => {
+    await assert.rejects(
+      pool.load(fixtureBytes('models/unsupported-layers/model_lambda.h5'), {}),
+      (e: Error) => e instanceof ModelUnusableError && e.kind === 'unsupported_layer' && /Lambda/.test(e.message)
+    );
+    assert.equal((await model.classifyBatch([inputs[0]!]))[0]!.label, 'daisy');
+  });
+
+  it('frees a disposed model in every worker (no tensors left)', async () => {
+    const baseline = await pool.memory();
+    const second = await pool.load(fixtureBytes(MOBILENET), {scale: '-1,1'});
+    await second.classifyBatch([inputs[1]!]);
+    second.dispose();
+    await assert.rejects(second.classifyBatch([inputs[1]!]), /disposed/);
+    assert.deepEqual(
+      (await pool.memory()).map(m => m.numTensors),
+      baseline.map(m => m.numTensors)
+    );
+  });
+
+  it('replaces a worker that dies, with the live models loaded again', async () => {
+    const victim = (pool as unknown as {handles: Array<{worker: {terminate(): Promise<number>}}>}).handles[0]!;
+    await victim.worker.terminate();
+    const results = await Promise.all(Array.from({length: 8}, () => model.classifyBatch([inputs[2]!], 1)));
+    assert.ok(results.every(r => r[0]!.label === 'coffee_mug'));
+    assert.equal(pool.stats.restarts, 1);
+    assert.equal(pool.size, 2);
+  });
+});
