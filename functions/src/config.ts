@@ -49,7 +49,10 @@ export interface Config {
    * is one per core with wasm/cpu and none with tfjs-node; `0` runs in the request thread.
    */
   readonly inferenceWorkers: number | 'auto';
-  /** `MAX_BATCH` (default 8): most queued requests one worker runs as one predict. */
+  /**
+   * `MAX_BATCH` (default 1): most queued requests one worker runs as one predict. Measured
+   * (npm run bench, wasm): batching adds latency and no throughput, so it is off.
+   */
   readonly maxBatch: number;
 }
 
@@ -148,7 +151,7 @@ export function parseConfig(env: Env = process.env): Config {
       if (!Number.isSafeInteger(n) || n < 0 || n > 64) throw new Error(`must be auto or 0..64, not '${v}'`);
       return n;
     }),
-    maxBatch: read('MAX_BATCH', 8, positiveInt),
+    maxBatch: read('MAX_BATCH', 1, positiveInt),
   };
   if (problems.length > 0 || !modelFilePattern) {
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

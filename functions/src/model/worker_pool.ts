@@ -13,6 +13,7 @@
  *
  * With tfjs-node, which is multithreaded itself, no pool is used (see {@link poolSize}).
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
@@ -33,10 +34,27 @@ export interface PoolOptions {
 }
 
 /**
+ * The cores this process may use: the CPU count, bounded by a cgroup v2 quota
+ * (`/sys/fs/cgroup/cpu.max`, e.g. `200000 100000` = 2 vCPUs) where one is set, since a
+ * container may see every core of its host.
+ */
+export function availableCores(cpuMax = '/sys/fs/cgroup/cpu.max'): number {
+  const cores = os.availableParallelism();
+  try {
+    const [quota, period] = fs.readFileSync(cpuMax, 'utf8').trim().split(/\s+/);
+    if (quota && quota !== 'max' && Number(period) > 0)
+      return Math.max(1, Math.min(cores, Math.ceil(Number(quota) / Number(period))));
+  } catch {
+    // no cgroup v2 quota here
+  }
+  return cores;
+}
+
+/**
  * Workers for `INFERENCE_WORKERS` (`auto` or a count) on a backend: `auto` is one per core
  * for wasm and cpu, and none for tfjs-node (its own thread pool already uses every core).
  */
-export function poolSize(setting: number | 'auto', backend: string, cores = os.availableParallelism()): number {
+export function poolSize(setting: number | 'auto', backend: string, cores = availableCores()): number {
   if (setting !== 'auto') return setting;
   return backend === 'tensorflow' || cores < 2 ? 0 : cores;
 }

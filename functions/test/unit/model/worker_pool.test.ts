@@ -1,10 +1,13 @@
 /** The inference pool on real worker threads, the real MobileNet and real photos. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {after, before, describe, it} from 'node:test';
 import {ModelUnusableError} from '../../../src/model/errors.js';
 import type {LoadedModel} from '../../../src/model/keras_model.js';
 import {preprocessImage} from '../../../src/model/preprocess.js';
-import {InferencePool, poolSize} from '../../../src/model/worker_pool.js';
+import {availableCores, InferencePool, poolSize} from '../../../src/model/worker_pool.js';
 import {MOBILENET, fixtureBytes} from '../../helpers/fixtures.js';
 import {backend, kerasLabels, loadMobileNet} from '../../helpers/models.js';
 
@@ -19,6 +22,22 @@ describe('poolSize', () => {
   ];
   for (const [setting, name, cores, want] of table)
     it(`${setting} on ${name} with ${cores} cores → ${want}`, () => assert.equal(poolSize(setting, name, cores), want));
+});
+
+describe('availableCores', () => {
+  const quota = (text: string) => {
+    const file = path.join(os.tmpdir(), `cpu.max-${process.pid}-${Math.random()}`);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+  it('is bounded by a cgroup v2 quota (a 1-vCPU container on a bigger host)', () =>
+    assert.equal(availableCores(quota('100000 100000\n')), 1));
+  it('rounds a fractional quota up', () =>
+    assert.equal(availableCores(quota('150000 100000')), Math.min(2, os.availableParallelism())));
+  it('is the CPU count without a quota', () => {
+    assert.equal(availableCores(quota('max 100000')), os.availableParallelism());
+    assert.equal(availableCores('/nonexistent/cpu.max'), os.availableParallelism());
+  });
 });
 
 describe('InferencePool (2 workers)', () => {
