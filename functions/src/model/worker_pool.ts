@@ -2,8 +2,11 @@
  * A pool of inference worker threads, so that one instance uses all of its cores with the
  * wasm backend (one thread per isolate in Node; `setThreadsCount` is ignored there).
  *
- * - Each worker has its own backend and its own copy of every loaded model; a load goes to
- *   all workers at once, so a swap costs one load time, not one per worker.
+ * - Each worker has its own backend and its own copy of every loaded model. A new model
+ *   loads into one worker first while the others keep answering with the old one; as soon
+ *   as that worker has it, the model is ready (it serves there), and the other workers load
+ *   it one by one, each once no queued request needs it for the old model. A swap thus
+ *   costs one load time and never stops the whole instance.
  * - Requests wait in one queue; a worker that becomes free takes the oldest request and,
  *   up to `maxBatch`, the other queued requests for the same model, and runs them as one
  *   `predict` (opportunistic micro-batching: it never waits for a batch to fill, so a lone
@@ -70,11 +73,23 @@ interface Job {
 /** A request before the pool numbers it. */
 type Request = WorkerRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 
+/** Work for one worker other than a request: loading a model. */
+interface Task {
+  /** Runs before queued requests (the first load of a model; a replacement's reloads). */
+  readonly urgent: boolean;
+  run(): Promise<void>;
+  /** The worker died before running it. */
+  cancel(e: Error): void;
+}
+
 interface Handle {
   worker: Worker;
   calls: Map<number, {resolve(v: unknown): void; reject(e: Error): void}>;
   busy: boolean;
   ready: Promise<void>;
+  /** Keys of the models this worker has loaded. */
+  models: Set<string>;
+  tasks: Task[];
 }
 
 // The build runs the compiled .js. In development (tsx, .ts sources) worker threads do not
@@ -134,7 +149,14 @@ export class InferencePool {
 
   private spawn(): Handle {
     const worker = newWorker({backend: this.options.backend});
-    const handle: Handle = {worker, calls: new Map(), busy: false, ready: Promise.resolve()};
+    const handle: Handle = {
+      worker,
+      calls: new Map(),
+      busy: false,
+      ready: Promise.resolve(),
+      models: new Set(),
+      tasks: [],
+    };
     handle.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (reply: WorkerReply) => {
         if ('ready' in reply) return resolve();
@@ -154,22 +176,49 @@ export class InferencePool {
   private lost(handle: Handle, code: number): void {
     const index = this.handles.indexOf(handle);
     if (index === -1 || this.closed) return;
-    for (const call of handle.calls.values()) call.reject(new Error(`inference worker exited (code ${code})`));
+    const died = new Error(`inference worker exited (code ${code})`);
+    for (const call of handle.calls.values()) call.reject(died);
     handle.calls.clear();
+    for (const task of handle.tasks.splice(0)) task.cancel(died);
     const replacement = this.spawn();
     this.handles[index] = replacement;
     this.stats.restarts++;
     this.options.logger?.log('ERROR', `inference worker exited (code ${code}); replaced`, {exit_code: code});
-    replacement.busy = true; // not before it has every live model
-    void replacement.ready
-      .then(() => Promise.all([...this.live].map(([key, m]) => this.call(replacement, {type: 'load', key, ...m}))))
-      .then(
-        () => {
-          replacement.busy = false;
-          this.pump();
+    replacement.busy = true; // until its backend is up
+    void replacement.ready.then(
+      () => {
+        replacement.busy = false;
+        for (const [key, m] of this.live) void this.loadOn(replacement, key, m, true).catch(() => {});
+      },
+      e => this.options.logger?.log('ERROR', `inference worker replacement failed: ${(e as Error).message}`)
+    );
+  }
+
+  /** Loads a model into one worker, as a task of that worker. */
+  private loadOn(
+    handle: Handle,
+    key: string,
+    m: {bytes: Uint8Array; options: LoadOptions},
+    urgent: boolean
+  ): Promise<ModelInfo> {
+    return new Promise<ModelInfo>((resolve, reject) => {
+      if (!this.handles.includes(handle)) return reject(new Error('inference worker was replaced'));
+      handle.tasks.push({
+        urgent,
+        cancel: reject,
+        run: async () => {
+          try {
+            const info = (await this.call(handle, {type: 'load', key, ...m})) as ModelInfo;
+            if (this.live.has(key)) handle.models.add(key);
+            else void this.call(handle, {type: 'dispose', key}).catch(() => {}); // disposed meanwhile
+            resolve(info);
+          } catch (e) {
+            reject(e as Error);
+          }
         },
-        e => this.options.logger?.log('ERROR', `inference worker replacement failed: ${(e as Error).message}`)
-      );
+      });
+      this.pump();
+    });
   }
 
   private call(handle: Handle, req: Request): Promise<unknown> {
@@ -180,19 +229,37 @@ export class InferencePool {
     });
   }
 
-  /** Loads a model into every worker (in parallel) and returns it. */
+  /**
+   * Loads a model: into the first worker before anything else it has queued, then, in the
+   * background, into the others. Resolves when the first has it (it can serve from then on).
+   */
   async load(bytes: Uint8Array, options: LoadOptions): Promise<LoadedModel> {
     const key = `m${this.nextKey++}`;
-    const infos = (await Promise.allSettled(
-      this.handles.map(h => this.call(h, {type: 'load', key, bytes, options}))
-    )) as Array<PromiseSettledResult<ModelInfo>>;
-    const failed = infos.find(r => r.status === 'rejected');
-    if (failed) {
-      for (const h of this.handles) void this.call(h, {type: 'dispose', key}).catch(() => {});
-      throw failed.reason;
+    const m = {bytes, options};
+    this.live.set(key, m);
+    const [first, ...rest] = this.handles;
+    let info: ModelInfo;
+    try {
+      info = await this.loadOn(first!, key, m, true);
+    } catch (e) {
+      this.live.delete(key);
+      throw e;
     }
-    this.live.set(key, {bytes, options});
-    return new PooledModel(this, key, (infos[0] as PromiseFulfilledResult<ModelInfo>).value);
+    void (async () => {
+      for (const handle of rest) {
+        if (!this.live.has(key)) return;
+        await this.loadOn(handle, key, m, false).catch((e: Error) =>
+          this.options.logger?.log('ERROR', `inference worker could not load ${options.name ?? key}: ${e.message}`)
+        );
+      }
+    })();
+    return new PooledModel(this, key, info);
+  }
+
+  /** How many workers have the model (for tests and the benchmark). */
+  workersWith(model: LoadedModel): number {
+    const key = (model as PooledModel).key;
+    return this.handles.filter(h => h.models.has(key)).length;
   }
 
   /** Queues one request per image; resolves when all are classified. */
@@ -208,10 +275,22 @@ export class InferencePool {
 
   private pump(): void {
     for (const handle of this.handles) {
-      if (handle.busy || this.queue.length === 0) continue;
-      const first = this.queue.shift()!;
+      if (handle.busy) continue;
+      const servable = this.queue.findIndex(j => handle.models.has(j.key));
+      const task = handle.tasks.find(t => t.urgent) ?? (servable === -1 ? handle.tasks[0] : undefined);
+      if (task) {
+        handle.tasks.splice(handle.tasks.indexOf(task), 1);
+        handle.busy = true;
+        void task.run().finally(() => {
+          handle.busy = false;
+          this.pump();
+        });
+        continue;
+      }
+      if (servable === -1) continue;
+      const first = this.queue.splice(servable, 1)[0]!;
       const batch = [first];
-      for (let i = 0; i < this.queue.length && batch.length < this.options.maxBatch;) {
+      for (let i = servable; i < this.queue.length && batch.length < this.options.maxBatch;) {
         const job = this.queue[i]!;
         if (job.key === first.key && job.topK === first.topK) batch.push(...this.queue.splice(i, 1));
         else i++;
@@ -235,7 +314,10 @@ export class InferencePool {
   /** Frees a model in every worker. */
   dispose(key: string): void {
     this.live.delete(key);
-    for (const h of this.handles) void this.call(h, {type: 'dispose', key}).catch(() => {});
+    for (const h of this.handles) {
+      h.models.delete(key);
+      void this.call(h, {type: 'dispose', key}).catch(() => {});
+    }
   }
 
   /** `tf.memory()` of each worker. */
@@ -269,7 +351,8 @@ class PooledModel implements LoadedModel {
 
   constructor(
     private readonly pool: InferencePool,
-    private readonly key: string,
+    /** The model's key in the pool's workers. */
+    readonly key: string,
     info: ModelInfo
   ) {
     this.name = info.name;

@@ -84,6 +84,19 @@ describe('InferencePool (2 workers)', () => {
     assert.ok(batches < 32 && batches >= 4, `${batches} predicts for 32 requests`);
   });
 
+  it('loads a new model into one worker first, while the other keeps serving, then into both', async () => {
+    const answering = Promise.all(Array.from({length: 6}, () => model.classifyBatch([inputs[0]!], 1)));
+    const second = await pool.load(fixtureBytes(MOBILENET), {scale: '-1,1', labels: kerasLabels()});
+    assert.equal(pool.workersWith(second), 1, 'ready as soon as one worker has it');
+    assert.equal((await second.classifyBatch([inputs[1]!]))[0]!.label, 'tiger');
+    assert.ok((await answering).every(r => r[0]!.label === 'daisy'));
+    const deadline = Date.now() + 10_000;
+    while (pool.workersWith(second) < 2 && Date.now() < deadline) await new Promise(r => setTimeout(r, 10));
+    assert.equal(pool.workersWith(second), 2);
+    second.dispose();
+    assert.equal(pool.workersWith(second), 0);
+  });
+
   it('rejects an unusable model with its kind, and keeps serving the loaded one', async () => {
     await assert.rejects(
       pool.load(fixtureBytes('models/unsupported-layers/model_lambda.h5'), {}),
