@@ -39,6 +39,7 @@ import {poolSize, type InferencePool} from '../functions/src/model/worker_pool.j
 import {MemoryModelStore, MemoryObjectStore} from '../functions/test/helpers/fakes.js';
 import {mobileNetV2H5} from './lib/mobilenet_v2.js';
 import {ROOT} from './lib/stack.js';
+import {runMain} from './lib/cli.js';
 
 const FIXTURES = process.env['FIXTURES_DIR'] ?? path.resolve(ROOT, '../shared/fixtures');
 const IMAGES = 'bench-images';
@@ -587,10 +588,4 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${path.relative(process.cwd(), values.out)} in ${result.seconds} s`);
 }
 
-main().then(
-  () => process.exit(0),
-  e => {
-    console.error(e);
-    process.exit(1);
-  }
-);
+runMain(main);

@@ -16,6 +16,7 @@ import {parseLabels} from '../functions/src/model/labels.js';
 import {preprocessImage} from '../functions/src/model/preprocess.js';
 import {parseScale} from '../functions/src/core/scale.js';
 import {jsonLogger} from '../functions/src/core/log.js';
+import {runMain} from './lib/cli.js';
 
 const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--labels <file>] [--scale 0,1|-1,1|0,255] [--top-k 5] [--json] <image ...>
 
@@ -139,10 +140,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  code => process.exit(code),
-  e => {
-    console.error(e);
-    process.exit(1);
-  }
-);
+runMain(main);

@@ -22,6 +22,7 @@ import {PubSub} from '@google-cloud/pubsub';
 import {Storage} from '@google-cloud/storage';
 import {MissingEmulatorError} from './lib/emulators.js';
 import {ROOT, startStack, type Stack} from './lib/stack.js';
+import {runMain} from './lib/cli.js';
 
 const USAGE = `usage: npm run demo [-- --timeout SECONDS]
 Starts the local stack, rolls model v1 → v2 while classifying the shared photos, prints a table, stops.`;
@@ -186,10 +187,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  code => process.exit(code),
-  e => {
-    console.error(`demo: ${(e as Error).message}`);
-    process.exit(1);
-  }
-);
+runMain(main, 'demo');

@@ -18,6 +18,7 @@
 import {execFileSync} from 'node:child_process';
 import {parseArgs} from 'node:util';
 import {ROOT} from './lib/stack.js';
+import {runMain} from './lib/cli.js';
 
 const USAGE = `usage: npm run deploy -- --project P --models-bucket M --images-bucket I [options]
   --region R              (default us-central1)
@@ -260,10 +261,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  code => process.exit(code),
-  e => {
-    console.error(`deploy: ${(e as Error).message}`);
-    process.exit(1);
-  }
-);
+runMain(main, 'deploy');

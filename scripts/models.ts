@@ -16,6 +16,7 @@ import {parseArgs} from 'node:util';
 import {Firestore} from '@google-cloud/firestore';
 import {firestoreRegistry, RegistryError} from '../functions/src/adapters/firestore_registry.js';
 import {resolveTarget} from './lib/target.js';
+import {runMain} from './lib/cli.js';
 
 const USAGE = `usage: npm run <pin|unpin|rollback|status> -- [args] [--project P] [--collection models] [--doc current] [--by NAME] [--json]
   pin <model_id>   pin current to an accepted version (gs://bucket/name.h5#generation)
@@ -117,10 +118,4 @@ function printHuman(command: string, result: unknown): void {
   }
 }
 
-main().then(
-  code => process.exit(code),
-  e => {
-    console.error(e);
-    process.exit(1);
-  }
-);
+runMain(main);

@@ -17,6 +17,7 @@ import {PubSub} from '@google-cloud/pubsub';
 import {Storage} from '@google-cloud/storage';
 import {parseFilePattern} from '../functions/src/core/glob.js';
 import {resolveTarget} from './lib/target.js';
+import {runMain} from './lib/cli.js';
 
 const USAGE = `usage: npm run publish-images -- <path|glob|list-file ...> [options]
   --topic T         topic (default: the local stack's, or $TOPIC)
@@ -148,10 +149,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  code => process.exit(code),
-  e => {
-    console.error(`publish-images: ${(e as Error).message}`);
-    process.exit(1);
-  }
-);
+runMain(main, 'publish-images');

@@ -11,6 +11,7 @@
 import {parseArgs} from 'node:util';
 import {MissingEmulatorError} from './lib/emulators.js';
 import {startStack, type Stack} from './lib/stack.js';
+import {runMain} from './lib/cli.js';
 
 const USAGE = `usage: npm start [-- --quiet]
 Runs the Firestore, Pub/Sub and Storage emulators and both functions on 127.0.0.1 until Ctrl-C.`;
@@ -106,10 +107,4 @@ ${Object.entries(info.env)
   return 0;
 }
 
-main().then(
-  code => process.exit(code),
-  e => {
-    console.error(e);
-    process.exit(1);
-  }
-);
+runMain(main);

@@ -24,6 +24,7 @@ import {
   startStorage,
   type Emulator,
 } from './lib/emulators.js';
+import {runMain} from './lib/cli.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TIERS = ['unit', 'integration', 'emulator', 'system'] as const;
@@ -113,10 +114,4 @@ async function main(): Promise<number> {
   return code;
 }
 
-main().then(
-  code => process.exit(code),
-  e => {
-    console.error(e);
-    process.exit(1);
-  }
-);
+runMain(main);

@@ -12,6 +12,7 @@ import {parseArgs} from 'node:util';
 import {Storage} from '@google-cloud/storage';
 import {parseScale} from '../functions/src/core/scale.js';
 import {resolveTarget} from './lib/target.js';
+import {runMain} from './lib/cli.js';
 
 const USAGE = `usage: npm run upload-model -- <file.h5> [options]
   --name NAME       object name (default models/<file name>)
@@ -90,10 +91,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  code => process.exit(code),
-  e => {
-    console.error(`upload-model: ${(e as Error).message}`);
-    process.exit(1);
-  }
-);
+runMain(main, 'upload-model');

@@ -10,7 +10,7 @@
 import {parentPort, workerData} from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import {initBackend, type BackendName} from './backend.js';
-import {loadKerasModel, type LoadedModel, type LoadOptions} from './keras_model.js';
+import {loadKerasModel, modelInfo, type LoadedModel, type LoadOptions} from './keras_model.js';
 
 /** A request from the pool. */
 export type WorkerRequest =
@@ -26,15 +26,6 @@ export type WorkerReply =
   | {id: 0; ready: string}
   | {id: 0; failed: string};
 
-/** What the pool needs to know of a model loaded in a worker (everything but its methods). */
-export type ModelInfo = Omit<LoadedModel, 'classifyBatch' | 'dispose'>;
-
-function infoOf(m: LoadedModel): ModelInfo {
-  const {name, input, outputWidth, labels, kerasVersion, backend, byteSize, paramCount, outputsProbabilities, timings} =
-    m;
-  return {name, input, outputWidth, labels, kerasVersion, backend, byteSize, paramCount, outputsProbabilities, timings};
-}
-
 const port = parentPort!;
 const models = new Map<string, LoadedModel>();
 const {backend} = workerData as {backend: BackendName};
@@ -45,7 +36,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       const model = await loadKerasModel(req.bytes, req.options);
       models.get(req.key)?.dispose();
       models.set(req.key, model);
-      return infoOf(model);
+      return modelInfo(model);
     }
     case 'classify': {
       const model = models.get(req.key);

@@ -285,9 +285,18 @@ function toBatchTensor(images: readonly Float32Array[], input: InputContract): t
   }
 }
 
-type ClassifierInfo = Omit<LoadedModel, 'classifyBatch' | 'dispose'>;
+/** What a loaded model says about itself: all of {@link LoadedModel} but its methods. */
+export type ModelInfo = Omit<LoadedModel, 'classifyBatch' | 'dispose'>;
 
-class KerasClassifier implements LoadedModel {
+/** The {@link ModelInfo} of a model, as plain data (it crosses thread boundaries). */
+export function modelInfo(m: ModelInfo): ModelInfo {
+  const {name, input, outputWidth, labels, kerasVersion, backend, byteSize, paramCount, outputsProbabilities, timings} =
+    m;
+  return {name, input, outputWidth, labels, kerasVersion, backend, byteSize, paramCount, outputsProbabilities, timings};
+}
+
+/** The descriptive half of a {@link LoadedModel}; subclasses say where it runs. */
+export abstract class ModelBase implements LoadedModel {
   readonly name: string;
   readonly input: InputContract;
   readonly outputWidth: number;
@@ -298,12 +307,8 @@ class KerasClassifier implements LoadedModel {
   readonly paramCount: number;
   readonly outputsProbabilities: boolean;
   readonly timings: LoadedModel['timings'];
-  private disposed = false;
 
-  constructor(
-    private readonly model: tf.LayersModel,
-    info: ClassifierInfo
-  ) {
+  constructor(info: ModelInfo) {
     this.name = info.name;
     this.input = info.input;
     this.outputWidth = info.outputWidth;
@@ -314,6 +319,20 @@ class KerasClassifier implements LoadedModel {
     this.paramCount = info.paramCount;
     this.outputsProbabilities = info.outputsProbabilities;
     this.timings = info.timings;
+  }
+
+  abstract classifyBatch(images: readonly Float32Array[], topK?: number): Promise<Classification[]>;
+  abstract dispose(): void;
+}
+
+class KerasClassifier extends ModelBase {
+  private disposed = false;
+
+  constructor(
+    private readonly model: tf.LayersModel,
+    info: ModelInfo
+  ) {
+    super(info);
   }
 
   async classifyBatch(images: readonly Float32Array[], topK = 5): Promise<Classification[]> {

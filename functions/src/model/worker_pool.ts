@@ -24,8 +24,8 @@ import {Worker} from 'node:worker_threads';
 import type {Logger} from '../core/log.js';
 import type {BackendName} from './backend.js';
 import {ModelUnusableError} from './errors.js';
-import type {ModelInfo, WorkerReply, WorkerRequest} from './inference_worker.js';
-import type {Classification, LoadedModel, LoadOptions} from './keras_model.js';
+import type {WorkerReply, WorkerRequest} from './inference_worker.js';
+import {ModelBase, type Classification, type LoadedModel, type LoadOptions, type ModelInfo} from './keras_model.js';
 
 /** Options of {@link InferencePool.start}. */
 export interface PoolOptions {
@@ -336,17 +336,7 @@ export class InferencePool {
 }
 
 /** A model living in the pool's workers, behind the {@link LoadedModel} interface. */
-class PooledModel implements LoadedModel {
-  readonly name: string;
-  readonly input: LoadedModel['input'];
-  readonly outputWidth: number;
-  readonly labels: readonly string[] | null;
-  readonly kerasVersion: string | null;
-  readonly backend: string;
-  readonly byteSize: number;
-  readonly paramCount: number;
-  readonly outputsProbabilities: boolean;
-  readonly timings: LoadedModel['timings'];
+class PooledModel extends ModelBase {
   private disposed = false;
 
   constructor(
@@ -355,16 +345,7 @@ class PooledModel implements LoadedModel {
     readonly key: string,
     info: ModelInfo
   ) {
-    this.name = info.name;
-    this.input = info.input;
-    this.outputWidth = info.outputWidth;
-    this.labels = info.labels;
-    this.kerasVersion = info.kerasVersion;
-    this.backend = info.backend;
-    this.byteSize = info.byteSize;
-    this.paramCount = info.paramCount;
-    this.outputsProbabilities = info.outputsProbabilities;
-    this.timings = info.timings;
+    super(info);
   }
 
   classifyBatch(images: readonly Float32Array[], topK = 5): Promise<Classification[]> {
