@@ -172,6 +172,7 @@ export async function startPubSub(options: {port?: number; logFile?: string} = {
 export type StorageObjectEvent = Record<string, unknown> & {bucket: string; name: string; generation: string};
 
 interface FirebaseStorageEmulator {
+  _storageLayer: {createBucket(name: string): void};
   getPersistenceTmpDir(): string;
   _persistence: {reset(dir: string): void};
   _rulesRuntime: {start: () => Promise<void>; stop: () => Promise<void>};
@@ -190,7 +191,7 @@ interface FirebaseStorageEmulator {
  */
 export async function startStorage(
   options: {port?: number; projectId?: string; onFinalize?: (object: StorageObjectEvent) => void} = {}
-): Promise<Emulator & {reset(): void}> {
+): Promise<Emulator & {reset(): void; createBucket(name: string): void}> {
   const require = createRequire(import.meta.url);
   const {StorageEmulator} = require('firebase-tools/lib/emulator/storage/index.js') as {
     StorageEmulator: new (args: Record<string, unknown>) => FirebaseStorageEmulator;
@@ -223,6 +224,8 @@ export async function startStorage(
     name: 'storage',
     hostPort: `127.0.0.1:${port}`,
     reset: () => emulator.reset(),
+    // The JSON API's bucket insert is not implemented by this emulator; its storage layer is.
+    createBucket: name => emulator._storageLayer.createBucket(name),
     stop: () => EmulatorRegistry.stop('storage'),
   };
 }

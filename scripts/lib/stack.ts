@@ -297,6 +297,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const bridge = eventBridge(names.modelsBucket, () => recordModelUrl, options.holdFinalize);
     const storage = await startStorage({projectId: names.projectId, onFinalize: o => bridge.send(o)});
     started.push(async () => bridge.close(), storage.stop);
+    storage.createBucket(names.modelsBucket);
+    storage.createBucket(names.imagesBucket);
     let faults: Stack['faults'] = null;
     if (options.faults) {
       faults = {firestore: await faultProxy(firestore.hostPort), storage: await faultProxy(storage.hostPort)};

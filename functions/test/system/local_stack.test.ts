@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {describe, it} from 'node:test';
+import {Storage} from '@google-cloud/storage';
 import {ROOT, STACK_FILE, startStack, type StackInfo} from '../../../scripts/lib/stack.js';
 
 /** Runs an npm script in its own process group, collecting its output. */
@@ -54,20 +55,23 @@ function listening(hostPort: string): Promise<boolean> {
   });
 }
 
-describe('npm start', () => {
-  it('serves both functions on the emulators, and Ctrl-C leaves no process or port behind', async () => {
+describe('npm start', {timeout: 300_000}, () => {
+  it('serves both functions on the emulators, and Ctrl-C leaves no process or port behind', async t => {
     fs.rmSync(STACK_FILE, {force: true});
     const run = npm(['start', '--', '--quiet']);
-    try {
-      await waitFor(() => /ready \(pid/.test(run.output()), 120_000, `npm start to be ready:\n${run.output()}`);
-    } catch (e) {
-      process.kill(-run.child.pid!, 'SIGKILL');
-      throw e;
-    }
+    // Whatever fails below, the stack must not outlive the test (it would hold the runner).
+    t.after(() => {
+      if (run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
+    });
+    await waitFor(() => /ready \(pid/.test(run.output()), 120_000, `npm start to be ready:\n${run.output()}`);
     const info = JSON.parse(fs.readFileSync(STACK_FILE, 'utf8')) as StackInfo;
     assert.match(run.output(), /recordModel +http:\/\/127\.0\.0\.1:\d+\//);
     assert.match(run.output(), /npm run upload-model/);
     assert.equal(info.pids.length, 4, 'firestore, pubsub and the two function processes');
+    process.env['STORAGE_EMULATOR_HOST'] = info.endpoints.storage;
+    const storage = new Storage({projectId: info.projectId});
+    const [buckets] = await storage.getBuckets();
+    assert.deepEqual(buckets.map(b => b.name).sort(), [info.imagesBucket, info.modelsBucket].sort());
     const endpoints = Object.values(info.endpoints);
     for (const e of endpoints) assert.ok(await listening(e), `${e} listens`);
 
@@ -90,8 +94,11 @@ describe('npm start', () => {
 });
 
 describe('npm run demo', () => {
-  it('rolls v1 → v2 while classifying the shared photos, with one result per message', async () => {
+  it('rolls v1 → v2 while classifying the shared photos, with one result per message', {timeout: 300_000}, async t => {
     const run = npm(['run', 'demo']);
+    t.after(() => {
+      if (run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
+    });
     const code = await exitOf(run.child);
     assert.equal(code, 0, run.output());
     const lines = run.output().trim().split('\n');
@@ -114,7 +121,7 @@ describe('npm run demo', () => {
   });
 });
 
-describe('scripts against a running stack', () => {
+describe('scripts against a running stack', {timeout: 300_000}, () => {
   it('upload-model, publish-images (files, a gs:// glob, a list file) and status find it through .local/stack.json', async () => {
     const stack = await startStack({writeStackFile: true});
     try {
