@@ -103,7 +103,7 @@ export function makeClassifyImageHandler(
   const policy = {imageBuckets: config.imageBuckets, localImageDir: config.localImageDir};
   const preprocessOptions = {maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels};
 
-  return async event => {
+  const handle = async (event: CloudEvent<MessagePublishedData>): Promise<void> => {
     const started = performance.now();
     // functions-framework converts raw push bodies only when message.data is non-empty;
     // an empty message arrives unconverted, with the push body as the event itself.
@@ -199,6 +199,20 @@ export function makeClassifyImageHandler(
       });
     } finally {
       lease?.release();
+    }
+  };
+
+  return async event => {
+    try {
+      await handle(event);
+    } catch (e) {
+      // Only transient problems get here (permanent ones are recorded and acknowledged):
+      // say so in one structured line, then throw, so that Pub/Sub delivers it again.
+      logger.log('WARNING', `classifyImage: will be redelivered: ${(e as Error).message.split('\n')[0]}`, {
+        message_id: event.data?.message?.messageId ?? event.id,
+        outcome: 'retry',
+      });
+      throw e;
     }
   };
 }
