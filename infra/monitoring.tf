@@ -108,3 +108,13 @@ resource "google_logging_metric" "models_recorded" {
   }
   label_extractors = { outcome = "EXTRACT(jsonPayload.outcome)" }
 }
+
+resource "google_logging_metric" "retries" {
+  name        = "classifier/retries"
+  description = "classifyImage deliveries answered 500 for a transient problem (Pub/Sub delivers them again)."
+  filter      = "${local.classify_logs} AND jsonPayload.outcome=\"retry\""
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+  }
+}
