@@ -481,6 +481,8 @@ async function main(): Promise<void> {
     concurrency: 8,
     gate_ms: round(gateMs),
     finalize_to_commit_ms: round(commitAt - finalizeAt),
+    // As in production: recordModel's gate (its own instance), then the commit, then the swap here.
+    finalize_to_first_new_prediction_ms: round(gateMs + (firstNew - finalizeAt)),
     commit_to_first_new_prediction_ms: round(firstNew - commitAt),
     new_model_load_ms: round(v2LoadMs),
     old_model_predictions_after_load: h.predictions.filter(
