@@ -118,4 +118,4 @@ function printHuman(command: string, result: unknown): void {
   }
 }
 
-runMain(main);
+runMain(main, 'models');

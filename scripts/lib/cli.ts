@@ -6,7 +6,15 @@ export function runMain(main: () => Promise<number | void>, name?: string): void
   main().then(
     code => process.exit(code ?? 0),
     (e: unknown) => {
-      if (name) console.error(`${name}: ${(e as Error)?.message ?? String(e)}`);
+      const message = (e as Error)?.message ?? String(e);
+      // The first thing a user meets without `npm start` or a project: say what to do.
+      if (/Unable to detect a Project Id/.test(message)) {
+        console.error(
+          `${name ?? 'script'}: no target: start the local stack (npm start) and the scripts use it, or pass --project P (or set GOOGLE_CLOUD_PROJECT) for a real project`
+        );
+        process.exit(2);
+      }
+      if (name) console.error(`${name}: ${message}`);
       else console.error(e);
       process.exit(1);
     }
