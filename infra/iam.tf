@@ -70,15 +70,15 @@ resource "google_project_iam_member" "gcs_agent_publisher" {
 
 # Only the trigger account may invoke the functions (they are not publicly invocable).
 resource "google_cloud_run_service_iam_member" "trigger_invokes_record_model" {
-  location = var.region
-  service  = google_cloudfunctions2_function.record_model.service_config[0].service
+  location = google_cloudfunctions2_function.record_model.location
+  service  = google_cloudfunctions2_function.record_model.name # its Cloud Run service has the same name
   role     = "roles/run.invoker"
   member   = google_service_account.trigger.member
 }
 
 resource "google_cloud_run_service_iam_member" "trigger_invokes_classify_image" {
-  location = var.region
-  service  = google_cloudfunctions2_function.classify_image.service_config[0].service
+  location = google_cloudfunctions2_function.classify_image.location
+  service  = google_cloudfunctions2_function.classify_image.name
   role     = "roles/run.invoker"
   member   = google_service_account.trigger.member
 }
