@@ -75,11 +75,11 @@ async function main(): Promise<number> {
   }
   const started = Date.now();
   const deadline = started + Number(values.timeout) * 1000;
+  fs.mkdirSync(path.join(ROOT, '.local'), {recursive: true});
   const log = fs.createWriteStream(path.join(ROOT, '.local/demo-functions.log'));
   console.log('demo: starting the local stack...');
   let stack: Stack;
   try {
-    fs.mkdirSync(path.join(ROOT, '.local'), {recursive: true});
     stack = await startStack({onFunctionLine: (fn, line) => log.write(`[${fn}] ${line}\n`)});
   } catch (e) {
     if (e instanceof MissingEmulatorError) {

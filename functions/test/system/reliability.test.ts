@@ -59,6 +59,7 @@ describe('reliability on the local stack', {timeout: 600_000}, () => {
     ).length;
   const lines: Array<{fn: string; line: string}> = [];
   // For post-mortems: what the functions said, and how far the test got.
+  fs.mkdirSync(path.join(ROOT, '.local'), {recursive: true});
   const logFile = fs.createWriteStream(path.join(ROOT, '.local/reliability.log'));
   const progress = (what: string) => logFile.write(`${new Date().toISOString()} [test] ${what}\n`);
 
