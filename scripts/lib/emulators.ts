@@ -178,7 +178,6 @@ interface FirebaseStorageEmulator {
   _rulesRuntime: {start: () => Promise<void>; stop: () => Promise<void>};
   _rulesManager: unknown;
   _cloudFunctions: {dispatch: (action: string, object: StorageObjectEvent) => Promise<void>};
-  reset(): void;
 }
 
 /**
@@ -191,7 +190,7 @@ interface FirebaseStorageEmulator {
  */
 export async function startStorage(
   options: {port?: number; projectId?: string; onFinalize?: (object: StorageObjectEvent) => void} = {}
-): Promise<Emulator & {reset(): void; createBucket(name: string): void}> {
+): Promise<Emulator & {createBucket(name: string): void}> {
   const require = createRequire(import.meta.url);
   const {StorageEmulator} = require('firebase-tools/lib/emulator/storage/index.js') as {
     StorageEmulator: new (args: Record<string, unknown>) => FirebaseStorageEmulator;
@@ -223,7 +222,6 @@ export async function startStorage(
   return {
     name: 'storage',
     hostPort: `127.0.0.1:${port}`,
-    reset: () => emulator.reset(),
     // The JSON API's bucket insert is not implemented by this emulator; its storage layer is.
     createBucket: name => emulator._storageLayer.createBucket(name),
     stop: () => EmulatorRegistry.stop('storage'),

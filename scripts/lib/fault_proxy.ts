@@ -11,8 +11,6 @@ import {freePort} from './emulators.js';
 export interface FaultProxy {
   /** `127.0.0.1:port` to give clients instead of the real service. */
   readonly hostPort: string;
-  /** Connections accepted so far. */
-  readonly connections: () => number;
   down(): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
@@ -23,9 +21,7 @@ export async function faultProxy(target: string): Promise<FaultProxy> {
   const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
   const listenPort = await freePort();
   const sockets = new Set<net.Socket>();
-  let accepted = 0;
   const server = net.createServer(client => {
-    accepted++;
     const upstream = net.connect(port, host);
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -55,7 +51,6 @@ export async function faultProxy(target: string): Promise<FaultProxy> {
   await listen();
   return {
     hostPort: `127.0.0.1:${listenPort}`,
-    connections: () => accepted,
     down: stopListening,
     up: listen,
     close: stopListening,

@@ -80,8 +80,6 @@ export interface StackOptions {
    * emulators (`stack.faults`); this process still talks to the emulators directly.
    */
   readonly faults?: boolean;
-  /** Collect finalize events in `bridge.held` instead of delivering them (tests reorder them). */
-  readonly holdFinalize?: boolean;
 }
 
 /** A running function process. */
@@ -106,18 +104,14 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** Delivery counters of the Eventarc stand-in. */
+/** The Eventarc stand-in, as the tests steer it. */
 export interface EventBridge {
-  /** Events delivered (2xx), attempts failed and retried, events still being delivered. */
-  readonly stats: {delivered: number; retried: number; pending: number};
-  /** Finalize events kept back by `holdFinalize`, in arrival order. */
+  /** Finalize events kept back while holding, in arrival order. */
   readonly held: StorageObjectEvent[];
-  /** Starts or stops holding finalize events back (see `holdFinalize`). */
+  /** Starts or stops holding finalize events back (tests then deliver them in their own order). */
   hold(on: boolean): void;
-  /** Delivers one event now (retrying like Eventarc), whatever `holdFinalize` says. */
+  /** Delivers one event now, retrying like Eventarc, whether holding or not. */
   deliver(object: StorageObjectEvent): Promise<void>;
-  /** Resolves when no delivery is pending. */
-  idle(): Promise<void>;
   close(): void;
 }
 
@@ -128,22 +122,10 @@ export interface EventBridge {
  * trigger with retry enabled, redelivers with exponential backoff until the function
  * answers 2xx. Only the trigger's bucket is forwarded.
  */
-export function eventBridge(
-  bucket: string,
-  url: () => string,
-  hold = false
-): EventBridge & {send(o: StorageObjectEvent): void} {
-  const stats = {delivered: 0, retried: 0, pending: 0};
+export function eventBridge(bucket: string, url: () => string): EventBridge & {send(o: StorageObjectEvent): void} {
   const held: StorageObjectEvent[] = [];
-  let holding = hold;
+  let holding = false;
   let closed = false;
-  let waiters: Array<() => void> = [];
-  const settle = (): void => {
-    if (stats.pending === 0) {
-      for (const w of waiters) w();
-      waiters = [];
-    }
-  };
   async function deliver(object: StorageObjectEvent): Promise<void> {
     const id = randomUUID();
     const data = JSON.stringify(object);
@@ -165,40 +147,23 @@ export function eventBridge(
           signal: AbortSignal.timeout(120_000),
         });
         await res.arrayBuffer();
-        if (res.ok) {
-          stats.delivered++;
-          return;
-        }
+        if (res.ok) return;
       } catch {
         // connection refused or timed out: retry like Eventarc.
       }
-      stats.retried++;
       await new Promise(r => setTimeout(r, backoff));
       backoff = Math.min(backoff * 2, 10_000);
     }
   }
-  const track = (object: StorageObjectEvent): Promise<void> => {
-    stats.pending++;
-    return deliver(object).finally(() => {
-      stats.pending--;
-      settle();
-    });
-  };
   return {
-    stats,
     held,
-    deliver: track,
+    deliver,
     hold: on => void (holding = on),
     send(object) {
       if (object.bucket !== bucket || closed) return;
       if (holding) held.push(object);
-      else void track(object);
+      else void deliver(object);
     },
-    idle: () =>
-      new Promise<void>(resolve => {
-        waiters.push(resolve);
-        settle();
-      }),
     close() {
       closed = true;
     },
@@ -213,10 +178,9 @@ const FF_MAIN = path.join(path.dirname(require.resolve('@google-cloud/functions-
 export async function startFunction(
   name: string,
   env: Record<string, string>,
-  onLine?: (fn: string, line: string) => void,
-  port?: number
+  onLine?: (fn: string, line: string) => void
 ): Promise<FunctionProcess> {
-  const p = port ?? (await freePort());
+  const p = await freePort();
   const child = spawn(
     process.execPath,
     [
@@ -294,7 +258,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ]);
     started.push(firestore.stop, pubsub.stop);
     let recordModelUrl = '';
-    const bridge = eventBridge(names.modelsBucket, () => recordModelUrl, options.holdFinalize);
+    const bridge = eventBridge(names.modelsBucket, () => recordModelUrl);
     const storage = await startStorage({projectId: names.projectId, onFinalize: o => bridge.send(o)});
     started.push(async () => bridge.close(), storage.stop);
     storage.createBucket(names.modelsBucket);
