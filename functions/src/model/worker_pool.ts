@@ -120,7 +120,7 @@ export class InferencePool {
   private nextId = 1;
   private nextKey = 1;
   private closed = false;
-  /** Predicts run and requests served, for the benchmark. */
+  /** Predicts run, requests served and workers replaced (the tests read them). */
   readonly stats = {batches: 0, requests: 0, restarts: 0};
 
   private constructor(private readonly options: PoolOptions) {}

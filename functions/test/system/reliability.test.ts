@@ -13,6 +13,7 @@ import {Firestore} from '@google-cloud/firestore';
 import {PubSub, type Topic} from '@google-cloud/pubsub';
 import {Storage} from '@google-cloud/storage';
 import {ROOT, startStack, type Stack} from '../../../scripts/lib/stack.js';
+import {upload as uploadObject} from '../helpers/emulators.js';
 
 const FIXTURES = process.env['FIXTURES_DIR']!;
 const MOBILENET = fs.readFileSync(path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'));
@@ -64,13 +65,12 @@ describe('reliability on the local stack', {timeout: 600_000}, () => {
   const progress = (what: string) => logFile.write(`${new Date().toISOString()} [test] ${what}\n`);
 
   const gs = (bucket: string, name: string) => `gs://${bucket}/${name}`;
+  /** Uploads through the shared helper; returns the model_id the object would get. */
   const upload = async (bucket: string, name: string, bytes: Buffer, metadata: Record<string, string> = {}) => {
-    const file = storage.bucket(bucket).file(name);
     progress(`upload ${bucket}/${name} (${bytes.length} bytes)`);
-    await file.save(bytes, {resumable: false, metadata: {metadata}});
-    const [md] = await file.getMetadata();
-    progress(`uploaded ${bucket}/${name}#${md.generation}`);
-    return `gs://${bucket}/${name}#${md.generation}`;
+    const object = await uploadObject(storage, bucket, name, bytes, metadata);
+    progress(`uploaded ${bucket}/${name}#${object.generation}`);
+    return `gs://${bucket}/${name}#${object.generation}`;
   };
   /** Pub/Sub refuses a message with neither data nor attributes: an empty one carries an attribute. */
   const publish = (data: string | Buffer) =>
