@@ -1,6 +1,6 @@
 /**
  * `npm run classify -- --model <file.h5 | gs://…> [--labels <file>] [--scale 0,1|-1,1|0,255]
- *                     [--top-k 5] [--json] <image ...>`
+ *                     [--engine auto|onnx|tfjs] [--top-k 5] [--json] <image ...>`
  *
  * Tries a Keras .h5 model on images with exactly the code the functions run. Exit codes:
  * 0 the model loaded (even if some images failed), 2 the model cannot be used (reason on
@@ -9,20 +9,20 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {parseArgs} from 'node:util';
-import {initBackend, parseBackendName} from '../functions/src/model/backend.js';
-import {ImageError, ModelUnusableError} from '../functions/src/model/errors.js';
-import {loadKerasModel, type LoadedModel} from '../functions/src/model/keras_model.js';
+import {isPermanent, ModelUnusableError} from '../functions/src/core/errors.js';
+import type {Classifier} from '../functions/src/core/ports.js';
+import {loadClassifier, type EngineChoice} from '../functions/src/model/loader.js';
 import {parseLabels} from '../functions/src/model/labels.js';
-import {preprocessImage} from '../functions/src/model/preprocess.js';
 import {parseScale} from '../functions/src/core/scale.js';
 import {jsonLogger} from '../functions/src/core/log.js';
 import {runMain} from './lib/cli.js';
 
-const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--labels <file>] [--scale 0,1|-1,1|0,255] [--top-k 5] [--json] <image ...>
+const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--labels <file>] [--scale 0,1|-1,1|0,255] [--engine auto|onnx|tfjs] [--top-k 5] [--json] <image ...>
 
   --model    Keras .h5 model (local path or gs:// URI)
   --labels   label file: one per line, TensorFlow's ImageNetLabels.txt, or Keras imagenet_class_index.json
   --scale    input range: 0,1 (x/255, default), -1,1 (x/127.5-1, Keras MobileNet), 0,255
+  --engine   auto (default: ONNX Runtime, tfjs where a model needs it), onnx or tfjs (TFJS_BACKEND picks its backend)
   --top-k    how many classes to show (default 5)
   --json     one JSON object per image per line`;
 
@@ -49,12 +49,13 @@ async function main(): Promise<number> {
   try {
     args = parseArgs({
       // `--scale -1,1` reads as an option to parseArgs: glue string options to their values.
-      args: glueValues(process.argv.slice(2), ['--model', '--labels', '--scale', '--top-k']),
+      args: glueValues(process.argv.slice(2), ['--model', '--labels', '--scale', '--top-k', '--engine']),
       allowPositionals: true,
       options: {
         model: {type: 'string'},
         labels: {type: 'string'},
         scale: {type: 'string', default: '0,1'},
+        engine: {type: 'string', default: process.env['INFERENCE_ENGINE'] ?? 'auto'},
         'top-k': {type: 'string', default: '5'},
         json: {type: 'boolean', default: false},
         help: {type: 'boolean', short: 'h', default: false},
@@ -77,22 +78,24 @@ async function main(): Promise<number> {
   let scale;
   try {
     scale = parseScale(values.scale);
+    if (!['auto', 'onnx', 'tfjs'].includes(values.engine))
+      throw new Error(`--engine must be auto, onnx or tfjs, not '${values.engine}'`);
     if (!Number.isInteger(topK) || topK < 1)
       throw new Error(`--top-k must be a positive integer, not '${values['top-k']}'`);
   } catch (e) {
     console.error(`${(e as Error).message}\n${USAGE}`);
     return 64;
   }
-  // Logs (the backend choice) go to stderr so that --json output stays clean.
+  // Logs (the engine choice) go to stderr so that --json output stays clean.
   const logger = jsonLogger(line => process.stderr.write(line + '\n'));
-  const forced = parseBackendName(process.env['TFJS_BACKEND']);
-  const backend = await initBackend({logger, ...(forced ? {forced} : {})});
 
-  let model: LoadedModel;
+  let model: Classifier;
   try {
     const labels = values.labels ? parseLabels(await fs.readFile(values.labels, 'utf8'), values.labels) : null;
     const bytes = await readSource(values.model);
-    model = await loadKerasModel(bytes, {
+    model = await loadClassifier(bytes, {
+      engine: values.engine as EngineChoice,
+      logger,
       name: path.basename(values.model).replace(/\.(h5|hdf5|keras)$/i, ''),
       labels,
       scale,
@@ -106,9 +109,7 @@ async function main(): Promise<number> {
 
   for (const image of positionals) {
     try {
-      const pre = await preprocessImage(await fs.readFile(image), model.input);
-      const [result] = await model.classifyBatch([pre.data], topK);
-      const r = result!;
+      const r = await model.classify(await fs.readFile(image), topK);
       if (values.json) {
         const topk = r.top_k.map(t => ({label: t.label, score: t.score}));
         console.log(
@@ -118,7 +119,8 @@ async function main(): Promise<number> {
             score: r.score,
             top_k: topk,
             model_name: model.name,
-            backend: backend.name,
+            engine: model.engine,
+            backend: model.backend,
           })
         );
       } else {
@@ -129,8 +131,7 @@ async function main(): Promise<number> {
         console.log(`${image}: ${r.label} ${r.score.toFixed(3)}${rest ? `  (${rest})` : ''}`);
       }
     } catch (e) {
-      const kind =
-        e instanceof ImageError ? e.kind : (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not_found' : 'error';
+      const kind = isPermanent(e) ? e.kind : (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not_found' : 'error';
       const message = (e as Error).message.split('\n')[0] ?? String(e);
       if (values.json) console.log(JSON.stringify({image, error: {kind, message}}));
       else console.log(`${image}: error (${kind}): ${message}`);

@@ -42,11 +42,21 @@ export interface Config {
   readonly maxImagePixels: number;
   /** `MODEL_RELOAD_BACKOFF` in ms (default 30 s): wait before retrying a model that failed to load. */
   readonly reloadBackoffMs: number;
+  /**
+   * `INFERENCE_ENGINE` (default `auto`): `onnx` (ONNX Runtime), `tfjs`, or `auto` (ONNX
+   * Runtime where it loads and the model translates, else tfjs).
+   */
+  readonly engine: 'auto' | 'onnx' | 'tfjs';
+  /** `INFERENCE_THREADS` (default `auto`: the cores the instance has): ONNX Runtime intra-op threads. */
+  readonly inferenceThreads: number | 'auto';
+  /** `ORT_SPIN` (default `auto`: off under a fractional CPU quota): ONNX Runtime's spin-waiting threads. */
+  readonly ortSpin: 'auto' | 'on' | 'off';
   /** `TFJS_BACKEND`: force `tensorflow`, `wasm` or `cpu` (default: best available). */
   readonly backend: string | null;
   /**
-   * `INFERENCE_WORKERS` (default `auto`): inference worker threads for classifyImage; `auto`
-   * is one per core with wasm/cpu and none with tfjs-node; `0` runs in the request thread.
+   * `INFERENCE_WORKERS` (default `auto`): tfjs worker threads for classifyImage (the tfjs
+   * engine only; ONNX Runtime has its own threads); `auto` is one per core with wasm/cpu and
+   * none with tfjs-node; `0` runs in the request thread.
    */
   readonly inferenceWorkers: number | 'auto';
   /**
@@ -140,6 +150,17 @@ export function parseConfig(env: Env = process.env): Config {
     maxImageBytes: read('MAX_IMAGE_BYTES', 20 * 1024 * 1024, positiveInt),
     maxImagePixels: read('MAX_IMAGE_PIXELS', 50_000_000, positiveInt),
     reloadBackoffMs: read('MODEL_RELOAD_BACKOFF', 30_000, durationMs),
+    engine: read<'auto' | 'onnx' | 'tfjs'>('INFERENCE_ENGINE', 'auto', v => {
+      const e = v.trim();
+      if (e !== 'auto' && e !== 'onnx' && e !== 'tfjs') throw new Error(`must be auto, onnx or tfjs, not '${v}'`);
+      return e;
+    }),
+    inferenceThreads: read<number | 'auto'>('INFERENCE_THREADS', 'auto', v => (v.trim() === 'auto' ? 'auto' : positiveInt(v))),
+    ortSpin: read<'auto' | 'on' | 'off'>('ORT_SPIN', 'auto', v => {
+      const e = v.trim();
+      if (e !== 'auto' && e !== 'on' && e !== 'off') throw new Error(`must be auto, on or off, not '${v}'`);
+      return e;
+    }),
     backend: read<string | null>('TFJS_BACKEND', null, v => {
       if (!['tensorflow', 'wasm', 'cpu', 'auto'].includes(v))
         throw new Error(`must be tensorflow, wasm or cpu, not '${v}'`);

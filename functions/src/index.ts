@@ -9,23 +9,26 @@ import {parseConfig} from './config.js';
 import {jsonLogger} from './core/log.js';
 import {firestoreRegistry} from './adapters/firestore_registry.js';
 import {gcsObjectStore} from './adapters/gcs_object_store.js';
-import {makeRecordModelHandler} from './handlers/record_model.js';
-import {lazyPool, loadRecordedModel, validateRecordedModel} from './handlers/model_source.js';
-import {makeClassifyImageHandler} from './handlers/classify_image.js';
+import {localFiles} from './adapters/local_files.js';
 import {firestorePredictionSink} from './adapters/firestore_predictions.js';
+import {makeRecordModelHandler} from './handlers/record_model.js';
+import {makeClassifyImageHandler} from './handlers/classify_image.js';
+import {loadRecordedModel, validateModel} from './model/loader.js';
 import {ModelCache} from './model/model_cache.js';
+import {tfjsRunner} from './model/engines/tfjs/runner.js';
 
 const config = parseConfig();
 const logger = jsonLogger();
 const firestore = new Firestore({ignoreUndefinedProperties: true});
 const objects = gcsObjectStore(new Storage());
+const files = localFiles();
 const store = firestoreRegistry(firestore, config);
-const source = {objects, maxModelBytes: config.maxModelBytes, backend: config.backend, logger};
-// classifyImage runs its models on worker threads (one per core with wasm); recordModel's
-// gate loads in its own thread. The pool starts with the first model load.
-const classifySource = {
-  ...source,
-  pool: lazyPool({backend: config.backend, logger, workers: config.inferenceWorkers, maxBatch: config.maxBatch}),
+const sources = {objects, files, maxModelBytes: config.maxModelBytes};
+const engine = {
+  engine: config.engine,
+  onnx: {threads: config.inferenceThreads, spin: config.ortSpin},
+  preprocess: {maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels},
+  logger,
 };
 
 functions.cloudEvent(
@@ -35,9 +38,14 @@ functions.cloudEvent(
     store,
     logger,
     now: () => new Date(),
-    validate: record => validateRecordedModel(record, source),
+    // The gate loads in this thread, one model at a time, then frees it.
+    validate: record => validateModel(record, sources, engine),
   })
 );
+
+// classifyImage: ONNX Runtime runs on its own threads; a model that falls back to tfjs runs
+// on tfjs worker threads (one per core with wasm), started with the first such model.
+const tfjs = tfjsRunner({backend: config.backend, workers: config.inferenceWorkers, maxBatch: config.maxBatch, logger});
 
 functions.cloudEvent(
   'classifyImage',
@@ -45,8 +53,9 @@ functions.cloudEvent(
     config,
     registry: store,
     objects,
+    files,
     predictions: firestorePredictionSink(firestore, config.predictionsCollection),
-    models: new ModelCache(record => loadRecordedModel(record, classifySource), {
+    models: new ModelCache(record => loadRecordedModel(record, sources, {...engine, tfjs}), {
       backoffMs: config.reloadBackoffMs,
       logger,
     }),

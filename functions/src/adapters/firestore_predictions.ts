@@ -1,6 +1,6 @@
 /** {@link PredictionSink} on Firestore: `predictions/{messageId}`, one idempotent write. */
 import type {Firestore} from '@google-cloud/firestore';
-import type {PredictionSink} from '../handlers/classify_image.js';
+import type {PredictionSink} from '../core/ports.js';
 
 /** Writes each result with `set`, so a redelivered message overwrites its own result. */
 export function firestorePredictionSink(db: Firestore, collection: string): PredictionSink {

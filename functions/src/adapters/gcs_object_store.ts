@@ -1,6 +1,7 @@
 /** {@link ObjectStore} on Cloud Storage (`@google-cloud/storage`). */
 import type {Storage} from '@google-cloud/storage';
-import {ObjectNotFoundError, ObjectTooLargeError, type ObjectStore} from '../core/ports.js';
+import {ObjectNotFoundError, ObjectTooLargeError} from '../core/errors.js';
+import type {ObjectStore} from '../core/ports.js';
 
 function status(e: unknown): number | undefined {
   const code = (e as {code?: unknown}).code;

@@ -4,20 +4,12 @@
  * is configured for (`IMAGE_BUCKETS`), or, locally, files inside `LOCAL_IMAGE_DIR`.
  */
 import path from 'node:path';
+import {MessageError} from './errors.js';
 
 /** Where the image is. */
 export type ImageLocation = {kind: 'gcs'; bucket: string; name: string} | {kind: 'local'; path: string};
 
-/** A message that can never be classified (permanent: recorded and acknowledged). */
-export class MessageError extends Error {
-  /** `bad_message` or `not_allowed`. */
-  readonly kind: string;
-  constructor(kind: string, message: string) {
-    super(message);
-    this.name = 'MessageError';
-    this.kind = kind;
-  }
-}
+
 
 /** Longest accepted message: GCS object names are at most 1024 bytes. */
 export const MAX_MESSAGE_BYTES = 2048;

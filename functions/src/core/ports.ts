@@ -2,11 +2,12 @@
  * Ports: what handlers need from the outside world. Adapters (adapters/) implement them
  * with the Google Cloud client libraries; tests implement them in memory.
  *
- * Error contract: adapters throw {@link ObjectNotFoundError} / {@link ObjectTooLargeError}
+ * Error contract: adapters throw ObjectNotFoundError / ObjectTooLargeError (core/errors.ts)
  * for permanent problems and let everything else (unavailable, deadline, …) propagate as
  * transient. The client libraries already retry their own idempotent calls.
  */
 import type {CurrentModel, Decision, ModelRecord} from './model_record.js';
+import type {Scale} from './scale.js';
 
 /** Read side of the model record: all classifyImage needs. */
 export interface ModelRegistry {
@@ -41,13 +42,108 @@ export interface ModelStore extends ModelRegistry {
   rollback(changedBy: string, now: Date): Promise<CurrentModel>;
 }
 
-/** The object does not exist (or not at that generation): permanent. */
-export class ObjectNotFoundError extends Error {}
-/** The object is larger than the caller accepts: permanent. */
-export class ObjectTooLargeError extends Error {}
 
 /** Read access to Cloud Storage objects. */
 export interface ObjectStore {
   /** The object's bytes; refuses objects over `maxBytes` before downloading them. */
   read(bucket: string, name: string, options: {generation?: string; maxBytes: number}): Promise<Buffer>;
+}
+
+/** Read access to local files (local use: `LOCAL_IMAGE_DIR`, label files given as paths). */
+export interface FileStore {
+  /** The file's bytes; ObjectNotFoundError for a missing file or a folder, ObjectTooLargeError over `maxBytes`. */
+  read(path: string, options: {maxBytes: number}): Promise<Buffer>;
+}
+
+/** Where results go: `predictions/{id}`, written idempotently (a redelivery overwrites). */
+export interface PredictionSink {
+  write(messageId: string, doc: Record<string, unknown>): Promise<void>;
+}
+
+/** How a model wants its pixels: shape, layout and value range. */
+export interface InputContract {
+  readonly height: number;
+  readonly width: number;
+  /** 3 (RGB) or 1 (greyscale). */
+  readonly channels: number;
+  /**
+   * `nhwc`: [batch, h, w, c]; `nchw`: channels-first; `hw`: [batch, h, w] greyscale;
+   * `flat`: [batch, h*w*c] (models that start with a Reshape or Dense on raw pixels).
+   */
+  readonly layout: 'nhwc' | 'nchw' | 'hw' | 'flat';
+  readonly scale: Scale;
+}
+
+/** One class and its score. */
+export interface ScoredLabel {
+  readonly label: string;
+  readonly index: number;
+  readonly score: number;
+}
+
+/** The result of classifying one image. */
+export interface Classification {
+  readonly label: string;
+  readonly index: number;
+  readonly score: number;
+  readonly top_k: ScoredLabel[];
+  /** Milliseconds in the engine (the whole batch's run, when batched). */
+  readonly inference_ms: number;
+  /** Milliseconds decoding, resizing and scaling the image (0 when given pixels). */
+  readonly preprocess_ms: number;
+}
+
+/** A loaded, warmed-up image classifier. Immutable; {@link dispose} frees it. */
+export interface Classifier {
+  readonly name: string;
+  readonly input: InputContract;
+  readonly outputWidth: number;
+  /** Labels in output order, or null (labels are then the class indices). */
+  readonly labels: readonly string[] | null;
+  readonly kerasVersion: string | null;
+  /** `onnx` or `tfjs`. */
+  readonly engine: string;
+  /** Where the engine runs: `onnxruntime-cpu`, or the tfjs backend (`tensorflow`, `wasm`, `cpu`). */
+  readonly backend: string;
+  readonly byteSize: number;
+  readonly paramCount: number;
+  /** Whether the head already emits probabilities; if not, scores are softmax(outputs). */
+  readonly outputsProbabilities: boolean;
+  readonly timings: {readonly read_ms: number; readonly build_ms: number; readonly warmup_ms: number};
+  /**
+   * Decodes and preprocesses an image (RGB or grey, resized to the input, scaled) and
+   * classifies it. Throws ImageError (permanent) for an image that cannot be classified.
+   */
+  classify(image: Uint8Array, topK: number): Promise<Classification>;
+  /** Classifies already preprocessed images (HWC floats, scaled), as one batch. */
+  classifyPixels(images: readonly Float32Array[], topK: number): Promise<Classification[]>;
+  /** Frees the model. Further calls fail. */
+  dispose(): void;
+}
+
+/** A model in use by one invocation; {@link release} it when done. */
+export interface Lease {
+  readonly classifier: Classifier;
+  /** The record of the model that runs: its model_id goes into the result. */
+  readonly record: CurrentModel;
+  /** The record names a newer model that is still loading here (this one is older). */
+  readonly stale: boolean;
+  /**
+   * Order in which this instance handed out its leases (1, 2, …): the order in which models
+   * were chosen, which completion order is not. Logged, so that "never back to an older
+   * model" can be checked from the logs.
+   */
+  readonly seq: number;
+  release(): void;
+}
+
+/** Which classifier serves a record (model/model_cache.ts): a handler's whole contact with the model. */
+export interface ModelProvider {
+  acquire(record: CurrentModel): Promise<Lease>;
+}
+
+/** What recordModel's gate learns about a model that loads. */
+export interface Validation {
+  readonly input_shape: number[];
+  readonly output_width: number;
 }

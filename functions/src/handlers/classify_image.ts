@@ -8,16 +8,12 @@
  * failure document and acknowledged; transient ones (Firestore, Storage unavailable; no
  * model recorded yet) are thrown so that Pub/Sub delivers again.
  */
-import fs from 'node:fs/promises';
 import type {CloudEvent} from '@google-cloud/functions-framework';
 import type {Config} from '../config.js';
+import {isPermanent} from '../core/errors.js';
 import type {Logger} from '../core/log.js';
-import {decodeImagePath, MessageError, type ImageLocation} from '../core/image_path.js';
-import type {CurrentModel} from '../core/model_record.js';
-import {ObjectNotFoundError, ObjectTooLargeError, type ModelRegistry, type ObjectStore} from '../core/ports.js';
-import {ImageError} from '../model/errors.js';
-import type {Lease} from '../model/model_cache.js';
-import {preprocessImage} from '../model/preprocess.js';
+import {decodeImagePath, type ImageLocation} from '../core/image_path.js';
+import type {FileStore, Lease, ModelProvider, ModelRegistry, ObjectStore, PredictionSink} from '../core/ports.js';
 
 /** The Pub/Sub CloudEvent payload (`google.events.cloud.pubsub.v1.MessagePublishedData`). */
 export interface MessagePublishedData {
@@ -31,15 +27,6 @@ export interface MessagePublishedData {
   subscription?: string;
 }
 
-/** Where results go. */
-export interface PredictionSink {
-  write(messageId: string, doc: Record<string, unknown>): Promise<void>;
-}
-
-/** The model cache, as the handler sees it. */
-export interface ModelProvider {
-  acquire(record: CurrentModel): Promise<Lease>;
-}
 
 /** Dependencies of {@link makeClassifyImageHandler}. */
 export interface ClassifyImageDeps {
@@ -49,20 +36,11 @@ export interface ClassifyImageDeps {
   >;
   readonly registry: ModelRegistry;
   readonly objects: ObjectStore;
+  readonly files: FileStore;
   readonly predictions: PredictionSink;
   readonly models: ModelProvider;
   readonly logger: Logger;
   readonly now: () => Date;
-}
-
-/** A permanent failure: recorded and acknowledged. */
-class PermanentFailure extends Error {
-  constructor(
-    readonly kind: string,
-    message: string
-  ) {
-    super(message);
-  }
 }
 
 /** Shares one registry read among all invocations that ask while it is in flight. */
@@ -76,22 +54,10 @@ function coalesced<T>(read: () => Promise<T>): () => Promise<T> {
   };
 }
 
-async function readImage(location: ImageLocation, objects: ObjectStore, maxBytes: number): Promise<Buffer> {
-  try {
-    if (location.kind === 'gcs') return await objects.read(location.bucket, location.name, {maxBytes});
-    const stat = await fs.stat(location.path);
-    if (stat.size > maxBytes)
-      throw new ObjectTooLargeError(`${location.path} is ${stat.size} bytes, over the limit of ${maxBytes}`);
-    return await fs.readFile(location.path);
-  } catch (e) {
-    if (e instanceof ObjectNotFoundError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new PermanentFailure('not_found', (e as Error).message);
-    }
-    if (e instanceof ObjectTooLargeError) throw new PermanentFailure('too_large', e.message);
-    if ((e as NodeJS.ErrnoException).code === 'EISDIR')
-      throw new PermanentFailure('not_found', `${(e as Error).message}: not a file`);
-    throw e;
-  }
+/** The image's bytes; ObjectNotFoundError / ObjectTooLargeError are permanent. */
+function readImage(location: ImageLocation, deps: ClassifyImageDeps, maxBytes: number): Promise<Buffer> {
+  if (location.kind === 'gcs') return deps.objects.read(location.bucket, location.name, {maxBytes});
+  return deps.files.read(location.path, {maxBytes});
 }
 
 /** Builds the classifyImage CloudEvent handler. */
@@ -101,7 +67,6 @@ export function makeClassifyImageHandler(
   const {config, logger} = deps;
   const currentRecord = coalesced(() => deps.registry.current());
   const policy = {imageBuckets: config.imageBuckets, localImageDir: config.localImageDir};
-  const preprocessOptions = {maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels};
 
   const handle = async (event: CloudEvent<MessagePublishedData>): Promise<void> => {
     const started = performance.now();
@@ -139,13 +104,10 @@ export function makeClassifyImageHandler(
       image = location.kind === 'gcs' ? `gs://${location.bucket}/${location.name}` : location.path;
       // Acquire first (instant unless a load is due), so that the finally below always releases it.
       lease = await deps.models.acquire(record);
-      const bytes = await readImage(location, deps.objects, config.maxImageBytes);
-      const t1 = performance.now();
-      const pre = await preprocessImage(bytes, lease.model.input, preprocessOptions);
-      const preprocessMs = performance.now() - t1;
-      const [result] = await lease.model.classifyBatch([pre.data], config.topK);
-      const r = result!;
+      const bytes = await readImage(location, deps, config.maxImageBytes);
+      const r = await lease.classifier.classify(bytes, config.topK);
       const name = lease.record.model_name;
+      const {engine, backend} = lease.classifier;
       const doc = {
         ...base,
         image,
@@ -157,29 +119,31 @@ export function makeClassifyImageHandler(
         model_name: name,
         // True when the record already names a newer model that is still loading here.
         stale_model: lease.stale,
-        backend: lease.model.backend,
-        timings: {registry_read_ms: registryReadMs, preprocess_ms: preprocessMs, inference_ms: r.inference_ms},
+        engine,
+        backend,
+        timings: {registry_read_ms: registryReadMs, preprocess_ms: r.preprocess_ms, inference_ms: r.inference_ms},
       };
       await deps.predictions.write(messageId, doc);
       logger.log('INFO', `classifyImage: ${image} → ${r.label} (${r.score.toFixed(3)}) by ${name}`, {
         message_id: messageId,
         outcome: 'predicted',
         model_id: lease.record.model_id,
+        engine,
+        backend,
         stale_model: lease.stale,
         lease_seq: lease.seq,
         [`${name}_num_inferences`]: 1,
         [`${name}_inference_latency_ms`]: Math.round(r.inference_ms),
         inference_latency_ms: Math.round(r.inference_ms), // fixed name for the log-based metric
-        [`${name}_model_byte_size`]: lease.model.byteSize,
+        [`${name}_model_byte_size`]: lease.classifier.byteSize,
         registry_read_ms: Math.round(registryReadMs),
-        preprocess_ms: Math.round(preprocessMs),
+        preprocess_ms: Math.round(r.preprocess_ms),
         elapsed_ms: Math.round(performance.now() - started),
         'logging.googleapis.com/labels': {model_name: name, function: 'classifyImage'},
       });
     } catch (e) {
-      const permanent = e instanceof MessageError || e instanceof ImageError || e instanceof PermanentFailure;
-      if (!permanent) throw e;
-      const kind = (e as {kind: string}).kind;
+      if (!isPermanent(e)) throw e;
+      const kind = e.kind;
       const reason = e.message.split('\n')[0]!;
       const {model_id, model_name: name} = lease?.record ?? record;
       await deps.predictions.write(messageId, {

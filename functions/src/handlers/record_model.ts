@@ -12,14 +12,8 @@ import type {Config} from '../config.js';
 import type {Logger} from '../core/log.js';
 import {buildRecord, ignoreReason, type ModelRecord, type StorageObjectData} from '../core/model_record.js';
 import {matchesPattern} from '../core/glob.js';
-import {ObjectNotFoundError, ObjectTooLargeError, type ModelStore} from '../core/ports.js';
-import {ModelUnusableError} from '../model/errors.js';
-
-/** What the gate learns about a model that loads. */
-export interface Validation {
-  readonly input_shape: number[];
-  readonly output_width: number;
-}
+import {isPermanent, ObjectNotFoundError, ObjectTooLargeError} from '../core/errors.js';
+import type {ModelStore, Validation} from '../core/ports.js';
 
 /** Dependencies of {@link makeRecordModelHandler}. */
 export interface RecordModelDeps {
@@ -34,15 +28,11 @@ export interface RecordModelDeps {
   readonly now: () => Date;
 }
 
-/** True for failures that retrying the same object cannot fix. */
-function isPermanent(e: unknown): e is Error & {kind?: string} {
-  return e instanceof ModelUnusableError || e instanceof ObjectNotFoundError || e instanceof ObjectTooLargeError;
-}
-
-function kindOf(e: Error & {kind?: string}): string {
+/** The rejection kind: a missing or oversized object is named for what it is here, a model file. */
+function kindOf(e: Error & {kind: string}): string {
   if (e instanceof ObjectNotFoundError) return 'object_not_found';
   if (e instanceof ObjectTooLargeError) return 'model_too_large';
-  return e.kind ?? 'unusable';
+  return e.kind;
 }
 
 /** Builds the recordModel CloudEvent handler. */

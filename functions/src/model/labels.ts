@@ -6,7 +6,7 @@
  * - a JSON array of strings;
  * - text, one label per line (TensorFlow's `ImageNetLabels.txt` among them), LF or CRLF.
  */
-import {LabelMismatchError} from './errors.js';
+import {LabelMismatchError} from '../core/errors.js';
 
 /** Parses a label file's text into labels in output order. */
 export function parseLabels(text: string, source = 'labels'): string[] {

@@ -15,31 +15,15 @@
  */
 import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
-import type {LoadedModel} from './keras_model.js';
+import type {Classifier, Lease, ModelProvider} from '../core/ports.js';
 
-/** A model in use by one invocation; call {@link release} when done. */
-export interface Lease {
-  readonly model: LoadedModel;
-  readonly record: CurrentModel;
-  /** Load time of this model, for the metrics. */
-  readonly loadMs: number;
-  /** The record names another model that could not be loaded yet (this one is older). */
-  readonly stale: boolean;
-  /**
-   * Order in which this instance handed out its leases (1, 2, …): the order in which models
-   * were chosen, which completion order is not (a prediction started on the old model may
-   * finish after one on the new model). Logged, so that "never back to an older model" can
-   * be checked from the logs.
-   */
-  readonly seq: number;
-  release(): void;
-}
+export type {Lease} from '../core/ports.js';
 
 /** No model can serve: none loaded yet and the current one failed (transient for the caller). */
 export class ModelUnavailableError extends Error {}
 
 interface Entry {
-  readonly model: LoadedModel;
+  readonly model: Classifier;
   readonly record: CurrentModel;
   readonly loadMs: number;
   leases: number;
@@ -53,7 +37,7 @@ export interface CacheStats {
   disposed: number;
 }
 
-export class ModelCache {
+export class ModelCache implements ModelProvider {
   private active: Entry | null = null;
   private loading: {modelId: string; promise: Promise<Entry>} | null = null;
   private failure: {modelId: string; until: number; reason: string} | null = null;
@@ -65,7 +49,7 @@ export class ModelCache {
   private leaseCount = 0;
 
   constructor(
-    private readonly load: (record: CurrentModel) => Promise<LoadedModel>,
+    private readonly load: (record: CurrentModel) => Promise<Classifier>,
     private readonly options: {backoffMs: number; logger: Logger; now?: () => number}
   ) {}
 
@@ -129,6 +113,8 @@ export class ModelCache {
           previous_model_id: old?.record.model_id ?? null,
           [`${record.model_name}_load_model_latency_ms`]: Math.round(entry.loadMs),
           [`${record.model_name}_model_byte_size`]: model.byteSize,
+          engine: model.engine,
+          backend: model.backend,
           // Fixed names as well, for log-based metrics (infra/monitoring.tf) labelled by model.
           load_model_latency_ms: Math.round(entry.loadMs),
           'logging.googleapis.com/labels': {model_name: record.model_name, function: 'classifyImage'},
@@ -166,9 +152,8 @@ export class ModelCache {
     entry.leases++;
     let released = false;
     return {
-      model: entry.model,
+      classifier: entry.model,
       record: entry.record,
-      loadMs: entry.loadMs,
       stale,
       seq: ++this.leaseCount,
       release: () => {

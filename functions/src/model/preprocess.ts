@@ -14,8 +14,8 @@
  * when shrinking (antialiasing); measured here, the two agree within 0.4/255 per pixel.
  */
 import sharp, {type Metadata, type OutputInfo} from 'sharp';
-import {ImageError} from './errors.js';
-import type {InputContract} from './keras_model.js';
+import {ImageError} from '../core/errors.js';
+import type {InputContract} from '../core/ports.js';
 import {scaleCoefficients} from '../core/scale.js';
 
 /** Limits and options for {@link preprocessImage}. */

@@ -15,7 +15,8 @@ import {memoryLogger} from '../../src/core/log.js';
 import {buildRecord} from '../../src/core/model_record.js';
 import type {ModelRegistry} from '../../src/core/ports.js';
 import {makeClassifyImageHandler} from '../../src/handlers/classify_image.js';
-import {loadRecordedModel} from '../../src/handlers/model_source.js';
+import {loadRecordedModel} from '../../src/model/loader.js';
+import {localFiles} from '../../src/adapters/local_files.js';
 import {ModelCache} from '../../src/model/model_cache.js';
 import {MOBILENET, fixtureBytes, fixtureDir} from '../helpers/fixtures.js';
 import {EMULATORS, firestore, storage, unique, upload} from '../helpers/emulators.js';
@@ -36,6 +37,7 @@ const db = firestore();
 const s = storage();
 const store = firestoreRegistry(db, config);
 const objects = gcsObjectStore(s);
+const files = localFiles();
 const logger = memoryLogger();
 let registryReads = 0;
 let registryDown = false;
@@ -47,7 +49,7 @@ const registry: ModelRegistry = {
   },
 };
 const cache = new ModelCache(
-  r => loadRecordedModel(r, {objects, maxModelBytes: config.maxModelBytes, backend: null, logger}),
+  r => loadRecordedModel(r, {objects, files, maxModelBytes: config.maxModelBytes}, {engine: config.engine, logger}),
   {
     backoffMs: 1000,
     logger,
@@ -59,6 +61,7 @@ functions.cloudEvent(
     config,
     registry,
     objects,
+    files,
     predictions: firestorePredictionSink(db, predictionsCollection),
     models: cache,
     logger,

@@ -2,7 +2,7 @@
 import {describe, it} from 'node:test';
 import assert from 'node:assert/strict';
 import {gcsObjectStore} from '../../src/adapters/gcs_object_store.js';
-import {ObjectNotFoundError, ObjectTooLargeError} from '../../src/core/ports.js';
+import {ObjectNotFoundError, ObjectTooLargeError} from '../../src/core/errors.js';
 import {fixtureBytes} from '../helpers/fixtures.js';
 import {EMULATORS, storage, unique, upload} from '../helpers/emulators.js';
 

@@ -13,7 +13,8 @@ import {gcsObjectStore} from '../../src/adapters/gcs_object_store.js';
 import {parseConfig} from '../../src/config.js';
 import {memoryLogger} from '../../src/core/log.js';
 import type {StorageObjectData} from '../../src/core/model_record.js';
-import {validateRecordedModel} from '../../src/handlers/model_source.js';
+import {validateModel} from '../../src/model/loader.js';
+import {localFiles} from '../../src/adapters/local_files.js';
 import {makeRecordModelHandler} from '../../src/handlers/record_model.js';
 import {MOBILENET, fixtureBytes} from '../helpers/fixtures.js';
 import {EMULATORS, firestore, storage, unique, upload} from '../helpers/emulators.js';
@@ -36,7 +37,7 @@ function setup() {
     logger,
     now: () => new Date(),
     validate: record =>
-      validateRecordedModel(record, {objects, maxModelBytes: config.maxModelBytes, backend: null, logger}),
+      validateModel(record, {objects, files: localFiles(), maxModelBytes: config.maxModelBytes}, {logger}),
   });
   let n = 0;
   const send = (data: StorageObjectData) =>

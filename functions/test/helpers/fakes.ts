@@ -1,6 +1,7 @@
 /** In-memory implementations of the ports, for unit and integration tests. */
 import {decide, historyId, type CurrentModel, type ModelRecord} from '../../src/core/model_record.js';
-import {ObjectNotFoundError, ObjectTooLargeError, type ModelStore, type ObjectStore} from '../../src/core/ports.js';
+import {ObjectNotFoundError, ObjectTooLargeError} from '../../src/core/errors.js';
+import type {ModelStore, ObjectStore} from '../../src/core/ports.js';
 
 /** A ModelStore in memory, with the same transactional semantics (JS runs it atomically). */
 export class MemoryModelStore implements ModelStore {

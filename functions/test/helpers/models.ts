@@ -1,11 +1,22 @@
-/** Loads shared fixture models for tests, on the backend the machine offers. */
+/**
+ * Loads shared fixture models for tests through the real loader. The engine is
+ * $INFERENCE_ENGINE (default `auto`: ONNX Runtime), so the whole suite can be run on
+ * either engine; tests that compare engines name them.
+ */
 import * as tf from '@tensorflow/tfjs';
-import {initBackend, parseBackendName} from '../../src/model/backend.js';
-import {loadKerasModel, type LoadedModel, type LoadOptions} from '../../src/model/keras_model.js';
+import type {Classifier} from '../../src/core/ports.js';
+import {initBackend, parseBackendName} from '../../src/model/engines/tfjs/backend.js';
+import {loadClassifier, type EngineChoice, type LoadOptions} from '../../src/model/loader.js';
 import {parseLabels} from '../../src/model/labels.js';
 import {MOBILENET, fixtureBytes} from './fixtures.js';
 
-/** Initialises the backend ($TFJS_BACKEND or the best available). */
+/** The engine under test ($INFERENCE_ENGINE, default auto). */
+export function engineUnderTest(): EngineChoice {
+  const e = process.env['INFERENCE_ENGINE'];
+  return e === 'onnx' || e === 'tfjs' ? e : 'auto';
+}
+
+/** Initialises the tfjs backend ($TFJS_BACKEND or the best available). */
 export async function backend(): Promise<string> {
   const forced = parseBackendName(process.env['TFJS_BACKEND']);
   return (await initBackend(forced ? {forced} : {})).name;
@@ -16,18 +27,17 @@ export function kerasLabels(): string[] {
   return parseLabels(fixtureBytes('labels/imagenet_class_index.json').toString('utf8'));
 }
 
-/** The shared MobileNet with its real contract: [-1, 1] inputs and the Keras labels. */
-export async function loadMobileNet(options: LoadOptions = {}): Promise<LoadedModel> {
-  await backend();
-  return loadKerasModel(fixtureBytes(MOBILENET), {
-    name: 'mobilenet_v1',
-    scale: '-1,1',
-    labels: kerasLabels(),
-    ...options,
-  });
+/** Loads a model from bytes on the engine under test (options may name another). */
+export function load(bytes: Uint8Array, options: LoadOptions = {}): Promise<Classifier> {
+  return loadClassifier(bytes, {engine: engineUnderTest(), ...options});
 }
 
-/** Live tensor count (for leak assertions). */
+/** The shared MobileNet with its real contract: [-1, 1] inputs and the Keras labels. */
+export function loadMobileNet(options: LoadOptions = {}): Promise<Classifier> {
+  return load(fixtureBytes(MOBILENET), {name: 'mobilenet_v1', scale: '-1,1', labels: kerasLabels(), ...options});
+}
+
+/** Live tfjs tensor count (for leak assertions). */
 export function numTensors(): number {
   return tf.memory().numTensors;
 }

@@ -41,10 +41,31 @@ describe('npm run classify', () => {
     const [daisy, tiger, broken] = out.lines;
     assert.equal(daisy!['label'], 'daisy');
     assert.equal(tiger!['label'], 'tiger');
-    assert.deepEqual(Object.keys(daisy!).sort(), ['backend', 'image', 'label', 'model_name', 'score', 'top_k']);
+    assert.deepEqual(Object.keys(daisy!).sort(), ['backend', 'engine', 'image', 'label', 'model_name', 'score', 'top_k']);
+    assert.deepEqual([daisy!['engine'], daisy!['backend']], ['onnx', 'onnxruntime-cpu']);
     assert.equal((daisy!['top_k'] as unknown[]).length, 3);
     assert.equal((broken!['error'] as {kind: string}).kind, 'decode');
-    assert.match(out.stderr, /TensorFlow\.js backend: (tensorflow|wasm|cpu)/);
+    assert.match(out.stderr, /inference engine: onnx/);
+  });
+
+  it('--engine tfjs runs the same model on TensorFlow.js, with the same answer', () => {
+    const out = classify(
+      '--model',
+      fixture(MOBILENET),
+      '--labels',
+      fixture('labels/imagenet_class_index.json'),
+      '--scale',
+      '-1,1',
+      '--engine',
+      'tfjs',
+      '--json',
+      fixture('images/daisy.jpg')
+    );
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.lines[0]!['engine'], 'tfjs');
+    assert.match(String(out.lines[0]!['backend']), /^(tensorflow|wasm|cpu)$/);
+    assert.equal(out.lines[0]!['label'], 'daisy');
+    assert.match(out.stderr, /inference engine: tfjs \(TensorFlow\.js backend (tensorflow|wasm|cpu)\)/);
   });
 
   it('exits 2 with the reason on stderr when the model cannot be used', () => {
@@ -69,5 +90,6 @@ describe('npm run classify', () => {
   it('exits 64 on bad usage', () => {
     assert.equal(classify('--model', fixture(MOBILENET)).code, 64);
     assert.equal(classify('--model', fixture(MOBILENET), '--scale', '2,3', fixture('images/daisy.jpg')).code, 64);
+    assert.equal(classify('--model', fixture(MOBILENET), '--engine', 'gpu', fixture('images/daisy.jpg')).code, 64);
   });
 });

@@ -1,6 +1,7 @@
 import {describe, it} from 'node:test';
 import assert from 'node:assert/strict';
-import {decodeImagePath, MessageError} from '../../../src/core/image_path.js';
+import {decodeImagePath} from '../../../src/core/image_path.js';
+import {MessageError} from '../../../src/core/errors.js';
 
 const policy = {imageBuckets: ['imgs'], localImageDir: '/data/images'};
 const text = (s: string) => Buffer.from(s, 'utf8');

@@ -1,11 +1,12 @@
 import {beforeEach, describe, it} from 'node:test';
 import assert from 'node:assert/strict';
 import type {CloudEvent} from '@google-cloud/functions-framework';
-import {makeRecordModelHandler, type Validation} from '../../../src/handlers/record_model.js';
+import {makeRecordModelHandler} from '../../../src/handlers/record_model.js';
+import type {Validation} from '../../../src/core/ports.js';
 import {parseConfig} from '../../../src/config.js';
 import {memoryLogger} from '../../../src/core/log.js';
 import type {ModelRecord, StorageObjectData} from '../../../src/core/model_record.js';
-import {UnsupportedLayerError} from '../../../src/model/errors.js';
+import {UnsupportedLayerError} from '../../../src/core/errors.js';
 import {MemoryModelStore, storageObject} from '../../helpers/fakes.js';
 
 const config = parseConfig({MODEL_FILE_PATTERN: 'gs://models-bucket/prod/*.h5'});

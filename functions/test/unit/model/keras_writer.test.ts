@@ -2,11 +2,10 @@
 import assert from 'node:assert/strict';
 import {before, describe, it} from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import {readKerasH5} from '../../../src/model/h5_reader.js';
-import {loadKerasModel} from '../../../src/model/keras_model.js';
+import {readKerasH5} from '../../../src/model/keras/h5_reader.js';
 import {WRITTEN_KERAS_VERSION, writeKerasH5} from '../../../../scripts/lib/keras_writer.js';
 import {mobileNetV2H5} from '../../../../scripts/lib/mobilenet_v2.js';
-import {backend} from '../../helpers/models.js';
+import {backend, load} from '../../helpers/models.js';
 
 describe('writeKerasH5', () => {
   before(backend);
@@ -31,17 +30,17 @@ describe('writeKerasH5', () => {
       ['bn/gamma:0', 'bn/beta:0', 'bn/moving_mean:0', 'bn/moving_variance:0']
     );
 
-    const loaded = await loadKerasModel(bytes);
+    const loaded = await load(bytes);
     const image = Float32Array.from({length: 8 * 8 * 3}, (_, i) => (i % 17) / 17);
     const want = tf.tidy(() => (original.predict(tf.tensor4d(image, [1, 8, 8, 3])) as tf.Tensor).dataSync());
-    const [got] = await loaded.classifyBatch([image], 5);
-    for (const t of got!.top_k) assert.ok(Math.abs(t.score - want[t.index]!) < 1e-6, `class ${t.index}`);
+    const [got] = await loaded.classifyPixels([image], 5);
+    for (const t of got!.top_k) assert.ok(Math.abs(t.score - want[t.index]!) < 1e-5, `class ${t.index}`);
     loaded.dispose();
     original.dispose();
   });
 
   it('writes a MobileNetV2 1.0 224 that loads with Keras’ parameter count', async () => {
-    const model = await loadKerasModel(await mobileNetV2H5(), {scale: '-1,1'});
+    const model = await load(await mobileNetV2H5(), {scale: '-1,1'});
     assert.equal(model.paramCount, 3_538_984); // keras.applications.MobileNetV2().count_params()
     assert.deepEqual([model.input.height, model.input.width, model.input.channels], [224, 224, 3]);
     assert.equal(model.outputWidth, 1000);

@@ -1,7 +1,7 @@
 import {describe, it} from 'node:test';
 import assert from 'node:assert/strict';
 import {ModelCache, ModelUnavailableError} from '../../../src/model/model_cache.js';
-import type {LoadedModel} from '../../../src/model/keras_model.js';
+import type {Classifier} from '../../../src/core/ports.js';
 import type {CurrentModel} from '../../../src/core/model_record.js';
 import {memoryLogger} from '../../../src/core/log.js';
 
@@ -11,16 +11,16 @@ function record(id: string): CurrentModel {
 
 /** A fake loader whose loads finish when the test says so. */
 function loader() {
-  const pending = new Map<string, {resolve: (m: LoadedModel) => void; reject: (e: Error) => void}>();
+  const pending = new Map<string, {resolve: (m: Classifier) => void; reject: (e: Error) => void}>();
   const disposed: string[] = [];
   let calls = 0;
   const load = (r: CurrentModel) =>
-    new Promise<LoadedModel>((resolve, reject) => {
+    new Promise<Classifier>((resolve, reject) => {
       calls++;
       pending.set(r.model_id, {resolve, reject});
     });
   const finish = (id: string) =>
-    pending.get(id)!.resolve({name: id, byteSize: 1, dispose: () => disposed.push(id)} as unknown as LoadedModel);
+    pending.get(id)!.resolve({name: id, byteSize: 1, dispose: () => disposed.push(id)} as unknown as Classifier);
   const fail = (id: string) => pending.get(id)!.reject(new Error(`broken ${id}`));
   return {load, finish, fail, disposed, calls: () => calls};
 }

@@ -1,8 +1,8 @@
 import {describe, it} from 'node:test';
 import assert from 'node:assert/strict';
 import {DEFAULT_PREPROCESS, preprocessImage} from '../../../src/model/preprocess.js';
-import type {InputContract} from '../../../src/model/keras_model.js';
-import {ImageError} from '../../../src/model/errors.js';
+import type {InputContract} from '../../../src/core/ports.js';
+import {ImageError} from '../../../src/core/errors.js';
 import {fixtureBytes, fixtureDir} from '../../helpers/fixtures.js';
 
 const RGB: InputContract = {height: 224, width: 224, channels: 3, layout: 'nhwc', scale: '0,1'};

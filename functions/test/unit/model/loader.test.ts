@@ -1,11 +1,13 @@
 import {before, describe, it} from 'node:test';
 import assert from 'node:assert/strict';
-import {loadKerasModel, topIndices, inputContractFromShape, type LoadedModel} from '../../../src/model/keras_model.js';
+import type {Classifier} from '../../../src/core/ports.js';
+import {topIndices} from '../../../src/model/classifier.js';
+import {inputContractFromShape} from '../../../src/model/contract.js';
 import {preprocessImage} from '../../../src/model/preprocess.js';
-import {LabelMismatchError, ModelUnusableError, UnsupportedLayerError} from '../../../src/model/errors.js';
+import {LabelMismatchError, ModelUnusableError, UnsupportedLayerError} from '../../../src/core/errors.js';
 import {parseLabels} from '../../../src/model/labels.js';
 import {MOBILENET, fixtureBytes, fixtureDir} from '../../helpers/fixtures.js';
-import {backend, kerasLabels, loadMobileNet, numTensors} from '../../helpers/models.js';
+import {backend, engineUnderTest, kerasLabels, load, loadMobileNet, numTensors} from '../../helpers/models.js';
 
 before(async () => {
   await backend();
@@ -15,8 +17,8 @@ function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
 
-describe('loadKerasModel on the real MobileNet v1 0.25 (Keras 2.8)', () => {
-  let model: LoadedModel;
+describe(`loadClassifier on the real MobileNet v1 0.25 (Keras 2.8), engine ${engineUnderTest()}`, () => {
+  let model: Classifier;
   before(async () => {
     model = await loadMobileNet();
   });
@@ -49,7 +51,7 @@ describe('loadKerasModel on the real MobileNet v1 0.25 (Keras 2.8)', () => {
   for (const [image, want, rank] of expectations) {
     it(`classifies ${image} as ${want} in the top ${rank}`, async () => {
       const pre = await preprocessImage(fixtureBytes(`images/${image}`), model.input);
-      const [result] = await model.classifyBatch([pre.data], 5);
+      const [result] = await model.classifyPixels([pre.data], 5);
       const labels = result!.top_k.slice(0, rank).map(t => t.label);
       assert.ok(
         labels.some(l => want.test(l)),
@@ -61,7 +63,7 @@ describe('loadKerasModel on the real MobileNet v1 0.25 (Keras 2.8)', () => {
 
   it('is as sure of the daisy as Keras is (0.99 in an independent numpy forward pass)', async () => {
     const pre = await preprocessImage(fixtureBytes('images/daisy.jpg'), model.input);
-    const [result] = await model.classifyBatch([pre.data]);
+    const [result] = await model.classifyPixels([pre.data], 5);
     assert.equal(result!.label, 'daisy');
     assert.ok(result!.score > 0.97, `score ${result!.score}`);
   });
@@ -72,43 +74,52 @@ describe('loadKerasModel on the real MobileNet v1 0.25 (Keras 2.8)', () => {
         async f => (await preprocessImage(fixtureBytes(`images/${f}`), model.input)).data
       )
     );
-    const batch = await model.classifyBatch(images);
+    const batch = await model.classifyPixels(images, 5);
     for (const [i, img] of images.entries()) {
-      const [single] = await model.classifyBatch([img]);
+      const [single] = await model.classifyPixels([img], 5);
       assert.equal(batch[i]!.label, single!.label);
       assert.ok(Math.abs(batch[i]!.score - single!.score) < 1e-4);
     }
   });
 
-  it('leaks no tensor over 100 classifications', async () => {
-    const pre = await preprocessImage(fixtureBytes('images/cat_tabby.jpg'), model.input);
-    await model.classifyBatch([pre.data]);
+  it('tfjs: leaks no tensor over 100 classifications', async () => {
+    const tfjs = await loadMobileNet({engine: 'tfjs'});
+    const pre = await preprocessImage(fixtureBytes('images/cat_tabby.jpg'), tfjs.input);
+    await tfjs.classifyPixels([pre.data], 5);
     const tensors = numTensors();
-    for (let i = 0; i < 100; i++) await model.classifyBatch([pre.data]);
+    for (let i = 0; i < 100; i++) await tfjs.classifyPixels([pre.data], 5);
     assert.equal(numTensors(), tensors);
+    tfjs.dispose();
   });
 
-  it('frees every tensor on dispose', async () => {
+  it('classifies image bytes (preprocessing inside the classifier), timing both steps', async () => {
+    const r = await model.classify(fixtureBytes('images/tiger.jpeg'), 3);
+    assert.equal(r.label, 'tiger');
+    assert.equal(r.top_k.length, 3);
+    assert.ok(r.preprocess_ms > 0 && r.inference_ms > 0);
+  });
+
+  it('tfjs: frees every tensor on dispose', async () => {
     const base = numTensors();
-    const second = await loadMobileNet();
+    const second = await loadMobileNet({engine: 'tfjs'});
     assert.ok(numTensors() > base);
     second.dispose();
     assert.equal(numTensors(), base);
-    await assert.rejects(second.classifyBatch([new Float32Array(224 * 224 * 3)]), /disposed/);
+    await assert.rejects(second.classifyPixels([new Float32Array(224 * 224 * 3)], 5), /disposed/);
   });
 });
 
-describe('loadKerasModel on other real Keras files', () => {
+describe('loadClassifier on other real Keras files', () => {
   for (const file of ['models/keras2/mnist_cnn_tfkeras_2.13.1.h5', 'models/keras3/mnist_cnn_keras3.9.1.h5']) {
     it(`${file}: a 28x28 greyscale model with a 10-way distribution that sums to 1`, async () => {
-      const model = await loadKerasModel(fixtureBytes(file));
+      const model = await load(fixtureBytes(file));
       try {
         assert.equal(model.input.height, 28);
         assert.equal(model.input.width, 28);
         assert.equal(model.input.channels, 1);
         assert.equal(model.outputWidth, 10);
         const pre = await preprocessImage(fixtureBytes('bad-images/skimage_camera_gray.png'), model.input);
-        const [result] = await model.classifyBatch([pre.data], 10);
+        const [result] = await model.classifyPixels([pre.data], 10);
         assert.equal(result!.top_k.length, 10);
         assert.ok(Math.abs(sum(result!.top_k.map(t => t.score)) - 1) < 1e-4);
       } finally {
@@ -118,13 +129,13 @@ describe('loadKerasModel on other real Keras files', () => {
   }
 
   it('the Keras 3 model takes a flat 784 input (batch_shape [null, 784])', async () => {
-    const model = await loadKerasModel(fixtureBytes('models/keras3/mnist_cnn_keras3.9.1.h5'));
+    const model = await load(fixtureBytes('models/keras3/mnist_cnn_keras3.9.1.h5'));
     assert.equal(model.input.layout, 'flat');
     model.dispose();
   });
 
   it('the channels-first Keras 2.3.1 model loads with an NCHW input', async () => {
-    const model = await loadKerasModel(
+    const model = await load(
       fixtureBytes('models/keras2/simpleconv2d_functional_channels_first_keras2.3.1.hdf5')
     );
     try {
@@ -132,7 +143,7 @@ describe('loadKerasModel on other real Keras files', () => {
         [model.input.layout, model.input.channels, model.input.height, model.input.width],
         ['nchw', 1, 28, 28]
       );
-      const [r] = await model.classifyBatch([new Float32Array(28 * 28).fill(0.2)]);
+      const [r] = await model.classifyPixels([new Float32Array(28 * 28).fill(0.2)], 5);
       assert.ok(Number.isFinite(r!.score));
     } finally {
       model.dispose();
@@ -140,9 +151,9 @@ describe('loadKerasModel on other real Keras files', () => {
   });
 
   it('tf.keras 2.2.4 DepthwiseConv2D/SpatialDropout2D/UpSampling2D/Cropping2D model loads', async () => {
-    const model = await loadKerasModel(fixtureBytes('models/keras2/cnn2d_depthwise_zeropad_tfkeras2.2.4.h5'));
+    const model = await load(fixtureBytes('models/keras2/cnn2d_depthwise_zeropad_tfkeras2.2.4.h5'));
     assert.equal(model.outputsProbabilities, false); // no softmax head: scores are softmax(logits)
-    const [r] = await model.classifyBatch([new Float32Array(10 * 10 * 3).fill(0.5)], 3);
+    const [r] = await model.classifyPixels([new Float32Array(10 * 10 * 3).fill(0.5)], 3);
     assert.ok(Math.abs(sum(r!.top_k.map(t => t.score)) - 1) < 1e-4);
     model.dispose();
   });
@@ -152,7 +163,7 @@ describe('loadKerasModel on other real Keras files', () => {
       const cls =
         /_(Lambda|TensorFlowOpLayer|LocallyConnected2D|Attention|FixedPointQuantizer|GarNet)/.exec(file)?.[1] ??
         'Lambda';
-      await assert.rejects(loadKerasModel(fixtureBytes(`models/unsupported-layers/${file}`)), (e: unknown) => {
+      await assert.rejects(load(fixtureBytes(`models/unsupported-layers/${file}`)), (e: unknown) => {
         assert.ok(e instanceof UnsupportedLayerError, String(e));
         assert.match((e as Error).message, new RegExp(`${cls} '[^']+'`));
         return true;
@@ -162,14 +173,14 @@ describe('loadKerasModel on other real Keras files', () => {
 
   it("names Lambda 'lambda_1' for the Sequential Lambda model", async () => {
     await assert.rejects(
-      loadKerasModel(fixtureBytes('models/unsupported-layers/sequential_lambda.h5')),
+      load(fixtureBytes('models/unsupported-layers/sequential_lambda.h5')),
       /Lambda 'lambda_1'/
     );
   });
 
   it('leaves no tensor behind when a load fails', async () => {
     const base = numTensors();
-    await assert.rejects(loadKerasModel(fixtureBytes(MOBILENET), {labels: ['a', 'b']}), LabelMismatchError);
+    await assert.rejects(load(fixtureBytes(MOBILENET), {labels: ['a', 'b'], engine: 'tfjs'}), LabelMismatchError);
     assert.equal(numTensors(), base);
   });
 });

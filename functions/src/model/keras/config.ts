@@ -9,7 +9,7 @@
  * nothing at inference). Anything that would change the arithmetic is rejected with an
  * {@link UnsupportedLayerError} naming the layer instead.
  */
-import {UnsupportedLayerError} from './errors.js';
+import {UnsupportedLayerError} from '../../core/errors.js';
 
 /** A Keras layer entry: `{class_name, config, inbound_nodes?, name?}`. */
 export interface LayerEntry {

@@ -20,7 +20,7 @@ import {
   NotHdf5Error,
   UnsupportedKerasVersionError,
   WeightsOnlyError,
-} from './errors.js';
+} from '../../core/errors.js';
 
 /** One stored weight array. */
 export interface StoredWeight {

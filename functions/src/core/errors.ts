@@ -1,15 +1,17 @@
 /**
- * Errors raised by the model layer. Every class here means "this file (or
- * input) is unusable as it is": retrying the same bytes cannot succeed, so the
- * callers treat them as permanent outcomes, never as reasons to redeliver.
+ * The one error taxonomy of both functions.
  *
- * The subclasses exist for routing and for tests; the message always names
- * the cause and, where there is one, the way out.
+ * A {@link PermanentError} means "retrying the same input cannot succeed": a handler
+ * records it (with its `kind`) and acknowledges the event. Everything else is transient
+ * and is thrown, so that Eventarc or Pub/Sub delivers the event again
+ * (functions-framework answers 500). {@link isPermanent} is the only test either handler
+ * makes. The subclasses exist for routing and for tests; the message always names the
+ * cause and, where there is one, the way out.
  */
 
-/** A model file that cannot be served. `kind` is a stable machine-readable cause. */
-export class ModelUnusableError extends Error {
-  /** Stable, machine-readable cause, e.g. `not_hdf5`. */
+/** A failure that retrying the same input cannot fix. `kind` is stable and machine-readable. */
+export class PermanentError extends Error {
+  /** Stable, machine-readable cause, e.g. `not_hdf5`, `decode`, `not_found`. */
   readonly kind: string;
   constructor(kind: string, message: string, options?: {cause?: unknown}) {
     super(message, options);
@@ -17,6 +19,28 @@ export class ModelUnusableError extends Error {
     this.kind = kind;
   }
 }
+
+/** True for errors that must be recorded and acknowledged, never redelivered. */
+export function isPermanent(e: unknown): e is PermanentError {
+  return e instanceof PermanentError;
+}
+
+/** The object does not exist (or not at that generation). */
+export class ObjectNotFoundError extends PermanentError {
+  constructor(message: string) {
+    super('not_found', message);
+  }
+}
+
+/** The object is larger than the caller accepts. */
+export class ObjectTooLargeError extends PermanentError {
+  constructor(message: string) {
+    super('too_large', message);
+  }
+}
+
+/** A model file that cannot be served. */
+export class ModelUnusableError extends PermanentError {}
 
 /** Not an HDF5 file at all (including Keras 3 `.keras` zip archives). */
 export class NotHdf5Error extends ModelUnusableError {
@@ -53,6 +77,13 @@ export class UnsupportedLayerError extends ModelUnusableError {
   }
 }
 
+/** The model config cannot describe a model: a dangling reference, a cycle, no layers. */
+export class InvalidConfigError extends ModelUnusableError {
+  constructor(message: string) {
+    super('invalid_config', message);
+  }
+}
+
 /** The model's structure and the stored weights do not fit together. */
 export class WeightMismatchError extends ModelUnusableError {
   constructor(message: string) {
@@ -85,12 +116,7 @@ export class NotAClassifierError extends ModelUnusableError {
  * An image that cannot be classified (undecodable, too large, a decompression
  * bomb, …). Permanent: the same bytes fail the same way every time.
  */
-export class ImageError extends Error {
-  /** Stable cause: `decode`, `too_large`, `too_many_pixels`, `empty`. */
-  readonly kind: string;
-  constructor(kind: string, message: string, options?: {cause?: unknown}) {
-    super(message, options);
-    this.name = 'ImageError';
-    this.kind = kind;
-  }
-}
+export class ImageError extends PermanentError {}
+
+/** A message that can never be classified (no path, a path outside the allow-list, …). */
+export class MessageError extends PermanentError {}

@@ -1,6 +1,6 @@
 import {describe, it} from 'node:test';
 import assert from 'node:assert/strict';
-import {readKerasH5} from '../../../src/model/h5_reader.js';
+import {readKerasH5} from '../../../../src/model/keras/h5_reader.js';
 import {
   CorruptHdf5Error,
   ModelTooLargeError,
@@ -8,8 +8,8 @@ import {
   NotHdf5Error,
   UnsupportedKerasVersionError,
   WeightsOnlyError,
-} from '../../../src/model/errors.js';
-import {MOBILENET, fixtureBytes, fixtureDir} from '../../helpers/fixtures.js';
+} from '../../../../src/core/errors.js';
+import {MOBILENET, fixtureBytes, fixtureDir} from '../../../helpers/fixtures.js';
 
 /** Any ModelUnusableError subclass. */
 type ErrorClass = new (...args: never[]) => ModelUnusableError;

@@ -10,7 +10,7 @@
  * State is per thread (module instance), so worker threads each choose their own.
  */
 import * as tf from '@tensorflow/tfjs';
-import type {Logger} from '../core/log.js';
+import type {Logger} from '../../../core/log.js';
 
 /** Backends in order of preference. */
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -58,7 +58,8 @@ export function initBackend(options: {forced?: BackendName; logger?: Logger} = {
       try {
         await tryBackend(name);
         const result = {name, skipped};
-        options.logger?.log('INFO', `TensorFlow.js backend: ${name}`, {
+        options.logger?.log('INFO', `inference engine: tfjs (TensorFlow.js backend ${name})`, {
+          engine: 'tfjs',
           backend: name,
           skipped: skipped.map(s => `${s.name}: ${s.reason}`),
         });

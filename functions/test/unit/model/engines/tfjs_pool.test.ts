@@ -4,12 +4,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {after, before, describe, it} from 'node:test';
-import {ModelUnusableError} from '../../../src/model/errors.js';
-import type {LoadedModel} from '../../../src/model/keras_model.js';
-import {preprocessImage} from '../../../src/model/preprocess.js';
-import {availableCores, InferencePool, poolSize} from '../../../src/model/worker_pool.js';
-import {MOBILENET, fixtureBytes} from '../../helpers/fixtures.js';
-import {backend, kerasLabels, loadMobileNet} from '../../helpers/models.js';
+import {ModelUnusableError} from '../../../../src/core/errors.js';
+import type {Classifier} from '../../../../src/core/ports.js';
+import {availableCores} from '../../../../src/model/engines/cores.js';
+import {InferencePool, poolSize} from '../../../../src/model/engines/tfjs/pool.js';
+import {loadClassifier, type LoadOptions} from '../../../../src/model/loader.js';
+import {preprocessImage} from '../../../../src/model/preprocess.js';
+import {MOBILENET, fixtureBytes} from '../../../helpers/fixtures.js';
+import {backend, kerasLabels, loadMobileNet} from '../../../helpers/models.js';
 
 describe('poolSize', () => {
   const table: Array<[number | 'auto', string, number, number]> = [
@@ -42,14 +44,16 @@ describe('availableCores', () => {
 
 describe('InferencePool (2 workers)', () => {
   let pool: InferencePool;
-  let model: LoadedModel;
+  let model: Classifier;
+  const poolLoad = (bytes: Uint8Array, options: LoadOptions) =>
+    loadClassifier(bytes, {...options, engine: 'tfjs', tfjs: (graph, contract) => pool.load(graph, contract)});
   const photos = ['daisy.jpg', 'tiger.jpeg', 'coffee_mug.jpg', 'cat_tabby.jpg'];
   let inputs: Float32Array[];
 
   before(async () => {
     const name = await backend();
     pool = await InferencePool.start({size: 2, backend: name === 'tensorflow' ? 'cpu' : (name as 'wasm'), maxBatch: 8});
-    model = await pool.load(fixtureBytes(MOBILENET), {name: 'mobilenet_v1', scale: '-1,1', labels: kerasLabels()});
+    model = await poolLoad(fixtureBytes(MOBILENET), {name: 'mobilenet_v1', scale: '-1,1', labels: kerasLabels()});
     inputs = await Promise.all(
       photos.map(async p => (await preprocessImage(fixtureBytes(`images/${p}`), model.input)).data)
     );
@@ -57,9 +61,9 @@ describe('InferencePool (2 workers)', () => {
   after(() => pool.close());
 
   it('gives the same classes and scores as the model in this thread', async () => {
-    const here = await loadMobileNet();
+    const here = await loadMobileNet({engine: 'tfjs'});
     try {
-      const [pooled, local] = await Promise.all([model.classifyBatch(inputs, 3), here.classifyBatch(inputs, 3)]);
+      const [pooled, local] = await Promise.all([model.classifyPixels(inputs, 3), here.classifyPixels(inputs, 3)]);
       assert.deepEqual(
         pooled.map(r => r.label),
         ['daisy', 'tiger', 'coffee_mug', 'tabby']
@@ -74,7 +78,7 @@ describe('InferencePool (2 workers)', () => {
 
   it('batches concurrent requests for the same model on free workers', async () => {
     const before = {...pool.stats};
-    const results = await Promise.all(Array.from({length: 32}, (_, i) => model.classifyBatch([inputs[i % 4]!], 1)));
+    const results = await Promise.all(Array.from({length: 32}, (_, i) => model.classifyPixels([inputs[i % 4]!], 1)));
     assert.deepEqual(
       results.slice(0, 4).map(r => r[0]!.label),
       ['daisy', 'tiger', 'coffee_mug', 'tabby']
@@ -85,32 +89,32 @@ describe('InferencePool (2 workers)', () => {
   });
 
   it('loads a new model into one worker first, while the other keeps serving, then into both', async () => {
-    const answering = Promise.all(Array.from({length: 6}, () => model.classifyBatch([inputs[0]!], 1)));
-    const second = await pool.load(fixtureBytes(MOBILENET), {scale: '-1,1', labels: kerasLabels()});
-    assert.equal(pool.workersWith(second), 1, 'ready as soon as one worker has it');
-    assert.equal((await second.classifyBatch([inputs[1]!]))[0]!.label, 'tiger');
+    const answering = Promise.all(Array.from({length: 6}, () => model.classifyPixels([inputs[0]!], 1)));
+    const second = await poolLoad(fixtureBytes(MOBILENET), {scale: '-1,1', labels: kerasLabels()});
+    assert.equal(pool.workerCounts().at(-1), 1, 'ready as soon as one worker has it');
+    assert.equal((await second.classifyPixels([inputs[1]!], 5))[0]!.label, 'tiger');
     assert.ok((await answering).every(r => r[0]!.label === 'daisy'));
     const deadline = Date.now() + 10_000;
-    while (pool.workersWith(second) < 2 && Date.now() < deadline) await new Promise(r => setTimeout(r, 10));
-    assert.equal(pool.workersWith(second), 2);
+    while (pool.workerCounts().at(-1)! < 2 && Date.now() < deadline) await new Promise(r => setTimeout(r, 10));
+    assert.deepEqual(pool.workerCounts(), [2, 2]);
     second.dispose();
-    assert.equal(pool.workersWith(second), 0);
+    assert.deepEqual(pool.workerCounts(), [2]);
   });
 
   it('rejects an unusable model with its kind, and keeps serving the loaded one', async () => {
     await assert.rejects(
-      pool.load(fixtureBytes('models/unsupported-layers/model_lambda.h5'), {}),
+      poolLoad(fixtureBytes('models/unsupported-layers/model_lambda.h5'), {}),
       (e: Error) => e instanceof ModelUnusableError && e.kind === 'unsupported_layer' && /Lambda/.test(e.message)
     );
-    assert.equal((await model.classifyBatch([inputs[0]!]))[0]!.label, 'daisy');
+    assert.equal((await model.classifyPixels([inputs[0]!], 5))[0]!.label, 'daisy');
   });
 
   it('frees a disposed model in every worker (no tensors left)', async () => {
     const baseline = await pool.memory();
-    const second = await pool.load(fixtureBytes(MOBILENET), {scale: '-1,1'});
-    await second.classifyBatch([inputs[1]!]);
+    const second = await poolLoad(fixtureBytes(MOBILENET), {scale: '-1,1'});
+    await second.classifyPixels([inputs[1]!], 5);
     second.dispose();
-    await assert.rejects(second.classifyBatch([inputs[1]!]), /disposed/);
+    await assert.rejects(second.classifyPixels([inputs[1]!], 5), /disposed/);
     assert.deepEqual(
       (await pool.memory()).map(m => m.numTensors),
       baseline.map(m => m.numTensors)
@@ -120,7 +124,7 @@ describe('InferencePool (2 workers)', () => {
   it('replaces a worker that dies, with the live models loaded again', async () => {
     const victim = (pool as unknown as {handles: Array<{worker: {terminate(): Promise<number>}}>}).handles[0]!;
     await victim.worker.terminate();
-    const results = await Promise.all(Array.from({length: 8}, () => model.classifyBatch([inputs[2]!], 1)));
+    const results = await Promise.all(Array.from({length: 8}, () => model.classifyPixels([inputs[2]!], 1)));
     assert.ok(results.every(r => r[0]!.label === 'coffee_mug'));
     assert.equal(pool.stats.restarts, 1);
     assert.equal(pool.size, 2);

@@ -5,8 +5,8 @@ import {
   normaliseKeras3Objects,
   translateModelConfig,
   type ModelEntry,
-} from '../../../src/model/keras_config.js';
-import {UnsupportedLayerError} from '../../../src/model/errors.js';
+} from '../../../../src/model/keras/config.js';
+import {UnsupportedLayerError} from '../../../../src/core/errors.js';
 
 const known = (cls: string): boolean => !['Lambda', 'LocallyConnected2D', 'SpatialDropout2D'].includes(cls);
 

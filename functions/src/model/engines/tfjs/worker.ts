@@ -4,18 +4,22 @@
  * of its cores), its own copies of the loaded models.
  *
  * Protocol (every request has an `id`; every reply echoes it with `result` or `error`):
- * `load {key, bytes, options}` → model info; `classify {key, images, topK}` →
- * Classification[]; `dispose {key}`; `memory` → tf.memory().
+ * `load {key, graph, contract}` → output width; `predict {key, images}` → one
+ * output row per image; `dispose {key}`; `memory` → tf.memory(). The model arrives parsed
+ * (the instance reads each file once), as plain data.
  */
 import {parentPort, workerData} from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import {initBackend, type BackendName} from './backend.js';
-import {loadKerasModel, modelInfo, type LoadedModel, type LoadOptions} from './keras_model.js';
+import type {InputContract} from '../../../core/ports.js';
+import type {KerasGraph} from '../../keras/graph.js';
+import type {EngineModel} from '../engine.js';
+import {createTfjsModel} from './model.js';
 
 /** A request from the pool. */
 export type WorkerRequest =
-  | {id: number; type: 'load'; key: string; bytes: Uint8Array; options: LoadOptions}
-  | {id: number; type: 'classify'; key: string; images: Float32Array[]; topK: number}
+  | {id: number; type: 'load'; key: string; graph: KerasGraph; contract: InputContract}
+  | {id: number; type: 'predict'; key: string; images: Float32Array[]}
   | {id: number; type: 'dispose'; key: string}
   | {id: number; type: 'memory'};
 
@@ -27,24 +31,29 @@ export type WorkerReply =
   | {id: 0; failed: string};
 
 const port = parentPort!;
-const models = new Map<string, LoadedModel>();
+const models = new Map<string, {model: EngineModel; contract: InputContract}>();
 const {backend} = workerData as {backend: BackendName};
 
 async function handle(req: WorkerRequest): Promise<unknown> {
   switch (req.type) {
     case 'load': {
-      const model = await loadKerasModel(req.bytes, req.options);
-      models.get(req.key)?.dispose();
-      models.set(req.key, model);
-      return modelInfo(model);
+      const model = await createTfjsModel(req.graph, req.contract);
+      models.get(req.key)?.model.dispose();
+      models.set(req.key, {model, contract: req.contract});
+      return model.outputWidth;
     }
-    case 'classify': {
-      const model = models.get(req.key);
-      if (!model) throw new Error(`model ${req.key} is not loaded in this worker`);
-      return model.classifyBatch(req.images, req.topK);
+    case 'predict': {
+      const entry = models.get(req.key);
+      if (!entry) throw new Error(`model ${req.key} is not loaded in this worker`);
+      const size = req.images[0]?.length ?? 0;
+      const batch = new Float32Array(size * req.images.length);
+      req.images.forEach((img, i) => batch.set(img, i * size));
+      const out = await entry.model.predict(batch, req.images.length);
+      const width = out.length / req.images.length;
+      return req.images.map((_, i) => out.slice(i * width, (i + 1) * width));
     }
     case 'dispose':
-      models.get(req.key)?.dispose();
+      models.get(req.key)?.model.dispose();
       models.delete(req.key);
       return null;
     case 'memory':

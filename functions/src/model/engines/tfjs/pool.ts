@@ -16,16 +16,17 @@
  *
  * With tfjs-node, which is multithreaded itself, no pool is used (see {@link poolSize}).
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {Worker} from 'node:worker_threads';
-import type {Logger} from '../core/log.js';
+import {ModelUnusableError} from '../../../core/errors.js';
+import type {Logger} from '../../../core/log.js';
+import type {InputContract} from '../../../core/ports.js';
+import type {KerasGraph} from '../../keras/graph.js';
+import {availableCores} from '../cores.js';
+import type {EngineModel} from '../engine.js';
 import type {BackendName} from './backend.js';
-import {ModelUnusableError} from './errors.js';
-import type {WorkerReply, WorkerRequest} from './inference_worker.js';
-import {ModelBase, type Classification, type LoadedModel, type LoadOptions, type ModelInfo} from './keras_model.js';
+import type {WorkerReply, WorkerRequest} from './worker.js';
 
 /** Options of {@link InferencePool.start}. */
 export interface PoolOptions {
@@ -34,23 +35,6 @@ export interface PoolOptions {
   /** Most requests run as one predict (1 = no batching). */
   readonly maxBatch: number;
   readonly logger?: Logger;
-}
-
-/**
- * The cores this process may use: the CPU count, bounded by a cgroup v2 quota
- * (`/sys/fs/cgroup/cpu.max`, e.g. `200000 100000` = 2 vCPUs) where one is set, since a
- * container may see every core of its host.
- */
-export function availableCores(cpuMax = '/sys/fs/cgroup/cpu.max'): number {
-  const cores = os.availableParallelism();
-  try {
-    const [quota, period] = fs.readFileSync(cpuMax, 'utf8').trim().split(/\s+/);
-    if (quota && quota !== 'max' && Number(period) > 0)
-      return Math.max(1, Math.min(cores, Math.ceil(Number(quota) / Number(period))));
-  } catch {
-    // no cgroup v2 quota here
-  }
-  return cores;
 }
 
 /**
@@ -65,9 +49,14 @@ export function poolSize(setting: number | 'auto', backend: string, cores = avai
 interface Job {
   readonly key: string;
   readonly image: Float32Array;
-  readonly topK: number;
-  resolve(c: Classification): void;
+  resolve(row: Float32Array): void;
   reject(e: Error): void;
+}
+
+/** What a worker needs to build a model: the parsed graph (plain data) and its input contract. */
+interface Loadable {
+  readonly graph: KerasGraph;
+  readonly contract: InputContract;
 }
 
 /** A request before the pool numbers it. */
@@ -95,7 +84,7 @@ interface Handle {
 // The build runs the compiled .js. In development (tsx, .ts sources) worker threads do not
 // inherit tsx's loader hooks, so the worker first registers tsx, then imports its module.
 const here = fileURLToPath(import.meta.url);
-const WORKER_FILE = path.join(path.dirname(here), `inference_worker${path.extname(here)}`);
+const WORKER_FILE = path.join(path.dirname(here), `worker${path.extname(here)}`);
 
 function newWorker(workerData: unknown): Worker {
   if (!WORKER_FILE.endsWith('.ts')) return new Worker(WORKER_FILE, {workerData});
@@ -116,7 +105,7 @@ export class InferencePool {
   private readonly handles: Handle[] = [];
   private readonly queue: Job[] = [];
   /** Live models, by key, with what it takes to load them into a replacement worker. */
-  private readonly live = new Map<string, {bytes: Uint8Array; options: LoadOptions}>();
+  private readonly live = new Map<string, Loadable>();
   private nextId = 1;
   private nextKey = 1;
   private closed = false;
@@ -198,17 +187,17 @@ export class InferencePool {
   private loadOn(
     handle: Handle,
     key: string,
-    m: {bytes: Uint8Array; options: LoadOptions},
+    m: Loadable,
     urgent: boolean
-  ): Promise<ModelInfo> {
-    return new Promise<ModelInfo>((resolve, reject) => {
+  ): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
       if (!this.handles.includes(handle)) return reject(new Error('inference worker was replaced'));
       handle.tasks.push({
         urgent,
         cancel: reject,
         run: async () => {
           try {
-            const info = (await this.call(handle, {type: 'load', key, ...m})) as ModelInfo;
+            const info = (await this.call(handle, {type: 'load', key, ...m})) as number;
             if (this.live.has(key)) handle.models.add(key);
             else void this.call(handle, {type: 'dispose', key}).catch(() => {}); // disposed meanwhile
             resolve(info);
@@ -233,12 +222,12 @@ export class InferencePool {
    * Loads a model: into the first worker before anything else it has queued, then, in the
    * background, into the others. Resolves when the first has it (it can serve from then on).
    */
-  async load(bytes: Uint8Array, options: LoadOptions): Promise<LoadedModel> {
+  async load(graph: KerasGraph, contract: InputContract): Promise<EngineModel> {
     const key = `m${this.nextKey++}`;
-    const m = {bytes, options};
+    const m = {graph, contract};
     this.live.set(key, m);
     const [first, ...rest] = this.handles;
-    let info: ModelInfo;
+    let info: number;
     try {
       info = await this.loadOn(first!, key, m, true);
     } catch (e) {
@@ -249,25 +238,22 @@ export class InferencePool {
       for (const handle of rest) {
         if (!this.live.has(key)) return;
         await this.loadOn(handle, key, m, false).catch((e: Error) =>
-          this.options.logger?.log('ERROR', `inference worker could not load ${options.name ?? key}: ${e.message}`)
+          this.options.logger?.log('ERROR', `inference worker could not load ${graph.name} (${key}): ${e.message}`)
         );
       }
     })();
-    return new PooledModel(this, key, info);
+    return new PooledModel(this, key, info, this.options.backend);
   }
 
-  /** How many workers have the model (for tests and the benchmark). */
-  workersWith(model: LoadedModel): number {
-    const key = (model as PooledModel).key;
-    return this.handles.filter(h => h.models.has(key)).length;
+  /** For each live model, oldest first: how many workers have it (for tests and the benchmark). */
+  workerCounts(): number[] {
+    return [...this.live.keys()].map(key => this.handles.filter(h => h.models.has(key)).length);
   }
 
-  /** Queues one request per image; resolves when all are classified. */
-  classify(key: string, images: readonly Float32Array[], topK: number): Promise<Classification[]> {
+  /** Queues one request per image; resolves with each image's output row. */
+  predict(key: string, images: readonly Float32Array[]): Promise<Float32Array[]> {
     const done = Promise.all(
-      images.map(
-        image => new Promise<Classification>((resolve, reject) => this.queue.push({key, image, topK, resolve, reject}))
-      )
+      images.map(image => new Promise<Float32Array>((resolve, reject) => this.queue.push({key, image, resolve, reject})))
     );
     this.pump();
     return done;
@@ -292,16 +278,16 @@ export class InferencePool {
       const batch = [first];
       for (let i = servable; i < this.queue.length && batch.length < this.options.maxBatch;) {
         const job = this.queue[i]!;
-        if (job.key === first.key && job.topK === first.topK) batch.push(...this.queue.splice(i, 1));
+        if (job.key === first.key) batch.push(...this.queue.splice(i, 1));
         else i++;
       }
       handle.busy = true;
       this.stats.batches++;
       this.stats.requests += batch.length;
       const images = batch.map(j => j.image);
-      this.call(handle, {type: 'classify', key: first.key, images, topK: first.topK})
+      this.call(handle, {type: 'predict', key: first.key, images})
         .then(
-          results => batch.forEach((job, i) => job.resolve((results as Classification[])[i]!)),
+          rows => batch.forEach((job, i) => job.resolve((rows as Float32Array[])[i]!)),
           (e: Error) => batch.forEach(job => job.reject(e))
         )
         .finally(() => {
@@ -335,22 +321,28 @@ export class InferencePool {
   }
 }
 
-/** A model living in the pool's workers, behind the {@link LoadedModel} interface. */
-class PooledModel extends ModelBase {
+/** A model living in the pool's workers, behind the {@link EngineModel} interface. */
+class PooledModel implements EngineModel {
+  readonly engine = 'tfjs';
   private disposed = false;
 
   constructor(
     private readonly pool: InferencePool,
     /** The model's key in the pool's workers. */
     readonly key: string,
-    info: ModelInfo
-  ) {
-    super(info);
-  }
+    readonly outputWidth: number,
+    readonly backend: string
+  ) {}
 
-  classifyBatch(images: readonly Float32Array[], topK = 5): Promise<Classification[]> {
-    if (this.disposed) return Promise.reject(new Error(`model ${this.name} was disposed`));
-    return this.pool.classify(this.key, images, topK);
+  async predict(batch: Float32Array, count: number): Promise<Float32Array> {
+    if (this.disposed) throw new Error(`model ${this.key} was disposed`);
+    const size = batch.length / count;
+    // slice, not subarray: posting a view would copy its whole buffer to the worker.
+    const images = Array.from({length: count}, (_, i) => batch.slice(i * size, (i + 1) * size));
+    const rows = await this.pool.predict(this.key, images);
+    const out = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
+    rows.forEach((r, i) => out.set(r, i * r.length));
+    return out;
   }
 
   dispose(): void {

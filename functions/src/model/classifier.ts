@@ -1,0 +1,127 @@
+/**
+ * The classifier every engine is served through: preprocessing (model/preprocess.ts),
+ * the engine's raw outputs, softmax where the head emits logits, top-k and labels. As in
+ * tfjs-models' mobilenet, `load()` (model/loader.ts) returns the {@link Classifier}
+ * interface and this class stays private to model/.
+ */
+import type {Classification, Classifier, InputContract} from '../core/ports.js';
+import type {EngineModel} from './engines/engine.js';
+import {preprocessImage, type PreprocessOptions} from './preprocess.js';
+
+/** What a classifier says about itself, beside its engine. */
+export type ClassifierInfo = Omit<
+  Classifier,
+  'engine' | 'backend' | 'outputWidth' | 'classify' | 'classifyPixels' | 'dispose'
+>;
+
+/** Indices of the k largest values, largest first (a partial selection, not a full sort). */
+export function topIndices(values: ArrayLike<number>, k: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (best.length === k && v <= values[best[k - 1]!]!) continue;
+    let j = best.length === k ? k - 1 : best.length;
+    while (j > 0 && values[best[j - 1]!]! < v) {
+      best[j] = best[j - 1]!;
+      j--;
+    }
+    best[j] = i;
+  }
+  return best;
+}
+
+/** Softmax of one row, in place; subtracting the maximum keeps exp() finite. */
+export function softmaxInPlace(row: Float32Array): void {
+  let max = -Infinity;
+  for (const v of row) if (v > max) max = v;
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) {
+    const e = Math.exp(row[i]! - max);
+    row[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < row.length; i++) row[i] = row[i]! / sum;
+}
+
+/** Whether one output row already is a probability distribution (a softmax head). */
+export function isDistribution(row: ArrayLike<number>): boolean {
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) {
+    if (row[i]! < 0) return false;
+    sum += row[i]!;
+  }
+  return Math.abs(sum - 1) < 1e-3;
+}
+
+/** See the module comment. */
+export class ImageClassifier implements Classifier {
+  readonly name: string;
+  readonly input: InputContract;
+  readonly labels: readonly string[] | null;
+  readonly kerasVersion: string | null;
+  readonly byteSize: number;
+  readonly paramCount: number;
+  readonly outputsProbabilities: boolean;
+  readonly timings: Classifier['timings'];
+
+  constructor(
+    private readonly model: EngineModel,
+    info: ClassifierInfo,
+    private readonly preprocess: PreprocessOptions
+  ) {
+    ({
+      name: this.name,
+      input: this.input,
+      labels: this.labels,
+      kerasVersion: this.kerasVersion,
+      byteSize: this.byteSize,
+      paramCount: this.paramCount,
+      outputsProbabilities: this.outputsProbabilities,
+      timings: this.timings,
+    } = info);
+  }
+
+  get engine(): string {
+    return this.model.engine;
+  }
+  get backend(): string {
+    return this.model.backend;
+  }
+  get outputWidth(): number {
+    return this.model.outputWidth;
+  }
+
+  async classify(image: Uint8Array, topK: number): Promise<Classification> {
+    const t0 = performance.now();
+    const pre = await preprocessImage(image, this.input, this.preprocess);
+    const preprocessMs = performance.now() - t0;
+    const [result] = await this.classifyPixels([pre.data], topK);
+    return {...result!, preprocess_ms: preprocessMs};
+  }
+
+  async classifyPixels(images: readonly Float32Array[], topK: number): Promise<Classification[]> {
+    if (images.length === 0) return [];
+    const size = this.input.height * this.input.width * this.input.channels;
+    const batch = new Float32Array(size * images.length);
+    images.forEach((img, i) => {
+      if (img.length !== size) throw new Error(`preprocessed image has ${img.length} values, the model needs ${size}`);
+      batch.set(img, i * size);
+    });
+    const start = performance.now();
+    const values = await this.model.predict(batch, images.length);
+    const inferenceMs = performance.now() - start;
+    const width = this.outputWidth;
+    const k = Math.max(1, Math.min(topK, width));
+    return images.map((_, i) => {
+      const row = values.subarray(i * width, (i + 1) * width);
+      if (!this.outputsProbabilities) softmaxInPlace(row);
+      const top = topIndices(row, k).map(index => ({label: this.labels?.[index] ?? String(index), index, score: row[index]!}));
+      const best = top[0]!;
+      return {label: best.label, index: best.index, score: best.score, top_k: top, inference_ms: inferenceMs, preprocess_ms: 0};
+    });
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * One Keras layer call → ONNX nodes. Every formula is the one tfjs-layers computes (the
+ * fidelity test holds the two engines to 1e-4): e.g. `hardSigmoid` is
+ * `clip(0.2 x + 0.5, 0, 1)`, `gelu` is the exact `0.5 x (1 + erf(x / √2))`, `selu` uses
+ * Keras' constants. A layer or option not listed throws {@link NoOnnxTranslation}, and
+ * the loader serves that model with tfjs instead.
+ */
+import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
+import {batchNormAffine} from '../../keras/fold.js';
+import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
+import {convolution, globalPooling, padOrCrop, pooling, upSampling} from './spatial.js';
+
+/** Layers that are the identity at inference. */
+const IDENTITY = new Set([
+  'Dropout',
+  'SpatialDropout1D',
+  'SpatialDropout2D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+  'ActivityRegularization',
+  'Identity',
+]);
+
+/** Applies a Keras activation by name (tfjs spelling, as keras/config.ts leaves it). */
+export function activation(b: OnnxBuilder, name: unknown, v: Value, hint: string): Value {
+  const out = (n: string): Value => ({...v, name: n});
+  const f = typeof name === 'string' ? name : 'linear';
+  const x = v.name;
+  switch (f) {
+    case 'linear':
+      return v;
+    case 'relu':
+      return out(b.op('Relu', [x], hint));
+    case 'relu6':
+      return out(clip(b, x, 0, 6, hint));
+    case 'sigmoid':
+      return out(b.op('Sigmoid', [x], hint));
+    case 'tanh':
+      return out(b.op('Tanh', [x], hint));
+    case 'elu':
+      return out(b.op('Elu', [x], hint, [attr.float('alpha', 1)]));
+    case 'selu':
+      return out(b.op('Selu', [x], hint, [attr.float('alpha', 1.6732632423543772), attr.float('gamma', 1.0507009873554805)]));
+    case 'softplus':
+      return out(b.op('Softplus', [x], hint));
+    case 'softsign':
+      return out(b.op('Softsign', [x], hint));
+    case 'exponential':
+      return out(b.op('Exp', [x], hint));
+    case 'hardSigmoid':
+      return out(b.op('HardSigmoid', [x], hint, [attr.float('alpha', 0.2), attr.float('beta', 0.5)]));
+    case 'swish':
+      return out(b.op('Mul', [x, b.op('Sigmoid', [x], `${hint}/sigmoid`)], hint));
+    case 'mish':
+      return out(b.op('Mul', [x, b.op('Tanh', [b.op('Softplus', [x], `${hint}/softplus`)], `${hint}/tanh`)], hint));
+    case 'gelu': {
+      const erf = b.op('Erf', [b.op('Mul', [x, scalar(b, Math.SQRT1_2, hint)], `${hint}/scaled`)], `${hint}/erf`);
+      const half = b.op('Mul', [x, scalar(b, 0.5, hint)], `${hint}/half`);
+      return out(b.op('Mul', [half, b.op('Add', [erf, scalar(b, 1, hint)], `${hint}/plus1`)], hint));
+    }
+    case 'softmax':
+      return out(b.op('Softmax', [x], hint, [attr.int('axis', b.storageAxis(v, -1))]));
+    case 'logSoftmax':
+      return out(b.op('LogSoftmax', [x], hint, [attr.int('axis', b.storageAxis(v, -1))]));
+    default:
+      throw new NoOnnxTranslation(`activation '${f}'`);
+  }
+}
+
+function scalar(b: OnnxBuilder, value: number, hint: string): string {
+  return b.floats(`${hint}/const`, Float32Array.of(value), []);
+}
+
+function clip(b: OnnxBuilder, x: string, lo: number, hi: number | null, hint: string): string {
+  const inputs = [x, scalar(b, lo, `${hint}/min`)];
+  if (hi !== null) inputs.push(scalar(b, hi, `${hint}/max`));
+  return b.op('Clip', inputs, hint);
+}
+
+/** A per-channel `y = x * scale + shift` along logical `axis`. */
+function affine(b: OnnxBuilder, v: Value, axis: number, scale: Float32Array, shift: Float32Array, hint: string): Value {
+  const shape = b.channelShape(v, axis, scale.length);
+  const m = b.op('Mul', [v.name, b.floats(`${hint}/scale`, scale, shape)], `${hint}/mul`);
+  return {...v, name: b.op('Add', [m, b.floats(`${hint}/shift`, shift, shape)], hint)};
+}
+
+function dense(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+  const v = b.toKeras(input);
+  const roles = layer.config['use_bias'] === false ? ['kernel'] : ['kernel', 'bias'];
+  const w = weightsByRole(layer, roles);
+  const kernel = w.get('kernel')!;
+  const units = kernel.shape.at(-1)!;
+  const k = b.floats(`${layer.name}/kernel`, kernel.values, kernel.shape);
+  const bias = w.get('bias');
+  const bName = bias ? b.floats(`${layer.name}/bias`, bias.values, [units]) : null;
+  let y: string;
+  if (v.shape.length === 1) y = b.op('Gemm', bName ? [v.name, k, bName] : [v.name, k], layer.name);
+  else {
+    y = b.op('MatMul', [v.name, k], `${layer.name}/matmul`);
+    if (bName) y = b.op('Add', [y, bName], layer.name);
+  }
+  return {name: y, shape: [...v.shape.slice(0, -1), units], storage: 'keras'};
+}
+
+/** Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate. */
+function merge(b: OnnxBuilder, layer: GraphLayer, inputs: readonly Value[]): Value {
+  // Keep channels-first storage when any input has it and the ranks agree (squeeze-and-excite
+  // multiplies [H, W, C] by [1, 1, C]: transposing the small one is cheaper than the big one).
+  const rank = inputs[0]!.shape.length;
+  const cf = rank >= 2 && inputs.some(v => v.storage === 'cf') && inputs.every(v => v.shape.length === rank);
+  const vs = inputs.map(v => (cf ? b.toChannelsFirst(v) : b.toKeras(v)));
+  const names = vs.map(v => v.name);
+  const storage = cf ? 'cf' : 'keras';
+  if (layer.className === 'Concatenate') {
+    const axis = Number(layer.config['axis'] ?? -1);
+    const logical = axis < 0 ? axis + rank + 1 : axis;
+    const shape = [...vs[0]!.shape];
+    shape[logical - 1] = vs.reduce((sum, v) => sum + v.shape[logical - 1]!, 0);
+    return {name: b.op('Concat', names, layer.name, [attr.int('axis', b.storageAxis(vs[0]!, logical))]), shape, storage};
+  }
+  const shape = vs[0]!.shape.map((_, i) => Math.max(...vs.map(v => v.shape[i] ?? 1)));
+  const op = {Add: 'Sum', Subtract: 'Sub', Multiply: 'Mul', Average: 'Mean', Maximum: 'Max', Minimum: 'Min'}[
+    layer.className
+  ];
+  if (!op) throw new NoOnnxTranslation(`merge layer ${layer.className}`);
+  let y = names[0]!;
+  if (op === 'Sub' || op === 'Mul') names.slice(1).forEach((n, i) => (y = b.op(op, [y, n], `${layer.name}/${i}`)));
+  else y = b.op(op, names, layer.name);
+  return {name: y, shape, storage};
+}
+
+function reshape(b: OnnxBuilder, layer: GraphLayer, input: Value, target: readonly number[]): Value {
+  const v = b.toKeras(input);
+  const total = v.shape.reduce((a, d) => a * d, 1);
+  const known = target.filter(d => d !== -1).reduce((a, d) => a * d, 1);
+  const shape = target.map(d => (d === -1 ? total / known : d));
+  const y = b.op('Reshape', [v.name, b.ints(`${layer.name}/shape`, [-1, ...shape])], layer.name);
+  return {name: y, shape, storage: 'keras'};
+}
+
+/** Translates one call of `layer` on `inputs`. */
+export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readonly Value[]): Value {
+  const c = layer.config;
+  const v = inputs[0]!;
+  const cls = layer.className;
+  if (IDENTITY.has(cls)) return v;
+  switch (cls) {
+    case 'Conv1D':
+    case 'Conv2D':
+    case 'DepthwiseConv2D':
+    case 'SeparableConv2D':
+      if (c['groups'] !== undefined && Number(c['groups']) !== 1) throw new NoOnnxTranslation('grouped convolution');
+      return activation(b, c['activation'], convolution(b, layer, v), `${layer.name}/act`);
+    case 'Dense':
+      return activation(b, c['activation'], dense(b, layer, v), `${layer.name}/act`);
+    case 'Activation':
+      return activation(b, c['activation'], v, layer.name);
+    case 'MaxPooling1D':
+    case 'MaxPooling2D':
+    case 'AveragePooling1D':
+    case 'AveragePooling2D':
+      return pooling(b, layer, v);
+    case 'GlobalAveragePooling1D':
+    case 'GlobalAveragePooling2D':
+    case 'GlobalMaxPooling1D':
+    case 'GlobalMaxPooling2D':
+      return globalPooling(b, layer, v);
+    case 'ZeroPadding2D':
+    case 'Cropping2D':
+      return padOrCrop(b, layer, v);
+    case 'UpSampling2D':
+      return upSampling(b, layer, v);
+    case 'BatchNormalization': {
+      const {scale, shift} = batchNormAffine(layer);
+      return affine(b, v, Number(c['axis'] ?? -1), scale, shift, layer.name);
+    }
+    case 'ReLU': {
+      const max = c['max_value'];
+      if (max === undefined || max === null) return {...v, name: b.op('Relu', [v.name], layer.name)};
+      return {...v, name: clip(b, v.name, 0, Number(max), layer.name)};
+    }
+    case 'LeakyReLU': {
+      const alpha = Number(c['alpha'] ?? c['negative_slope'] ?? 0.3);
+      return {...v, name: b.op('LeakyRelu', [v.name], layer.name, [attr.float('alpha', alpha)])};
+    }
+    case 'ELU':
+      return {...v, name: b.op('Elu', [v.name], layer.name, [attr.float('alpha', Number(c['alpha'] ?? 1))])};
+    case 'ThresholdedReLU':
+      return {...v, name: b.op('ThresholdedRelu', [v.name], layer.name, [attr.float('alpha', Number(c['theta'] ?? 1))])};
+    case 'Softmax': {
+      const axis = Array.isArray(c['axis']) ? (c['axis'] as number[]) : [Number(c['axis'] ?? -1)];
+      if (axis.length !== 1) throw new NoOnnxTranslation('Softmax over several axes');
+      return {...v, name: b.op('Softmax', [v.name], layer.name, [attr.int('axis', b.storageAxis(v, axis[0]!))])};
+    }
+    case 'PReLU': {
+      const k = b.toKeras(v);
+      const alpha = weightsByRole(layer, ['alpha']).get('alpha')!;
+      const slope = b.floats(`${layer.name}/alpha`, alpha.values, alpha.shape);
+      return {...k, name: b.op('PRelu', [k.name, slope], layer.name)};
+    }
+    case 'Rescaling': {
+      const scale = Float32Array.from([c['scale'] ?? 1].flat() as number[]);
+      const offset = Float32Array.from([c['offset'] ?? 0].flat() as number[]);
+      if (scale.length !== 1 || offset.length !== 1) throw new NoOnnxTranslation('per-channel Rescaling');
+      return affine(b, v, -1, scale, offset, layer.name);
+    }
+    case 'LayerNormalization': {
+      const axis = [c['axis'] ?? -1].flat() as number[];
+      if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== v.shape.length)) {
+        throw new NoOnnxTranslation('LayerNormalization over other than the last axis');
+      }
+      const k = b.toKeras(v);
+      const roles = [...(c['scale'] !== false ? ['gamma'] : []), ...(c['center'] !== false ? ['beta'] : [])];
+      const w = weightsByRole(layer, roles);
+      const n = k.shape.at(-1)!;
+      const gamma = w.get('gamma')?.values ?? new Float32Array(n).fill(1);
+      const beta = w.get('beta')?.values ?? new Float32Array(n);
+      const y = b.op(
+        'LayerNormalization',
+        [k.name, b.floats(`${layer.name}/gamma`, gamma, [n]), b.floats(`${layer.name}/beta`, beta, [n])],
+        layer.name,
+        [attr.int('axis', -1), attr.float('epsilon', Number(c['epsilon'] ?? 1e-3))]
+      );
+      return {...k, name: y};
+    }
+    case 'Flatten': {
+      const k = b.toKeras(v);
+      const y = b.op('Flatten', [k.name], layer.name, [attr.int('axis', 1)]);
+      return {name: y, shape: [k.shape.reduce((a, d) => a * d, 1)], storage: 'keras'};
+    }
+    case 'Reshape':
+      return reshape(b, layer, v, (c['target_shape'] as number[]).map(Number));
+    case 'KeepDims': {
+      // A global pooling with keepdims=True (keras/config.ts): [C] → [1, 1, C] or [C, 1, 1].
+      const ones = Array<number>(Number(c['spatial_rank'] ?? 2)).fill(1);
+      const shape = c['channels_first'] ? [v.shape[0]!, ...ones] : [...ones, v.shape[0]!];
+      return reshape(b, layer, v, shape);
+    }
+    case 'Permute': {
+      const k = b.toKeras(v);
+      const dims = (c['dims'] as number[]).map(Number);
+      const y = b.op('Transpose', [k.name], layer.name, [attr.ints('perm', [0, ...dims])]);
+      return {name: y, shape: dims.map(d => k.shape[d - 1]!), storage: 'keras'};
+    }
+    case 'RepeatVector': {
+      const k = b.toKeras(v);
+      const n = Number(c['n']);
+      const u = b.op('Unsqueeze', [k.name, b.ints(`${layer.name}/axes`, [1])], `${layer.name}/unsqueeze`);
+      const y = b.op('Expand', [u, b.ints(`${layer.name}/shape`, [1, n, 1])], layer.name);
+      return {name: y, shape: [n, ...k.shape], storage: 'keras'};
+    }
+    case 'Add':
+    case 'Subtract':
+    case 'Multiply':
+    case 'Average':
+    case 'Maximum':
+    case 'Minimum':
+    case 'Concatenate':
+      return merge(b, layer, inputs);
+    default:
+      throw new NoOnnxTranslation(`${cls} '${layer.name}'`);
+  }
+}
+
+/** Layer classes {@link translateLayer} knows (others make the loader fall back to tfjs). */
+export const ONNX_LAYERS = new Set([
+  ...IDENTITY,
+  ...'Conv1D Conv2D DepthwiseConv2D SeparableConv2D Dense Activation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
+    ' '
+  ),
+]);

@@ -1,0 +1,100 @@
+/**
+ * The ONNX engine: a Keras graph translated in memory (translate.ts) and run by ONNX
+ * Runtime's CPU execution provider with every graph optimisation on.
+ *
+ * Threads: intra-op threads = the cores the instance really has (engines/cores.ts), or
+ * `INFERENCE_THREADS`. ORT's pool threads spin-wait between ops by default; on an
+ * instance with a fractional vCPU quota spinning only burns the quota, so it is turned
+ * off there (`ORT_SPIN=auto`; `on`/`off` force it). `npm run bench` measures both.
+ */
+import type {InferenceSession as Session} from 'onnxruntime-node';
+import type {Logger} from '../../../core/log.js';
+import type {InputContract} from '../../../core/ports.js';
+import type {KerasGraph} from '../../keras/graph.js';
+import {availableCores, cpuQuota} from '../cores.js';
+import type {EngineModel} from '../engine.js';
+import {kerasToOnnx} from './translate.js';
+
+/** How ONNX Runtime runs. */
+export interface OnnxOptions {
+  /** Intra-op threads; `auto`: the instance's cores. */
+  readonly threads?: number | 'auto';
+  /** Spin-waiting of ORT's pool threads; `auto`: off under a fractional CPU quota. */
+  readonly spin?: 'auto' | 'on' | 'off';
+}
+
+type Ort = typeof import('onnxruntime-node');
+let ort: Promise<Ort> | undefined;
+
+/**
+ * Loads the native binding once and logs the engine once; rejects where it cannot load
+ * (the loader then falls back to tfjs).
+ */
+export function loadOrt(logger?: Logger, options: OnnxOptions = {}): Promise<Ort> {
+  ort ??= import('onnxruntime-node').then(
+    m => {
+      const s = sessionOptions(options);
+      const spin = (s.extra as {session: {intra_op: {allow_spinning: string}}}).session.intra_op.allow_spinning;
+      logger?.log('INFO', `inference engine: onnx (onnxruntime-node ${m.env.versions.common}, ${s.intraOpNumThreads} threads)`, {
+        engine: 'onnx',
+        backend: 'onnxruntime-cpu',
+        intra_op_threads: s.intraOpNumThreads,
+        spinning: spin === '1',
+      });
+      return m;
+    },
+    (e: unknown) => {
+      ort = undefined;
+      throw e;
+    }
+  );
+  return ort;
+}
+
+/** The session options {@link createOnnxModel} uses, resolved for this instance. */
+export function sessionOptions(options: OnnxOptions = {}): Session.SessionOptions {
+  const threads = options.threads === undefined || options.threads === 'auto' ? availableCores() : options.threads;
+  const quota = cpuQuota();
+  const spin = options.spin === 'on' || (options.spin !== 'off' && Number.isInteger(quota));
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    extra: {session: {intra_op: {allow_spinning: spin ? '1' : '0'}}},
+  };
+}
+
+/** Translates and loads a graph into ONNX Runtime. Throws NoOnnxTranslation where a layer has none. */
+export async function createOnnxModel(
+  graph: KerasGraph,
+  contract: InputContract,
+  options: OnnxOptions = {},
+  logger?: Logger
+): Promise<EngineModel & {readonly onnxBytes: number}> {
+  const translated = kerasToOnnx(graph, contract);
+  const {InferenceSession, Tensor} = await loadOrt(logger, options);
+  const session = await InferenceSession.create(translated.bytes, sessionOptions(options));
+  const outputWidth = translated.outputShape.length === 1 ? translated.outputShape[0]! : -1;
+  const dims = [contract.height, contract.width, contract.channels];
+  let disposed = false;
+  return {
+    engine: 'onnx',
+    backend: 'onnxruntime-cpu',
+    outputWidth,
+    onnxBytes: translated.bytes.length,
+    async predict(batch: Float32Array, count: number): Promise<Float32Array> {
+      if (disposed) throw new Error('model was disposed');
+      const input = new Tensor('float32', batch, [count, ...dims]);
+      const result = await session.run({input});
+      const out = Object.values(result)[0]!;
+      return out.data as Float32Array;
+    },
+    dispose(): void {
+      if (disposed) return;
+      disposed = true;
+      void session.release();
+    },
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * The tfjs engine: the shared Keras graph (BatchNormalization folded) as a
+ * `tf.LayersModel` on the backend this thread chose (backend.ts), weights set layer by
+ * layer. Tensors never leave this module: predict takes and returns Float32Arrays.
+ */
+import * as tf from '@tensorflow/tfjs';
+import {UnsupportedLayerError, WeightMismatchError, ModelUnusableError} from '../../../core/errors.js';
+import type {InputContract} from '../../../core/ports.js';
+import type {StoredWeight} from '../../keras/h5_reader.js';
+import {toTopology, type KerasGraph} from '../../keras/graph.js';
+import type {EngineModel} from '../engine.js';
+import './extra_layers.js';
+
+/** Whether tfjs-layers has a class of that name (the translation's `isKnown` for tfjs). */
+export function tfjsKnows(className: string): boolean {
+  const map = (tf.serialization.SerializationMap.getMap() as unknown as {classNameMap: Record<string, unknown>})
+    .classNameMap;
+  return className in map;
+}
+
+/** Strips `:0` and splits a stored weight name into path components. */
+function weightPath(name: string): string[] {
+  return name.replace(/:\d+$/, '').split('/');
+}
+
+function endsWithPath(full: string[], suffix: string[]): boolean {
+  if (suffix.length > full.length) return false;
+  return suffix.every((part, i) => full[full.length - suffix.length + i] === part);
+}
+
+function sameShape(a: readonly number[], b: readonly (number | null)[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * Orders a layer's stored weights as the tfjs layer lists them (tfjs puts trainable
+ * weights first; Keras writes its own `layer.weights` order): by name, then by the last
+ * name part, then by position; shapes are checked either way.
+ */
+function orderWeights(layer: tf.layers.Layer, stored: readonly StoredWeight[]): StoredWeight[] {
+  const targets = layer.weights;
+  if (targets.length !== stored.length) {
+    throw new WeightMismatchError(
+      `layer '${layer.name}' (${layer.getClassName()}) expects ${targets.length} weights but the file has ${stored.length} (${stored
+        .map(s => s.name)
+        .join(', ')})`
+    );
+  }
+  const unused = new Set(stored.map((_, i) => i));
+  return targets.map((target, position) => {
+    const want = target.originalName.split('/');
+    const pick = (pred: (s: StoredWeight) => boolean): number | undefined => {
+      const hits = [...unused].filter(i => pred(stored[i]!));
+      return hits.length === 1 ? hits[0] : undefined;
+    };
+    const index =
+      pick(s => endsWithPath(weightPath(s.name), want)) ??
+      pick(s => weightPath(s.name).at(-1) === want.at(-1) && sameShape(s.shape, target.shape)) ??
+      (unused.has(position) ? position : [...unused][0]!);
+    unused.delete(index);
+    const weight = stored[index]!;
+    if (!sameShape(weight.shape, target.shape)) {
+      throw new WeightMismatchError(
+        `layer '${layer.name}': weight ${weight.name} has shape [${weight.shape.join(',')}] but the model needs [${target.shape.join(',')}] for ${target.originalName}`
+      );
+    }
+    return weight;
+  });
+}
+
+function setWeights(model: tf.LayersModel, graph: KerasGraph): void {
+  const byName = new Map(model.layers.map(l => [l.name, l]));
+  for (const g of graph.layers) {
+    const layer = byName.get(g.name);
+    if (!layer || g.weights.length === 0) continue;
+    const tensors = orderWeights(layer, g.weights).map(w => tf.tensor(w.values, [...w.shape], 'float32'));
+    try {
+      layer.setWeights(tensors);
+    } finally {
+      tf.dispose(tensors);
+    }
+  }
+  const missing = model.layers.filter(l => l.weights.length > 0 && !graph.layers.find(g => g.name === l.name)?.weights.length);
+  if (missing.length > 0) {
+    throw new WeightMismatchError(
+      `the file has no weights for layer${missing.length > 1 ? 's' : ''} ${missing.map(l => `'${l.name}'`).join(', ')}`
+    );
+  }
+}
+
+/** Stacks HWC images into the model's input tensor. Call inside tf.tidy. */
+function toInput(batch: Float32Array, count: number, input: InputContract): tf.Tensor {
+  const {height: h, width: w, channels: c} = input;
+  const nhwc = tf.tensor4d(batch, [count, h, w, c]);
+  switch (input.layout) {
+    case 'nhwc':
+      return nhwc;
+    case 'nchw':
+      return tf.transpose(nhwc, [0, 3, 1, 2]);
+    case 'hw':
+      return tf.reshape(nhwc, [count, h, w]);
+    case 'flat':
+      return tf.reshape(nhwc, [count, h * w * c]);
+  }
+}
+
+/** Builds the graph in tfjs-layers on this thread's backend. */
+export async function createTfjsModel(graph: KerasGraph, input: InputContract): Promise<EngineModel> {
+  let model: tf.LayersModel;
+  try {
+    const topology = toTopology(graph) as unknown as tf.io.ModelJSON['modelTopology'];
+    model = await tf.models.modelFromJSON({modelTopology: topology});
+  } catch (e) {
+    if (e instanceof ModelUnusableError) throw e;
+    throw new UnsupportedLayerError(`TensorFlow.js cannot build this model: ${(e as Error).message}`);
+  }
+  try {
+    setWeights(model, graph);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const outShape = model.outputs[0]!.shape;
+  let disposed = false;
+  return {
+    engine: 'tfjs',
+    backend: tf.getBackend(),
+    outputWidth: model.outputs.length === 1 && outShape.length === 2 ? outShape[1]! : -1,
+    async predict(batch: Float32Array, count: number): Promise<Float32Array> {
+      if (disposed) throw new Error('model was disposed');
+      const out = tf.tidy(() => model.predict(toInput(batch, count, input)) as tf.Tensor);
+      try {
+        return (await out.data()) as Float32Array;
+      } finally {
+        out.dispose();
+      }
+    },
+    dispose(): void {
+      if (disposed) return;
+      disposed = true;
+      model.dispose();
+    },
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * How the tfjs engine runs on an instance: the backend chosen once (backend.ts), then
+ * either in the request thread (tfjs-node, which is multithreaded itself, or
+ * `INFERENCE_WORKERS=0`) or on a pool of worker threads (wasm and cpu: one per core,
+ * since wasm runs one thread per isolate in Node). The pool starts with the first model.
+ */
+import type {Logger} from '../../../core/log.js';
+import type {TfjsRunner} from '../../loader.js';
+import {initBackend, parseBackendName} from './backend.js';
+import {createTfjsModel} from './model.js';
+import {InferencePool, poolSize} from './pool.js';
+
+/** Options of {@link tfjsRunner}. */
+export interface TfjsRunnerOptions {
+  /** `TFJS_BACKEND` (null: the best available). */
+  readonly backend: string | null;
+  /** `INFERENCE_WORKERS`. */
+  readonly workers: number | 'auto';
+  /** `MAX_BATCH`. */
+  readonly maxBatch: number;
+  readonly logger: Logger;
+}
+
+/** A runner for the loader, with the pool (if any) started lazily and shared by every model. */
+export function tfjsRunner(options: TfjsRunnerOptions): TfjsRunner & {pool(): Promise<InferencePool | null>} {
+  let pool: Promise<InferencePool | null> | null = null;
+  const getPool = (): Promise<InferencePool | null> => {
+    pool ??= (async () => {
+      const forced = parseBackendName(options.backend ?? undefined);
+      const choice = await initBackend({logger: options.logger, ...(forced ? {forced} : {})});
+      const size = poolSize(options.workers, choice.name);
+      if (size === 0) return null;
+      return InferencePool.start({size, backend: choice.name, maxBatch: options.maxBatch, logger: options.logger});
+    })().catch(e => {
+      pool = null; // try again on the next load
+      throw e;
+    });
+    return pool;
+  };
+  const run: TfjsRunner = async (graph, contract) => {
+    const p = await getPool();
+    return p ? p.load(graph, contract) : createTfjsModel(graph, contract);
+  };
+  return Object.assign(run, {pool: getPool});
+}

@@ -1,0 +1,206 @@
+/**
+ * Every layer the ONNX translation claims, one small model each: built in TensorFlow.js
+ * with random weights (BatchNormalization statistics too), written as a Keras .h5 by the
+ * project's writer, loaded on the ONNX engine, and compared with what tfjs-layers itself
+ * predicts for the same pixels. The expected figures come from tfjs' own `predict` on the
+ * original model, not from the code under test.
+ */
+import assert from 'node:assert/strict';
+import {before, describe, it} from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import {UnsupportedLayerError} from '../../../../src/core/errors.js';
+import {memoryLogger} from '../../../../src/core/log.js';
+import {loadClassifier} from '../../../../src/model/loader.js';
+import {windowPads} from '../../../../src/model/engines/onnx/spatial.js';
+import {writeKerasH5} from '../../../../../scripts/lib/keras_writer.js';
+import {backend} from '../../../helpers/models.js';
+
+type Sym = tf.SymbolicTensor;
+const L = tf.layers;
+const apply = (layer: tf.layers.Layer, x: Sym | Sym[]): Sym => layer.apply(x) as Sym;
+
+/** A deterministic pseudo-random sequence (the test must not flake). */
+function random(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s = (s * 1664525 + 1013904223) % 4294967296;
+    return s / 4294967296;
+  };
+}
+
+/** Random weights everywhere; variances positive, so BatchNormalization does real work. */
+function randomise(model: tf.LayersModel, seed: number): void {
+  const next = random(seed);
+  for (const layer of model.layers) {
+    const weights = layer.getWeights();
+    if (weights.length === 0) continue;
+    layer.setWeights(
+      weights.map((w, i) => {
+        const variance = layer.getClassName() === 'BatchNormalization' && i === weights.length - 1;
+        const values = Float32Array.from({length: w.size}, () => (variance ? 0.5 + next() : (next() - 0.5) * 0.8));
+        return tf.tensor(values, w.shape);
+      })
+    );
+  }
+}
+
+interface Case {
+  readonly name: string;
+  readonly shape: number[];
+  build(x: Sym): Sym;
+}
+
+const conv = (filters: number, kernelSize: number, extra: Record<string, unknown> = {}) =>
+  L.conv2d({filters, kernelSize, ...extra});
+
+const CASES: Case[] = [
+  {name: 'Conv2D same, stride 2, folded BatchNormalization, ReLU6', shape: [9, 9, 3], build: x =>
+    apply(L.reLU({maxValue: 6}), apply(L.batchNormalization({}), apply(conv(4, 3, {strides: 2, padding: 'same', useBias: false}), x)))},
+  {name: 'Conv2D valid, dilation 2, bias, relu', shape: [10, 10, 3], build: x =>
+    apply(conv(3, 3, {dilationRate: 2, activation: 'relu'}), x)},
+  {name: 'DepthwiseConv2D multiplier 2, same, stride 2 (odd input)', shape: [7, 7, 3], build: x =>
+    apply(L.depthwiseConv2d({kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same'}), x)},
+  {name: 'SeparableConv2D with a folded BatchNormalization', shape: [8, 8, 3], build: x =>
+    apply(L.batchNormalization({}), apply(L.separableConv2d({filters: 5, kernelSize: 3, depthMultiplier: 2, padding: 'same'}), x))},
+  {name: 'Conv2D channels_first', shape: [3, 8, 8], build: x =>
+    apply(conv(4, 3, {dataFormat: 'channelsFirst', padding: 'same'}), x)},
+  // (causal padding is covered by windowPads' unit test: tfjs' own shape inference gets it wrong)
+  {name: 'Conv1D (greyscale rows as steps), same, stride 2', shape: [12, 12], build: x =>
+    apply(L.conv1d({filters: 4, kernelSize: 3, strides: 2, padding: 'same'}), x)},
+  {name: 'MaxPooling2D same and AveragePooling2D same (padding excluded)', shape: [7, 7, 3], build: x =>
+    apply(L.averagePooling2d({poolSize: 3, strides: 2, padding: 'same'}), apply(L.maxPooling2d({poolSize: 2, strides: 1, padding: 'same'}), x))},
+  {name: 'MaxPooling1D and AveragePooling1D', shape: [12, 12], build: x =>
+    apply(L.averagePooling1d({poolSize: 2}), apply(L.maxPooling1d({poolSize: 2, strides: 1}), x))},
+  {name: 'GlobalMaxPooling2D', shape: [6, 6, 3], build: x => apply(L.globalMaxPooling2d({}), apply(conv(4, 1), x))},
+  {name: 'GlobalAveragePooling1D', shape: [12, 12], build: x => apply(L.globalAveragePooling1d({}), x)},
+  {name: 'ZeroPadding2D asymmetric, Cropping2D, UpSampling2D', shape: [6, 6, 3], build: x =>
+    apply(L.upSampling2d({size: [2, 3]}), apply(L.cropping2D({cropping: [[1, 0], [0, 2]]}), apply(L.zeroPadding2d({padding: [[1, 2], [0, 1]]}), x)))},
+  {name: 'BatchNormalization that cannot fold (after an Add)', shape: [6, 6, 3], build: x => {
+    const a = apply(conv(3, 1, {activation: 'relu'}), x);
+    return apply(L.batchNormalization({}), apply(L.add(), [a, x]));
+  }},
+  {name: 'Dense on a 4-D tensor (MatMul on the last axis) with a folded BatchNormalization', shape: [4, 4, 3], build: x =>
+    apply(L.dense({units: 6}), x)},
+  {name: 'activations: elu selu softplus softsign swish mish gelu hardSigmoid tanh sigmoid linear', shape: [4, 4, 3], build: x => {
+    let y = x;
+    for (const activation of ['elu', 'selu', 'softplus', 'softsign', 'swish', 'mish', 'gelu', 'hardSigmoid', 'tanh', 'sigmoid', 'linear']) {
+      y = apply(conv(3, 1, {activation}), y);
+    }
+    return y;
+  }},
+  {name: 'LeakyReLU, PReLU, ELU, ThresholdedReLU, Softmax layers', shape: [4, 4, 3], build: x =>
+    apply(L.softmax({axis: -1}), apply(L.thresholdedReLU({theta: 0.1}), apply(L.elu({}), apply(L.prelu({}), apply(L.leakyReLU({alpha: 0.2}), apply(conv(3, 1), x))))))},
+  {name: 'Rescaling and LayerNormalization', shape: [4, 4, 3], build: x =>
+    apply(L.layerNormalization({axis: -1}), apply(L.rescaling({scale: 1 / 127.5, offset: -1}), x))},
+  {name: 'Reshape, Permute, RepeatVector', shape: [4, 4, 3], build: x => {
+    const r = apply(L.reshape({targetShape: [16, 3]}), x);
+    const p = apply(L.permute({dims: [2, 1]}), r);
+    return apply(L.repeatVector({n: 2}), apply(L.flatten({}), p));
+  }},
+  {name: 'merges: Multiply Average Maximum Minimum Concatenate (squeeze-and-excite shapes)', shape: [5, 5, 3], build: x => {
+    const a = apply(conv(4, 1), x);
+    const b = apply(conv(4, 3, {padding: 'same'}), x);
+    const se = apply(L.reshape({targetShape: [1, 1, 4]}), apply(L.dense({units: 4, activation: 'sigmoid'}), apply(L.globalAveragePooling2d({}), a)));
+    const m = apply(L.multiply(), [b, se]);
+    const merged = [m, apply(L.average(), [a, b]), apply(L.maximum(), [a, b]), apply(L.minimum(), [a, b])];
+    return apply(L.concatenate({axis: -1}), merged);
+  }},
+];
+
+/** The model: the case's layers, then Flatten → Dense softmax so that it is a classifier. */
+function model(c: Case, seed: number): tf.LayersModel {
+  const input = tf.input({shape: c.shape});
+  const body = c.build(input);
+  const flat = body.shape.length > 2 ? apply(L.flatten({}), body) : body;
+  const out = apply(L.dense({units: 7, activation: 'softmax'}), flat);
+  const m = tf.model({inputs: input, outputs: out});
+  randomise(m, seed);
+  return m;
+}
+
+/** An image batch in HWC order, and the same pixels in the model's own input shape. */
+function pixels(shape: number[], seed: number): Float32Array {
+  const next = random(seed);
+  return Float32Array.from({length: shape.reduce((a, d) => a * d, 1)}, () => next());
+}
+
+/** The image the classifier sees (HWC): a channels-first input is transposed back. */
+function asHwc(data: Float32Array, shape: number[]): Float32Array {
+  if (shape.length !== 3 || shape[0] !== 3) return data;
+  const [c, h, w] = shape as [number, number, number];
+  const out = new Float32Array(data.length);
+  for (let ci = 0; ci < c; ci++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(y * w + x) * c + ci] = data[(ci * h + y) * w + x]!;
+  return out;
+}
+
+describe('ONNX translation, layer by layer, against tfjs-layers', () => {
+  before(backend);
+  CASES.forEach((c, i) => {
+    it(c.name, async () => {
+      const original = model(c, 1000 + i);
+      const bytes = await writeKerasH5(original);
+      const loaded = await loadClassifier(bytes, {engine: 'onnx'});
+      try {
+        assert.equal(loaded.engine, 'onnx');
+        for (const seed of [1, 2]) {
+          const data = pixels(c.shape, seed * 7 + i);
+          const want = tf.tidy(() => (original.predict(tf.tensor(data, [1, ...c.shape])) as tf.Tensor).dataSync());
+          const [got] = await loaded.classifyPixels([asHwc(data, c.shape)], 7);
+          for (const t of got!.top_k) {
+            assert.ok(Math.abs(t.score - want[t.index]!) < 1e-5, `class ${t.index}: onnx ${t.score} vs tfjs ${want[t.index]}`);
+          }
+        }
+      } finally {
+        loaded.dispose();
+        original.dispose();
+      }
+    });
+  });
+});
+
+describe('a layer without an ONNX translation', () => {
+  before(backend);
+  const transposed = async (): Promise<Uint8Array> => {
+    const input = tf.input({shape: [4, 4, 3]});
+    const up = apply(L.conv2dTranspose({filters: 2, kernelSize: 2, strides: 2, name: 'upconv'}), input);
+    const out = apply(L.dense({units: 3, activation: 'softmax'}), apply(L.flatten({}), up));
+    return writeKerasH5(tf.model({inputs: input, outputs: out}));
+  };
+
+  it('auto: the model is served by tfjs, with one log line naming the layer', async () => {
+    const logger = memoryLogger();
+    const m = await loadClassifier(await transposed(), {engine: 'auto', logger});
+    assert.equal(m.engine, 'tfjs');
+    const lines = logger.entries.filter(e => e.message.includes('served by tfjs'));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!.message, /Conv2DTranspose 'upconv'/);
+    const [r] = await m.classifyPixels([new Float32Array(48).fill(0.3)], 3);
+    assert.ok(Number.isFinite(r!.score));
+    m.dispose();
+  });
+
+  it('INFERENCE_ENGINE=onnx: refused, naming the layer', async () => {
+    await assert.rejects(loadClassifier(await transposed(), {engine: 'onnx'}), (e: unknown) => {
+      assert.ok(e instanceof UnsupportedLayerError);
+      assert.match((e as Error).message, /Conv2DTranspose 'upconv'/);
+      return true;
+    });
+  });
+});
+
+describe('windowPads: TensorFlow padding rules', () => {
+  const cases: Array<[string, number[], number[], number[], number[], string, number[], number[]]> = [
+    // name, input, kernel, strides, dilations, padding → out, pads [begin…, end…]
+    ['same, stride 2, even input: the extra pad goes after', [224], [3], [2], [1], 'same', [112], [0, 1]],
+    ['same, stride 2, odd input', [7], [3], [2], [1], 'same', [4], [1, 1]],
+    ['same, stride 1', [10], [5], [1], [1], 'same', [10], [2, 2]],
+    ['valid', [10], [3], [2], [1], 'valid', [4], [0, 0]],
+    ['valid, dilation 2 (span 5)', [10], [3], [1], [2], 'valid', [6], [0, 0]],
+    ['causal: all before', [12], [3], [1], [1], 'causal', [12], [2, 0]],
+    ['causal, dilation 2', [12], [3], [1], [2], 'causal', [12], [4, 0]],
+    ['2-D same', [9, 8], [3, 3], [2, 2], [1, 1], 'same', [5, 4], [1, 0, 1, 1]],
+  ];
+  for (const [name, input, kernel, strides, dilations, padding, out, pads] of cases) {
+    it(name, () => assert.deepEqual(windowPads(input, kernel, strides, dilations, padding), {out, pads}));
+  }
+});
