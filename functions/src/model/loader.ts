@@ -59,13 +59,17 @@ export interface LoadOptions {
   readonly logger?: Logger;
 }
 
-async function inThreadTfjs(graph: KerasGraph, contract: Classifier['input']): Promise<EngineModel> {
-  const [{initBackend}, {createTfjsModel}] = await Promise.all([
-    import('./engines/tfjs/backend.js'),
-    import('./engines/tfjs/model.js'),
-  ]);
-  await initBackend();
-  return createTfjsModel(graph, contract);
+/** tfjs in this thread, loaded on first use (a process that only runs ONNX never loads it). */
+function inThreadTfjs(logger?: Logger): TfjsRunner {
+  return async (graph, contract) => {
+    const [{initBackend, parseBackendName}, {createTfjsModel}] = await Promise.all([
+      import('./engines/tfjs/backend.js'),
+      import('./engines/tfjs/model.js'),
+    ]);
+    const forced = parseBackendName(process.env['TFJS_BACKEND']);
+    await initBackend({...(logger ? {logger} : {}), ...(forced ? {forced} : {})});
+    return createTfjsModel(graph, contract);
+  };
 }
 
 async function tfjsKnows(): Promise<(cls: string) => boolean> {
@@ -117,7 +121,7 @@ async function engineFor(
   }
   const graph = graphOf(file, await tfjsKnows());
   const contract = inputContractFromShape(inputShape(graph), scale);
-  return {model: await (options.tfjs ?? inThreadTfjs)(graph, contract), contract};
+  return {model: await (options.tfjs ?? inThreadTfjs(options.logger))(graph, contract), contract};
 }
 
 /**
