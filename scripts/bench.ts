@@ -1,73 +1,63 @@
 /**
  * `npm run bench [-- --quick] [-- --out bench/latest.json]`
  *
- * For the shared MobileNet v1 0.25 and a MobileNetV2 1.0 224 written by this project's own
- * `.h5` writer (random weights), on the backend in use:
+ * Both engines in one run, on the same inputs: ONNX Runtime (the default) and tfjs as its
+ * path ships (wasm on a worker pool of one thread per core). Models: a MobileNetV2 1.0 224
+ * written by this project's own Keras writer (Keras' layer names and parameter count,
+ * random weights), and the shared MobileNet v1 0.25 where FIXTURES_DIR has it.
  *
- * 1. raw: the model's own predict loop on pre-made inputs, batch 1 and 8 (one thread).
- * 2. handler: classifyImage end to end in this process, with in-memory adapters (the same
- *    ports as Firestore and Storage, without the network), at concurrency 1, 4 and 16, for
- *    three ways to run the model: in the request thread, on the worker pool, and on the
- *    pool with micro-batching. The fastest is reported as the one the function uses.
- * 3. swap: a stream at concurrency 8 while a new model is recorded.
- * 4. cold start: a fresh process (compiled JS, as deployed) to its first prediction.
- * 5. memory: RSS and tf.memory() after 1, 10 and 50 swaps between the two models.
- * 6. .h5 read: seconds per MB against a plain read of the same bytes.
+ * 1. peak: the CPU's attainable float32 rate, measured as ONNX Runtime running a large
+ *    MatMul on one thread (the figure "% of peak" is relative to).
+ * 2. raw: one model's predict, batch 1 and 8, per engine (and tfjs without BatchNorm
+ *    folding, as the previous release ran); ORT threads and spinning.
+ * 3. preprocessing: ms per photo (decode with shrink-on-load, resize, scale).
+ * 4. handler: classifyImage end to end in this process at concurrency 1, 4 and 16, with
+ *    in-memory adapters (no network), default configuration per engine.
+ * 5. swap: a stream at concurrency 8 while a new model is recorded.
+ * 6. cold start and RSS: a fresh process importing the compiled index.js (as deployed)
+ *    and answering its first classifyImage push; record, model and photo read from the
+ *    Firestore and Storage emulators, the prediction written to Firestore.
+ * 7. roll timeline: finalize event → gate → commit → first prediction by the new model,
+ *    one clock, real handlers on the emulators.
  *
- * Prints tables and writes JSON. Targets are reported (met or by how much missed), never
- * asserted: they belong here, not in timed tests.
+ * Prints tables and writes JSON. Targets are reported as met or missed, never asserted.
  */
 import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {monitorEventLoopDelay} from 'node:perf_hooks';
 import {parseArgs} from 'node:util';
-import * as tf from '@tensorflow/tfjs';
-import type {CloudEvent} from '@google-cloud/functions-framework';
-import {buildRecord, type CurrentModel, type ModelRecord} from '../functions/src/core/model_record.js';
-import {jsonLogger, type Logger} from '../functions/src/core/log.js';
-import {parseFilePattern} from '../functions/src/core/glob.js';
-import {makeClassifyImageHandler, type MessagePublishedData} from '../functions/src/handlers/classify_image.js';
-import {makeRecordModelHandler} from '../functions/src/handlers/record_model.js';
-import {lazyPool, loadRecordedModel, validateRecordedModel} from '../functions/src/handlers/model_source.js';
-import {initBackend, parseBackendName} from '../functions/src/model/backend.js';
-import {readKerasH5} from '../functions/src/model/h5_reader.js';
-import {loadKerasModel} from '../functions/src/model/keras_model.js';
-import {ModelCache} from '../functions/src/model/model_cache.js';
+import sharp from 'sharp';
+import {availableCores} from '../functions/src/model/engines/cores.js';
+import {createOnnxModel, defaultThreads, loadOrt, sessionOptions} from '../functions/src/model/engines/onnx/session.js';
+import {OnnxBuilder} from '../functions/src/model/engines/onnx/builder.js';
+import {initBackend} from '../functions/src/model/engines/tfjs/backend.js';
+import {createTfjsModel} from '../functions/src/model/engines/tfjs/model.js';
+import {translateModelConfig, type ModelEntry} from '../functions/src/model/keras/config.js';
+import {buildGraph} from '../functions/src/model/keras/graph.js';
+import {foldBatchNorm} from '../functions/src/model/keras/fold.js';
+import {readKerasH5} from '../functions/src/model/keras/h5_reader.js';
+import {inputContractFromShape} from '../functions/src/model/contract.js';
 import {preprocessImage} from '../functions/src/model/preprocess.js';
-import {poolSize, type InferencePool} from '../functions/src/model/worker_pool.js';
-import {MemoryModelStore, MemoryObjectStore} from '../functions/test/helpers/fakes.js';
 import {mobileNetV2H5} from './lib/mobilenet_v2.js';
 import {ROOT} from './lib/stack.js';
 import {runMain} from './lib/cli.js';
+import {handlerRuns, rollTimeline, swapRun, type Engine, type Photo} from './lib/bench_handler.js';
+import {coldStart} from './lib/bench_cold.js';
 
-const FIXTURES = process.env['FIXTURES_DIR'] ?? path.resolve(ROOT, '../shared/fixtures');
-const IMAGES = 'bench-images';
-const MODELS = 'bench-models';
+/** MobileNetV2 1.0 224: 300 M multiply-adds (Sandler et al. 2018, Table 4) = 600 MFLOP. */
+const MOBILENET_V2_FLOP = 600e6;
 
-interface BenchModel {
-  readonly id: string;
-  readonly object: string;
-  readonly bytes: Buffer;
-  readonly labels: string | null;
-}
-
-interface RunConfig {
-  readonly label: string;
-  readonly workers: number | 'auto';
-  readonly maxBatch: number;
-}
-
-const median = (xs: number[]) => percentile(xs, 50);
-function percentile(xs: number[], p: number): number {
-  if (!xs.length) return NaN;
+const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? s[0]!;
-}
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+};
+const median = (xs: number[]) => pct(xs, 50);
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-async function timeIt(n: number, fn: () => Promise<unknown> | unknown): Promise<number[]> {
+async function times(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  await fn();
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
@@ -77,179 +67,107 @@ async function timeIt(n: number, fn: () => Promise<unknown> | unknown): Promise<
   return out;
 }
 
-let eventCounter = 0;
-function pubsubEvent(image: string): CloudEvent<MessagePublishedData> {
-  const id = `bench-${++eventCounter}`;
-  const now = new Date().toISOString();
-  return {
-    id,
-    specversion: '1.0',
-    type: 'google.cloud.pubsub.topic.v1.messagePublished',
-    source: '//pubsub.googleapis.com/projects/bench/topics/images',
-    time: now,
-    data: {message: {data: Buffer.from(image).toString('base64'), messageId: id, publishTime: now}},
-  };
-}
-
-/** Everything classifyImage needs, in memory, with a pool per run configuration. */
-class Harness {
-  readonly store = new MemoryModelStore();
-  readonly predictions: Array<{t: number; model_id: string; failed: boolean}> = [];
-  readonly swaps: Array<{t: number; model_id: string}> = [];
-  readonly cache: ModelCache;
-  readonly handler: (e: CloudEvent<MessagePublishedData>) => Promise<void>;
-  private readonly poolOf: () => Promise<InferencePool | null>;
-
-  constructor(
-    readonly objects: MemoryObjectStore,
-    run: RunConfig,
-    backend: string | null
-  ) {
-    // Real JSON serialisation of every log line, written nowhere.
-    const json = jsonLogger(() => {});
-    const logger: Logger = {
-      log: (severity, message, fields) => {
-        if (message.startsWith('classifyImage: now serving'))
-          this.swaps.push({t: performance.now(), model_id: String(fields?.['model_id'])});
-        json.log(severity, message, fields);
-      },
-    };
-    this.poolOf = lazyPool({backend, logger, workers: run.workers, maxBatch: run.maxBatch});
-    const source = {objects, maxModelBytes: 512 * 1024 * 1024, backend, logger, pool: this.poolOf};
-    this.cache = new ModelCache(r => loadRecordedModel(r, source), {backoffMs: 1000, logger});
-    this.handler = makeClassifyImageHandler({
-      config: {
-        imageBuckets: [IMAGES],
-        localImageDir: null,
-        maxEventAgeMs: 3_600_000,
-        topK: 5,
-        maxImageBytes: 20 * 1024 * 1024,
-        maxImagePixels: 50_000_000,
-      },
-      registry: this.store,
-      objects,
-      predictions: {
-        write: async (_id, doc) =>
-          void this.predictions.push({t: performance.now(), model_id: String(doc['model_id']), failed: 'error' in doc}),
-      },
-      models: this.cache,
-      logger,
-      now: () => new Date(),
-    });
+/** Photos: the shared ones, or (for a user without them) synthetic JPEGs, said loudly. */
+async function photos(fixtures: string): Promise<Photo[]> {
+  const dir = path.join(fixtures, 'images');
+  if (fs.existsSync(dir)) {
+    return fs
+      .readdirSync(dir)
+      .sort()
+      .map(name => ({name, bytes: fs.readFileSync(path.join(dir, name))}));
   }
-
-  async pool(): Promise<InferencePool | null> {
-    return this.poolOf();
-  }
-
-  async close(): Promise<void> {
-    await (await this.poolOf())?.close();
-  }
-}
-
-/** Runs `total` invocations with `concurrency` in flight; returns the latencies and wall time. */
-async function drive(
-  handler: (e: CloudEvent<MessagePublishedData>) => Promise<void>,
-  photos: string[],
-  concurrency: number,
-  total: number | (() => boolean)
-): Promise<{latencies: number[]; seconds: number; failures: number}> {
-  const latencies: number[] = [];
-  let started = 0;
-  let failures = 0;
-  const more = typeof total === 'number' ? () => started < total : total;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({length: concurrency}, async () => {
-      while (more()) {
-        const image = `gs://${IMAGES}/${photos[started++ % photos.length]}`;
-        const t = performance.now();
-        try {
-          await handler(pubsubEvent(image));
-        } catch {
-          failures++;
-        }
-        latencies.push(performance.now() - t);
-      }
+  console.log(`!!! no photos at ${dir} (FIXTURES_DIR): using 12 synthetic 640x480 JPEGs`);
+  return Promise.all(
+    Array.from({length: 12}, async (_, i) => {
+      const raw = Buffer.from(Array.from({length: 640 * 480 * 3}, (_, j) => (j * (i + 3) + (j >> 9)) % 256));
+      const bytes = await sharp(raw, {raw: {width: 640, height: 480, channels: 3}})
+        .jpeg({quality: 85})
+        .toBuffer();
+      return {name: `synthetic-${i}.jpg`, bytes};
     })
   );
-  return {latencies, seconds: (performance.now() - t0) / 1000, failures};
 }
 
-function record(model: BenchModel, generation: number, at: Date): CurrentModel {
-  const r: ModelRecord = buildRecord(
-    {
-      bucket: MODELS,
-      name: model.object,
-      generation: String(generation),
-      metageneration: '1',
-      updated: at.toISOString(),
-      size: String(model.bytes.length),
-      metadata: {scale: '-1,1', ...(model.labels ? {labels: model.labels} : {})},
-    },
-    `bench-${generation}`,
-    {scale: '-1,1', labels: null}
+/** Attainable float32 GFLOP/s of one ORT thread: a [M, K] × [K, N] MatMul. */
+async function peakGflops(threads: number): Promise<number> {
+  const [m, k, n] = [512, 1024, 1024];
+  const b = new OnnxBuilder();
+  b.fresh('input');
+  const weights = b.floats(
+    'b',
+    Float32Array.from({length: k * n}, (_, i) => ((i % 13) - 6) / 13),
+    [k, n]
   );
-  return {...r, pinned: null, changed_by: 'bench', changed_at: at.toISOString()};
+  const y = b.op('MatMul', ['input', weights], 'y');
+  const bytes = b.encode('peak', {name: 'input', dims: [k]}, {name: y, shape: [n], storage: 'keras'});
+  const {InferenceSession, Tensor} = await loadOrt();
+  const session = await InferenceSession.create(bytes, {
+    ...sessionOptions({threads, spin: 'on'}),
+    graphOptimizationLevel: 'all',
+  });
+  const input = new Tensor('float32', new Float32Array(m * k).fill(0.5), [m, k]);
+  const best = Math.min(...(await times(15, () => session.run({input}))));
+  await session.release();
+  return (2 * m * k * n) / (best / 1000) / 1e9;
 }
 
-/** The cold-start child: imports the compiled modules, as a deployed instance does. */
-const COLD_START = `
-import fs from 'node:fs';
-const t0 = performance.now();
-const dist = process.argv[2];
-const [{initBackend}, {lazyPool}, {loadKerasModel}, {preprocessImage}, {jsonLogger}] = await Promise.all([
-  import(dist + '/model/backend.js'),
-  import(dist + '/handlers/model_source.js'),
-  import(dist + '/model/keras_model.js'),
-  import(dist + '/model/preprocess.js'),
-  import(dist + '/core/log.js'),
-  import(dist + '/handlers/classify_image.js'),
-  import('@google-cloud/firestore'),
-  import('@google-cloud/storage'),
-]);
-const t1 = performance.now();
-const forced = process.env.TFJS_BACKEND || undefined;
-await initBackend(forced ? {forced} : {});
-const t2 = performance.now();
-const record = JSON.parse(process.argv[4]);
-const t3 = performance.now();
-const bytes = await fs.promises.readFile(process.argv[3]);
-const t4 = performance.now();
-const pool = await lazyPool({backend: forced ?? null, logger: jsonLogger(() => {}), workers: 'auto', maxBatch: 8})();
-const t5 = performance.now();
-const opts = {name: record.model_name, scale: '-1,1'};
-const model = pool ? await pool.load(bytes, opts) : await loadKerasModel(bytes, opts);
-const t6 = performance.now();
-const pre = await preprocessImage(await fs.promises.readFile(process.argv[5]), model.input);
-await model.classifyBatch([pre.data]);
-const t7 = performance.now();
-console.log(JSON.stringify({
-  process_start_to_first_prediction_ms: t7,
-  node_bootstrap_ms: t0,
-  module_load_ms: t1 - t0,
-  backend_init_ms: t2 - t1,
-  registry_read_ms: t3 - t2,
-  model_download_ms: t4 - t3,
-  pool_start_ms: t5 - t4,
-  model_load_ms: t6 - t5,
-  first_prediction_ms: t7 - t6,
-  workers: pool ? pool.size : 0,
-}));
-await pool?.close();
-process.exit(0);
-`;
-
-async function coldStart(model: BenchModel, file: string, photo: string): Promise<Record<string, number>> {
-  const script = path.join(ROOT, '.local/bench-cold-start.mjs');
-  fs.writeFileSync(script, COLD_START);
-  const out = execFileSync(
-    process.execPath,
-    [script, path.join(ROOT, 'dist/functions/src'), file, JSON.stringify(record(model, 1, new Date())), photo],
-    {cwd: ROOT, encoding: 'utf8', env: {...process.env}}
+async function graphOf(bytes: Uint8Array, fold: boolean) {
+  const file = await readKerasH5(bytes);
+  const graph = buildGraph(
+    translateModelConfig(file.modelConfig as ModelEntry, () => true),
+    file.layerWeights
   );
-  const parsed = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>;
-  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, round(v)]));
+  return fold ? foldBatchNorm(graph) : graph;
+}
+
+/** Raw predict times of one model: ORT at 1 and N threads (spin on/off), tfjs wasm folded and not. */
+async function raw(
+  bytes: Uint8Array,
+  image: Float32Array,
+  reps: number
+): Promise<Record<string, Record<string, number>>> {
+  const graph = await graphOf(bytes, true);
+  const contract = inputContractFromShape([null, 224, 224, 3], '-1,1');
+  const batch8 = new Float32Array(image.length * 8);
+  for (let i = 0; i < 8; i++) batch8.set(image, i * image.length);
+  const out: Record<string, Record<string, number>> = {};
+  const cores = availableCores();
+  const variants: Array<
+    [string, () => Promise<{predict: (b: Float32Array, n: number) => Promise<Float32Array>; dispose(): void}>]
+  > = [
+    [`onnx ${defaultThreads()} thread(s) (default)`, () => createOnnxModel(graph, contract, {})],
+    ['onnx 1 thread', () => createOnnxModel(graph, contract, {threads: 1})],
+    [`onnx ${cores} threads, spinning`, () => createOnnxModel(graph, contract, {threads: cores, spin: 'on'})],
+    [`onnx ${cores} threads, no spinning`, () => createOnnxModel(graph, contract, {threads: cores, spin: 'off'})],
+    ['tfjs wasm, BN folded (ships)', () => createTfjsModel(graph, contract)],
+    ['tfjs wasm, BN unfolded (previous release)', async () => createTfjsModel(await graphOf(bytes, false), contract)],
+  ];
+  // Two rounds, the better median kept: the first variant measured must not pay for a cold CPU.
+  for (let round_ = 0; round_ < 2; round_++) {
+    for (const [name, make] of variants) {
+      const model = await make();
+      const loop = monitorEventLoopDelay({resolution: 1});
+      loop.enable();
+      const b1 = await times(reps, () => model.predict(image, 1));
+      loop.disable();
+      const b8 = await times(Math.max(3, Math.round(reps / 4)), () => model.predict(batch8, 8));
+      const row = {
+        batch1_ms: round(median(b1)),
+        batch8_ms: round(median(b8)),
+        batch8_per_image_ms: round(median(b8) / 8),
+        event_loop_max_delay_ms: round(loop.max / 1e6, 1),
+      };
+      const prev = out[name];
+      if (!prev || row.batch1_ms < prev.batch1_ms!) out[name] = row;
+      model.dispose();
+    }
+  }
+  return out;
+}
+
+function table(title: string, rows: Record<string, Record<string, unknown>>): void {
+  console.log(`\n${title}`);
+  console.table(rows);
 }
 
 async function main(): Promise<void> {
@@ -260,334 +178,181 @@ async function main(): Promise<void> {
       help: {type: 'boolean', short: 'h', default: false},
     },
   });
-  if (values.help) {
-    console.log('usage: npm run bench [-- --quick] [-- --out bench/latest.json]');
-    return;
-  }
-  const quick = values.quick;
+  if (values.help) return console.log('usage: npm run bench [-- --quick] [-- --out bench/latest.json]');
+  const reps = values.quick ? 15 : 50;
+  // The bench talks to emulators only; google-auth must not probe for a metadata server.
+  process.env['METADATA_SERVER_DETECTION'] ??= 'none';
+  process.env['GOOGLE_CLOUD_PROJECT'] ??= 'demo-bench';
+  const fixtures = process.env['FIXTURES_DIR'] ?? path.resolve(ROOT, '../shared/fixtures');
   const started = Date.now();
-  const reps = quick ? 10 : 40;
-  const forced = parseBackendName(process.env['TFJS_BACKEND']);
-  const backendName = (await initBackend(forced ? {forced} : {})).name;
-  const backend = process.env['TFJS_BACKEND'] ?? null;
-  fs.mkdirSync(path.join(ROOT, '.local'), {recursive: true});
-
-  console.log(`bench: backend ${backendName}, ${os.availableParallelism()} cores${quick ? ', quick' : ''}`);
-  const objects = new MemoryObjectStore();
-  const photoNames = fs.readdirSync(path.join(FIXTURES, 'images')).sort();
-  for (const p of photoNames) objects.put(IMAGES, p, fs.readFileSync(path.join(FIXTURES, 'images', p)));
-  objects.put(MODELS, 'labels/ImageNetLabels.txt', fs.readFileSync(path.join(FIXTURES, 'labels/ImageNetLabels.txt')));
-  const models: BenchModel[] = [
-    {
-      id: 'mobilenet_v1_0.25_224 (shared)',
-      object: 'mobilenet_v1.h5',
-      bytes: fs.readFileSync(path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5')),
-      labels: `gs://${MODELS}/labels/ImageNetLabels.txt`,
-    },
-    {
-      id: 'mobilenet_v2_1.0_224 (generated)',
-      object: 'mobilenet_v2.h5',
-      bytes: Buffer.from(await mobileNetV2H5()),
-      labels: null,
-    },
-  ];
-  for (const m of models) objects.put(MODELS, m.object, m.bytes);
-
-  const runs: RunConfig[] = [
-    {label: 'in request thread', workers: 0, maxBatch: 1},
-    {label: 'worker pool', workers: 'auto', maxBatch: 1},
-    {label: 'worker pool + micro-batching', workers: 'auto', maxBatch: 8},
-  ];
-  const concurrencies = [1, 4, 16];
-  const perModel: Record<string, unknown> = {};
-  const targets: Array<{figure: string; target: string; value: string; met: boolean}> = [];
-
-  for (const model of models) {
-    console.log(`\n== ${model.id}: ${(model.bytes.length / 1e6).toFixed(2)} MB`);
-    // 6. .h5 read
-    const file = path.join(ROOT, `.local/bench-${model.object}`);
-    fs.writeFileSync(file, model.bytes);
-    const plainRead = median(await timeIt(reps, () => fs.readFileSync(file)));
-    const h5Read = median(await timeIt(Math.max(3, reps / 2), () => readKerasH5(model.bytes)));
-    const mb = model.bytes.length / 1e6;
-
-    // 1. raw
-    const local = await loadKerasModel(model.bytes, {name: model.object, scale: '-1,1'});
-    const pre: Float32Array[] = [];
-    const preTimes: number[] = [];
-    for (const p of photoNames) {
-      const t = performance.now();
-      pre.push((await preprocessImage(objects.objects.get(`${IMAGES}/${p}`)!, local.input)).data);
-      preTimes.push(performance.now() - t);
-    }
-    const b1 = median(await timeIt(reps, () => local.classifyBatch([pre[0]!])));
-    const b8 = median(await timeIt(Math.max(3, reps / 4), () => local.classifyBatch(pre.slice(0, 8))));
-    const preprocessMs = median(preTimes);
-    const raw = {
-      batch1_ms: round(b1),
-      batch8_ms: round(b8),
-      batch1_images_per_s: round(1000 / b1),
-      batch8_images_per_s: round(8000 / b8),
-    };
-    const load = {
-      read_ms: round(local.timings.read_ms),
-      build_ms: round(local.timings.build_ms),
-      warmup_ms: round(local.timings.warmup_ms),
-    };
-    local.dispose();
-    console.log(
-      `raw predict: batch 1 ${raw.batch1_ms} ms (${raw.batch1_images_per_s}/s), batch 8 ${raw.batch8_ms} ms (${raw.batch8_images_per_s}/s); preprocess ${round(preprocessMs)} ms/photo`
-    );
-
-    // 2. handler
-    const handlerRuns: Record<string, Record<string, unknown>> = {};
-    for (const run of runs) {
-      const h = new Harness(objects, run, backend);
-      h.store.currentDoc = record(model, 1, new Date());
-      await drive(h.handler, photoNames, 1, 4); // load + warm
-      const rows: Record<string, unknown> = {workers: poolSize(run.workers, backendName), max_batch: run.maxBatch};
-      for (const c of concurrencies) {
-        const total = quick ? Math.max(24, c * 4) : Math.max(60, c * 10);
-        const r = await drive(h.handler, photoNames, c, total);
-        const ips = r.latencies.length / r.seconds;
-        rows[`c${c}`] = {
-          images_per_s: round(ips),
-          p50_ms: round(percentile(r.latencies, 50)),
-          p99_ms: round(percentile(r.latencies, 99)),
-          ratio_to_raw: round(ips / raw.batch1_images_per_s, 2),
-          failures: r.failures,
-        };
-      }
-      await h.close();
-      handlerRuns[run.label] = rows;
-    }
-    // What the function runs by default (INFERENCE_WORKERS=auto, MAX_BATCH=1); the fastest
-    // at concurrency 16 is reported beside it.
-    const best = runs[1]!;
-    const fastest = runs
-      .map(r => ({run: r, ips: (handlerRuns[r.label]!['c16'] as {images_per_s: number}).images_per_s}))
-      .sort((a, b) => b.ips - a.ips)[0]!.run;
-    console.log(`handler (in-memory adapters), images/s | p50 ms | p99 ms | × raw batch-1:`);
-    for (const run of runs) {
-      const rows = handlerRuns[run.label]!;
-      const cells = concurrencies.map(c => {
-        const r = rows[`c${c}`] as {images_per_s: number; p50_ms: number; p99_ms: number; ratio_to_raw: number};
-        return `c${c}: ${r.images_per_s}/s ${r.p50_ms}|${r.p99_ms} ms ×${r.ratio_to_raw}`;
-      });
-      const mark = (run === best ? ' [default]' : '') + (run === fastest ? ' [fastest c16]' : '');
-      console.log(`  ${(run.label + mark).padEnd(44)} ${cells.join('   ')}`);
-    }
-    const chosen = handlerRuns[best.label]!;
-    const c4 = chosen['c4'] as {ratio_to_raw: number};
-    const c16 = chosen['c16'] as {ratio_to_raw: number};
-    const c1 = chosen['c1'] as {p50_ms: number};
-    const ratio = Math.max(c4.ratio_to_raw, c16.ratio_to_raw);
-    targets.push({
-      figure: `${model.id}: handler throughput at concurrency ≥ 4 / raw batch 1`,
-      target: '≥ 1.7×',
-      value: `${c4.ratio_to_raw}× (c4), ${c16.ratio_to_raw}× (c16)`,
-      met: ratio >= 1.7,
-    });
-    const bound = (b1 + preprocessMs) * 1.15;
-    targets.push({
-      figure: `${model.id}: handler p50 at concurrency 1`,
-      target: `≤ 1.15 × (raw ${round(b1)} + preprocess ${round(preprocessMs)}) = ${round(bound)} ms`,
-      value: `${c1.p50_ms} ms (${(handlerRuns[runs[0]!.label]!['c1'] as {p50_ms: number}).p50_ms} ms in the request thread)`,
-      met: c1.p50_ms <= bound,
-    });
-    perModel[model.id] = {
-      file: model.object,
-      megabytes: round(mb, 2),
-      h5_read: {
-        median_ms: round(h5Read),
-        plain_read_ms: round(plainRead, 3),
-        seconds_per_mb: round(h5Read / 1000 / mb, 4),
-      },
-      load,
-      preprocess_ms_per_photo: round(preprocessMs),
-      raw,
-      handler: {
-        adapters: 'in-memory (same ports as Firestore/Storage)',
-        runs: handlerRuns,
-        default: best.label,
-        fastest_at_c16: fastest.label,
-      },
-    };
-  }
-
-  // 3. swap: stream at concurrency 8, record v2 (the generated MobileNetV2) mid-stream,
-  // on the configuration the function uses (INFERENCE_WORKERS=auto, MAX_BATCH=1).
-  const run = runs[1]!;
-  const [v1, v2] = models as [BenchModel, BenchModel];
-  const h = new Harness(objects, run, backend);
-  h.store.currentDoc = record(v1, 1, new Date());
-  await drive(h.handler, photoNames, 2, 8);
-  const steadyRun = await drive(h.handler, photoNames, 8, quick ? 48 : 160);
-  const gateStart = performance.now();
-  const gate = await validateRecordedModel(record(v2, 2, new Date()), {
-    objects,
-    maxModelBytes: 512 * 1024 * 1024,
-    backend,
-    logger: jsonLogger(() => {}),
-  });
-  const gateMs = performance.now() - gateStart;
-  const recordModel = makeRecordModelHandler({
-    config: {
-      modelFilePattern: parseFilePattern(`gs://${MODELS}/*.h5`),
-      validateModels: true,
-      defaultScale: '-1,1',
-      defaultLabels: null,
-      maxModelBytes: 512 * 1024 * 1024,
-    },
-    store: h.store,
-    // The gate's verdict (measured above): in production it runs in recordModel's own instance.
-    validate: async () => gate,
-    logger: jsonLogger(() => {}),
-    now: () => new Date(),
-  });
-  let commitAt = 0;
-  let swapStop = 0;
-  const during = drive(h.handler, photoNames, 8, () => swapStop === 0 || performance.now() < swapStop);
-  await sleep(quick ? 500 : 1500);
-  const finalizeAt = performance.now();
-  const v2Object = {
-    bucket: MODELS,
-    name: v2.object,
-    generation: '2',
-    metageneration: '1',
-    updated: new Date().toISOString(),
-    size: String(v2.bytes.length),
-    metadata: {scale: '-1,1'},
-  };
-  await recordModel({
-    id: 'finalize-v2',
-    specversion: '1.0',
-    type: 'google.cloud.storage.object.v1.finalized',
-    source: `//storage.googleapis.com/projects/_/buckets/${MODELS}`,
-    data: v2Object,
-  } as CloudEvent<typeof v2Object>);
-  commitAt = performance.now();
-  const v2Id = h.store.currentDoc!.model_id;
-  while (!h.predictions.some(p => p.model_id === v2Id && p.t > commitAt)) await sleep(5);
-  swapStop = performance.now() + (quick ? 1000 : 3000);
-  const swapRun = await during;
-  const firstNew = h.predictions.find(p => p.model_id === v2Id)!.t;
-  const loaded = h.swaps.find(s => s.model_id === v2Id)!.t;
-  const windowLatencies = swapRun.latencies;
-  const v2LoadMs = (h.cache as unknown as {active: {loadMs: number}}).active.loadMs;
-  const swap = {
-    from: v1.id,
-    to: v2.id,
-    concurrency: 8,
-    gate_ms: round(gateMs),
-    finalize_to_commit_ms: round(commitAt - finalizeAt),
-    // As in production: recordModel's gate (its own instance), then the commit, then the swap here.
-    finalize_to_first_new_prediction_ms: round(gateMs + (firstNew - finalizeAt)),
-    commit_to_first_new_prediction_ms: round(firstNew - commitAt),
-    new_model_load_ms: round(v2LoadMs),
-    old_model_predictions_after_load: h.predictions.filter(
-      p => p.model_id !== v2Id && p.t > loaded + 1 && p.t > firstNew
-    ).length,
-    failed_invocations: swapRun.failures + steadyRun.failures + h.predictions.filter(p => p.failed).length,
-    steady_p99_ms: round(percentile(steadyRun.latencies, 99)),
-    during_swap_p99_ms: round(percentile(windowLatencies, 99)),
-  };
-  targets.push(
-    {
-      figure: 'swap: failed invocations',
-      target: '0',
-      value: String(swap.failed_invocations),
-      met: swap.failed_invocations === 0,
-    },
-    {
-      figure: 'swap: old-model predictions after the new one loaded',
-      target: '0',
-      value: String(swap.old_model_predictions_after_load),
-      met: swap.old_model_predictions_after_load === 0,
-    },
-    {
-      figure: 'swap: record commit → first prediction with the new model',
-      target: `≤ load ${swap.new_model_load_ms} + 250 ms`,
-      value: `${swap.commit_to_first_new_prediction_ms} ms`,
-      met: swap.commit_to_first_new_prediction_ms <= swap.new_model_load_ms + 250,
-    }
-  );
+  const tfjsBackend = (await initBackend()).name;
   console.log(
-    `\nswap (${v1.id} → ${v2.id}, concurrency 8): commit → first v2 prediction ${swap.commit_to_first_new_prediction_ms} ms (v2 load ${swap.new_model_load_ms} ms; gate ${swap.gate_ms} ms in recordModel), old after load ${swap.old_model_predictions_after_load}, failed ${swap.failed_invocations}, p99 ${swap.steady_p99_ms} ms steady → ${swap.during_swap_p99_ms} ms during`
+    `bench: ${os.cpus()[0]?.model ?? 'cpu'}, ${availableCores()} cores, tfjs backend ${tfjsBackend}${values.quick ? ', quick' : ''}`
   );
 
-  // 5. memory after 1, 10, 50 swaps between the two models (same harness and pool). Two
-  // uncounted swaps first bring every heap to its working size for both models (wasm and
-  // h5wasm heaps grow once to the largest file and never shrink).
-  const gc = (globalThis as {gc?: () => void}).gc;
-  const memory: Record<string, unknown> = {};
-  let generation = 10;
-  for (let i = -1; i <= 50; i++) {
-    const next = i % 2 ? v2 : v1;
-    h.store.currentDoc = record(next, ++generation, new Date());
-    const id = h.store.currentDoc.model_id;
-    await drive(h.handler, photoNames, 1, 1); // starts the load (the old model answers)
-    while (h.cache.activeModelId !== id) await sleep(5);
-    await drive(h.handler, photoNames, 2, 4);
-    if (i === 1 || i === 10 || i === 50) {
-      await sleep(200); // let retired models finish and be disposed
-      gc?.();
-      const workers = (await (await h.pool())?.memory()) ?? [];
-      memory[`after_${i}`] = {
-        serving: next.id,
-        rss_mb: round(process.memoryUsage().rss / 1048576),
-        main_tensors: tf.memory().numTensors,
-        worker_tensors: workers.map(w => w.numTensors),
-        worker_tensor_mb: workers.map(w => round(w.numBytes / 1048576)),
-      };
+  const v2 = Buffer.from(await mobileNetV2H5());
+  const sharedPath = path.join(fixtures, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5');
+  const shared = fs.existsSync(sharedPath) ? fs.readFileSync(sharedPath) : null;
+  if (!shared) console.log(`!!! ${sharedPath} not found: cold start is measured on MobileNetV2 only`);
+  const pics = await photos(fixtures);
+  const contract = inputContractFromShape([null, 224, 224, 3], '-1,1');
+  const image = (await preprocessImage(pics[0]!.bytes, contract)).data;
+
+  // 1 + 2. peak and raw
+  const peak1 = await peakGflops(1);
+  const peakN = await peakGflops(availableCores());
+  const rawV2 = await raw(v2, image, reps);
+  table('raw predict, MobileNetV2 1.0 224 (ms)', rawV2);
+  const ort1 = rawV2['onnx 1 thread']!.batch1_ms!;
+  const flopLimitMs = (MOBILENET_V2_FLOP / (peak1 * 1e9)) * 1000;
+  const peak = {
+    method:
+      'best of 15 runs of a 512x1024 · 1024x1024 float32 MatMul in ONNX Runtime (MLAS), one thread and all threads',
+    gflops_1_thread: round(peak1, 1),
+    gflops_all_threads: round(peakN, 1),
+    mobilenet_v2_flop: MOBILENET_V2_FLOP,
+    flop_limit_ms_1_thread: round(flopLimitMs),
+    onnx_1_thread_share_of_peak: round(flopLimitMs / ort1, 3),
+  };
+  table('peak float32 rate', {peak});
+
+  // 3. preprocessing
+  const pre: number[] = [];
+  for (let r = 0; r < (values.quick ? 2 : 5); r++) {
+    for (const p of pics) {
+      const t = performance.now();
+      await preprocessImage(p.bytes, contract);
+      pre.push(performance.now() - t);
     }
   }
-  await h.close();
-  const rss1 = (memory['after_1'] as {rss_mb: number}).rss_mb;
-  const rss50 = (memory['after_50'] as {rss_mb: number}).rss_mb;
-  targets.push({
-    figure: 'memory: RSS after 50 swaps vs after 1',
-    target: '≤ +10 %',
-    value: `${rss1} → ${rss50} MB (${round(((rss50 - rss1) / rss1) * 100)} %)`,
-    met: rss50 <= rss1 * 1.1,
-  });
-  console.log(`\nmemory (swaps between the two models): ${JSON.stringify(memory)}`);
+  const preprocess = {
+    median_ms: round(median(pre)),
+    p90_ms: round(pct(pre, 90)),
+    photos: pics.length,
+    sharp_threads: sharp.concurrency(),
+  };
+  table('preprocessing per photo', {preprocess});
 
-  // 4. cold start, compiled JS in a fresh process.
+  // 4 + 5. handler and swap, per engine, default configuration of each
+  const engines: Engine[] = ['onnx', 'tfjs'];
+  const handler: Record<string, unknown> = {};
+  const swap: Record<string, unknown> = {};
+  for (const engine of engines) {
+    handler[engine] = await handlerRuns(engine, v2, pics, [1, 4, 16], values.quick ? 40 : 120);
+    swap[engine] = await swapRun(engine, v2, pics, values.quick ? 3 : 6);
+  }
+  // ORT threads under load: spinning pool threads compete with sharp's decoding threads.
+  const cores = availableCores();
+  handler[`onnx ${cores} threads, spinning`] = await handlerRuns(
+    'onnx',
+    v2,
+    pics,
+    [1, 4, 16],
+    values.quick ? 40 : 120,
+    {threads: cores, spin: 'on'}
+  );
+  handler[`onnx ${cores} threads, no spinning`] = await handlerRuns(
+    'onnx',
+    v2,
+    pics,
+    [1, 4, 16],
+    values.quick ? 40 : 120,
+    {threads: cores, spin: 'off'}
+  );
+  table(
+    'handler, MobileNetV2, in-memory adapters (images/s, ms); onnx and tfjs = default configuration',
+    flatten(handler)
+  );
+  table('swap at concurrency 8', swap as Record<string, Record<string, unknown>>);
+
+  // 6 + 7. cold start, RSS and the roll timeline on the emulators
+  const cold: Record<string, unknown> = {};
+  const timeline: Record<string, unknown> = {};
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
     cwd: ROOT,
   });
-  const cold: Record<string, unknown> = {};
-  for (const model of models) {
-    const file = path.join(ROOT, `.local/bench-${model.object}`);
-    cold[model.id] = await coldStart(model, file, path.join(FIXTURES, 'images/daisy.jpg'));
+  for (const engine of engines) {
+    if (shared) cold[`${engine} mobilenet_v1_0.25 (shared)`] = await coldStart(engine, shared, '-1,1', pics[0]!);
+    cold[`${engine} mobilenet_v2_1.0`] = await coldStart(engine, v2, '-1,1', pics[0]!);
+    timeline[engine] = await rollTimeline(engine, v2, pics);
   }
-  const coldV1 = (cold[v1.id] as {process_start_to_first_prediction_ms: number}).process_start_to_first_prediction_ms;
-  targets.push({
-    figure: 'cold start, shared MobileNet: process start → first prediction',
-    target: '< 3000 ms',
-    value: `${coldV1} ms`,
-    met: coldV1 < 3000,
-  });
-  console.log(`\ncold start (compiled JS, fresh process): ${JSON.stringify(cold, null, 1)}`);
+  table('cold start on the emulators (ms, MB)', cold as Record<string, Record<string, unknown>>);
+  table(
+    'finalize → first prediction by the new model, one clock (ms)',
+    timeline as Record<string, Record<string, unknown>>
+  );
+
+  const h = handler as Record<Engine, Record<string, {images_per_s: number}>>;
+  const bestC = (e: Engine) => Math.max(h[e]['c4']!.images_per_s, h[e]['c16']!.images_per_s);
+  const shipsTfjs = rawV2['tfjs wasm, BN folded (ships)']!.batch1_ms!;
+  const defaultOnnx = rawV2[`onnx ${defaultThreads()} thread(s) (default)`]!.batch1_ms!;
+  const coldDefault = (
+    cold[shared ? 'onnx mobilenet_v1_0.25 (shared)' : 'onnx mobilenet_v2_1.0'] as {first_prediction_ms: number}
+  ).first_prediction_ms;
+  const rss = (cold['onnx mobilenet_v2_1.0'] as {rss_mb: number}).rss_mb;
+  const sw = swap['onnx'] as {failed: number; old_model_after_load: number};
+  const targets = [
+    target(
+      'MobileNetV2 raw batch 1: ONNX (default) ≤ ¼ of tfjs-wasm as shipped',
+      `${defaultOnnx} ms vs ${shipsTfjs} ms (${round(shipsTfjs / defaultOnnx, 1)}×)`,
+      defaultOnnx <= shipsTfjs / 4
+    ),
+    target(
+      'MobileNetV2 raw batch 1, 1 thread: within 1.5× of the FLOP-rate limit',
+      `${ort1} ms vs limit ${round(flopLimitMs)} ms (${round(ort1 / flopLimitMs)}×)`,
+      ort1 <= 1.5 * flopLimitMs
+    ),
+    target(
+      'handler throughput at concurrency ≥ 4: ONNX ≥ 3× the wasm pool',
+      `${bestC('onnx')} vs ${bestC('tfjs')} images/s (${round(bestC('onnx') / bestC('tfjs'), 1)}×)`,
+      bestC('onnx') >= 3 * bestC('tfjs')
+    ),
+    target('cold start to first prediction (default engine) < 1 s', `${coldDefault} ms`, coldDefault < 1000),
+    target('RSS with one MobileNetV2 loaded ≤ 400 MB', `${rss} MB`, rss <= 400),
+    target(
+      'swap: 0 failures and 0 old-model answers after the load',
+      `${sw.failed} failed, ${sw.old_model_after_load} old`,
+      sw.failed === 0 && sw.old_model_after_load === 0
+    ),
+    target('preprocessing ≤ 3 ms per photo (median)', `${preprocess.median_ms} ms`, preprocess.median_ms <= 3),
+  ];
+  table('targets', Object.fromEntries(targets.map(t => [t.figure, {value: t.value, met: t.met ? 'met' : 'MISSED'}])));
 
   const result = {
     date: new Date().toISOString(),
-    machine: {cores: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version},
-    backend: backendName,
-    quick,
-    models: perModel,
-    swap,
-    memory,
-    cold_start: cold,
+    machine: {cpu: os.cpus()[0]?.model, cores: availableCores(), node: process.version},
+    quick: values.quick,
+    peak,
+    preprocess,
+    engines: engines.map(engine => ({
+      engine,
+      backend: engine === 'onnx' ? 'onnxruntime-cpu' : tfjsBackend,
+      raw_mobilenet_v2: Object.fromEntries(Object.entries(rawV2).filter(([k]) => k.startsWith(engine))),
+      handler_mobilenet_v2: handler[engine],
+      swap: swap[engine],
+      cold_start: Object.fromEntries(Object.entries(cold).filter(([k]) => k.startsWith(engine))),
+      roll_timeline: timeline[engine],
+    })),
     targets,
     seconds: Math.round((Date.now() - started) / 1000),
   };
-  console.log('\ntargets:');
-  for (const t of targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.figure}: ${t.value} (target ${t.target})`);
   fs.mkdirSync(path.dirname(values.out), {recursive: true});
-  fs.writeFileSync(values.out, JSON.stringify(result, null, 2) + '\n');
-  console.log(`\nwrote ${path.relative(process.cwd(), values.out)} in ${result.seconds} s`);
+  fs.writeFileSync(values.out, JSON.stringify(result, null, 2));
+  console.log(`\nwrote ${values.out} (${result.seconds} s)`);
+  process.exit(0);
+}
+
+function target(figure: string, value: string, met: boolean): {figure: string; value: string; met: boolean} {
+  return {figure, value, met};
+}
+
+function flatten(rows: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [engine, byC] of Object.entries(rows)) {
+    for (const [c, figures] of Object.entries(byC as Record<string, Record<string, unknown>>))
+      out[`${engine} ${c}`] = figures;
+  }
+  return out;
 }
 
 runMain(main);

@@ -95,6 +95,7 @@ async function main(): Promise<number> {
     const bytes = await readSource(values.model);
     model = await loadClassifier(bytes, {
       engine: values.engine as EngineChoice,
+      tfjsBackend: process.env['TFJS_BACKEND'] ?? null,
       logger,
       name: path.basename(values.model).replace(/\.(h5|hdf5|keras)$/i, ''),
       labels,

@@ -155,7 +155,9 @@ export function parseConfig(env: Env = process.env): Config {
       if (e !== 'auto' && e !== 'onnx' && e !== 'tfjs') throw new Error(`must be auto, onnx or tfjs, not '${v}'`);
       return e;
     }),
-    inferenceThreads: read<number | 'auto'>('INFERENCE_THREADS', 'auto', v => (v.trim() === 'auto' ? 'auto' : positiveInt(v))),
+    inferenceThreads: read<number | 'auto'>('INFERENCE_THREADS', 'auto', v =>
+      v.trim() === 'auto' ? 'auto' : positiveInt(v)
+    ),
     ortSpin: read<'auto' | 'on' | 'off'>('ORT_SPIN', 'auto', v => {
       const e = v.trim();
       if (e !== 'auto' && e !== 'on' && e !== 'off') throw new Error(`must be auto, on or off, not '${v}'`);

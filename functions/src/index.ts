@@ -2,6 +2,7 @@
  * Wiring only: parse the configuration once, construct the clients once, register the
  * two CloudEvent functions with the Functions Framework.
  */
+import './prewarm.js'; // first: overlaps the engine's loading with the client libraries'
 import * as functions from '@google-cloud/functions-framework';
 import {Firestore} from '@google-cloud/firestore';
 import {Storage} from '@google-cloud/storage';
@@ -28,6 +29,7 @@ const engine = {
   engine: config.engine,
   onnx: {threads: config.inferenceThreads, spin: config.ortSpin},
   preprocess: {maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels},
+  tfjsBackend: config.backend,
   logger,
 };
 

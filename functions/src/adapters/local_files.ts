@@ -15,7 +15,8 @@ export function localFiles(): FileStore {
       try {
         const stat = await fs.stat(path);
         if (stat.isDirectory()) throw new ObjectNotFoundError(`${path} is a folder, not a file`);
-        if (stat.size > maxBytes) throw new ObjectTooLargeError(`${path} is ${stat.size} bytes, over the limit of ${maxBytes}`);
+        if (stat.size > maxBytes)
+          throw new ObjectTooLargeError(`${path} is ${stat.size} bytes, over the limit of ${maxBytes}`);
         return await fs.readFile(path);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;

@@ -9,8 +9,6 @@ import {MessageError} from './errors.js';
 /** Where the image is. */
 export type ImageLocation = {kind: 'gcs'; bucket: string; name: string} | {kind: 'local'; path: string};
 
-
-
 /** Longest accepted message: GCS object names are at most 1024 bytes. */
 export const MAX_MESSAGE_BYTES = 2048;
 

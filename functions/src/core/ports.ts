@@ -42,7 +42,6 @@ export interface ModelStore extends ModelRegistry {
   rollback(changedBy: string, now: Date): Promise<CurrentModel>;
 }
 
-
 /** Read access to Cloud Storage objects. */
 export interface ObjectStore {
   /** The object's bytes; refuses objects over `maxBytes` before downloading them. */

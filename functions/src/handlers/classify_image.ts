@@ -27,7 +27,6 @@ export interface MessagePublishedData {
   subscription?: string;
 }
 
-
 /** Dependencies of {@link makeClassifyImageHandler}. */
 export interface ClassifyImageDeps {
   readonly config: Pick<

@@ -115,9 +115,20 @@ export class ImageClassifier implements Classifier {
     return images.map((_, i) => {
       const row = values.subarray(i * width, (i + 1) * width);
       if (!this.outputsProbabilities) softmaxInPlace(row);
-      const top = topIndices(row, k).map(index => ({label: this.labels?.[index] ?? String(index), index, score: row[index]!}));
+      const top = topIndices(row, k).map(index => ({
+        label: this.labels?.[index] ?? String(index),
+        index,
+        score: row[index]!,
+      }));
       const best = top[0]!;
-      return {label: best.label, index: best.index, score: best.score, top_k: top, inference_ms: inferenceMs, preprocess_ms: 0};
+      return {
+        label: best.label,
+        index: best.index,
+        score: best.score,
+        top_k: top,
+        inference_ms: inferenceMs,
+        preprocess_ms: 0,
+      };
     });
   }
 

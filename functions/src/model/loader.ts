@@ -11,12 +11,7 @@
  * and the model translates, else tfjs (with its own backend order: tfjs-node, wasm,
  * cpu) and says why in one log line naming the layer; `onnx` and `tfjs` force one.
  */
-import {
-  LabelMismatchError,
-  ModelUnusableError,
-  NotAClassifierError,
-  UnsupportedLayerError,
-} from '../core/errors.js';
+import {LabelMismatchError, ModelUnusableError, NotAClassifierError, UnsupportedLayerError} from '../core/errors.js';
 import type {Logger} from '../core/log.js';
 import type {CurrentModel, ModelRecord} from '../core/model_record.js';
 import type {Classifier, FileStore, ObjectStore, Validation} from '../core/ports.js';
@@ -55,18 +50,20 @@ export interface LoadOptions {
   readonly onnx?: OnnxOptions;
   /** How tfjs runs (default: in this thread, tfjs loaded on first use). */
   readonly tfjs?: TfjsRunner;
+  /** `TFJS_BACKEND` for the in-thread default (null: the best available). */
+  readonly tfjsBackend?: string | null;
   readonly preprocess?: PreprocessOptions;
   readonly logger?: Logger;
 }
 
 /** tfjs in this thread, loaded on first use (a process that only runs ONNX never loads it). */
-function inThreadTfjs(logger?: Logger): TfjsRunner {
+function inThreadTfjs(logger?: Logger, backend?: string | null): TfjsRunner {
   return async (graph, contract) => {
     const [{initBackend, parseBackendName}, {createTfjsModel}] = await Promise.all([
       import('./engines/tfjs/backend.js'),
       import('./engines/tfjs/model.js'),
     ]);
-    const forced = parseBackendName(process.env['TFJS_BACKEND']);
+    const forced = parseBackendName(backend ?? undefined);
     await initBackend({...(logger ? {logger} : {}), ...(forced ? {forced} : {})});
     return createTfjsModel(graph, contract);
   };
@@ -121,7 +118,7 @@ async function engineFor(
   }
   const graph = graphOf(file, await tfjsKnows());
   const contract = inputContractFromShape(inputShape(graph), scale);
-  return {model: await (options.tfjs ?? inThreadTfjs(options.logger))(graph, contract), contract};
+  return {model: await (options.tfjs ?? inThreadTfjs(options.logger, options.tfjsBackend))(graph, contract), contract};
 }
 
 /**

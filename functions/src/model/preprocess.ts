@@ -17,6 +17,12 @@ import sharp, {type Metadata, type OutputInfo} from 'sharp';
 import {ImageError} from '../core/errors.js';
 import type {InputContract} from '../core/ports.js';
 import {scaleCoefficients} from '../core/scale.js';
+import {availableCores} from './engines/cores.js';
+
+// sharp lowers libvips to one thread per image on glibc without jemalloc (less memory
+// fragmentation); an instance classifies one photo at a time per request, so a lone
+// request's latency wants every core. Measured in `npm run bench` (preprocess_ms).
+sharp.concurrency(availableCores());
 
 /** Limits and options for {@link preprocessImage}. */
 export interface PreprocessOptions {

@@ -3,9 +3,14 @@ import {decide, historyId, type CurrentModel, type ModelRecord} from '../../src/
 import {ObjectNotFoundError, ObjectTooLargeError} from '../../src/core/errors.js';
 import type {ModelStore, ObjectStore} from '../../src/core/ports.js';
 
-/** A ModelStore in memory, with the same transactional semantics (JS runs it atomically). */
+/**
+ * A ModelStore in memory, with the semantics the callers rely on: transactions (JS runs
+ * each call atomically), copies on read, and a `revision` that increases with every write
+ * of `current`, as Firestore's update time does (the model cache orders snapshots by it).
+ */
 export class MemoryModelStore implements ModelStore {
   currentDoc: CurrentModel | null = null;
+  private writes = 0;
   readonly history = new Map<string, ModelRecord>();
   reads = 0;
   /** Set to make every call fail like an unavailable Firestore. */
@@ -28,8 +33,10 @@ export class MemoryModelStore implements ModelStore {
     const newVersion = !this.history.has(historyId(record));
     if (newVersion) this.history.set(historyId(record), structuredClone(record));
     const decision = decide(record, this.currentDoc);
-    if (decision === 'promote')
-      this.currentDoc = {...record, pinned: null, changed_by: changedBy, changed_at: now.toISOString()};
+    if (decision === 'promote') {
+      const revision = `${String(++this.writes).padStart(12, '0')}.000000000`;
+      this.currentDoc = {...record, pinned: null, changed_by: changedBy, changed_at: now.toISOString(), revision};
+    }
     return {decision, newVersion, current: this.currentDoc};
   }
   async listHistory(limit: number) {
@@ -49,19 +56,27 @@ export class MemoryModelStore implements ModelStore {
   }
 }
 
-/** An ObjectStore over a map of `bucket/name` → bytes. */
+/** An ObjectStore over a map of `bucket/name` → bytes; a generation, where given, must match. */
 export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, Buffer>();
+  readonly generations = new Map<string, string>();
   reads: string[] = [];
   failWith: Error | null = null;
-  put(bucket: string, name: string, bytes: Buffer): void {
+  put(bucket: string, name: string, bytes: Buffer, generation?: string): void {
     this.objects.set(`${bucket}/${name}`, bytes);
+    if (generation) this.generations.set(`${bucket}/${name}`, generation);
   }
-  async read(bucket: string, name: string, {maxBytes}: {generation?: string; maxBytes: number}): Promise<Buffer> {
+  async read(
+    bucket: string,
+    name: string,
+    {maxBytes, generation}: {generation?: string; maxBytes: number}
+  ): Promise<Buffer> {
     this.reads.push(`${bucket}/${name}`);
     if (this.failWith) throw this.failWith;
     const bytes = this.objects.get(`${bucket}/${name}`);
-    if (!bytes) throw new ObjectNotFoundError(`gs://${bucket}/${name} does not exist`);
+    const stored = this.generations.get(`${bucket}/${name}`);
+    if (!bytes || (generation && stored && stored !== generation))
+      throw new ObjectNotFoundError(`gs://${bucket}/${name}${generation ? `#${generation}` : ''} does not exist`);
     if (bytes.length > maxBytes) throw new ObjectTooLargeError(`gs://${bucket}/${name} is too large`);
     return bytes;
   }

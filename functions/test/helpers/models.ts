@@ -29,7 +29,11 @@ export function kerasLabels(): string[] {
 
 /** Loads a model from bytes on the engine under test (options may name another). */
 export function load(bytes: Uint8Array, options: LoadOptions = {}): Promise<Classifier> {
-  return loadClassifier(bytes, {engine: engineUnderTest(), ...options});
+  return loadClassifier(bytes, {
+    engine: engineUnderTest(),
+    tfjsBackend: process.env['TFJS_BACKEND'] ?? null,
+    ...options,
+  });
 }
 
 /** The shared MobileNet with its real contract: [-1, 1] inputs and the Keras labels. */

@@ -41,7 +41,15 @@ describe('npm run classify', () => {
     const [daisy, tiger, broken] = out.lines;
     assert.equal(daisy!['label'], 'daisy');
     assert.equal(tiger!['label'], 'tiger');
-    assert.deepEqual(Object.keys(daisy!).sort(), ['backend', 'engine', 'image', 'label', 'model_name', 'score', 'top_k']);
+    assert.deepEqual(Object.keys(daisy!).sort(), [
+      'backend',
+      'engine',
+      'image',
+      'label',
+      'model_name',
+      'score',
+      'top_k',
+    ]);
     assert.deepEqual([daisy!['engine'], daisy!['backend']], ['onnx', 'onnxruntime-cpu']);
     assert.equal((daisy!['top_k'] as unknown[]).length, 3);
     assert.equal((broken!['error'] as {kind: string}).kind, 'decode');

@@ -117,7 +117,12 @@ function topological(layers: GraphLayer[]): GraphLayer[] {
  * weights in Keras order).
  */
 export function buildGraph(model: ModelEntry, weights: ReadonlyMap<string, readonly StoredWeight[]>): KerasGraph {
-  const config = model.config as {name?: string; layers?: LayerEntry[]; input_layers?: unknown; output_layers?: unknown};
+  const config = model.config as {
+    name?: string;
+    layers?: LayerEntry[];
+    input_layers?: unknown;
+    output_layers?: unknown;
+  };
   const name = String(config.name ?? 'model');
   let entries = config.layers ?? [];
   let inputs: TensorRef[];
@@ -183,11 +188,7 @@ export function weightsByRole(layer: GraphLayer, roles: readonly string[]): Map<
     );
   }
   const out = new Map<string, StoredWeight>();
-  const lastPart = (w: StoredWeight) =>
-    w.name
-      .replace(/:\d+$/, '')
-      .split('/')
-      .at(-1);
+  const lastPart = (w: StoredWeight) => w.name.replace(/:\d+$/, '').split('/').at(-1);
   const named = roles.every(role => layer.weights.filter(w => lastPart(w) === role).length === 1);
   roles.forEach((role, i) => out.set(role, named ? layer.weights.find(w => lastPart(w) === role)! : layer.weights[i]!));
   return out;

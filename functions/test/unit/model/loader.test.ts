@@ -135,9 +135,7 @@ describe('loadClassifier on other real Keras files', () => {
   });
 
   it('the channels-first Keras 2.3.1 model loads with an NCHW input', async () => {
-    const model = await load(
-      fixtureBytes('models/keras2/simpleconv2d_functional_channels_first_keras2.3.1.hdf5')
-    );
+    const model = await load(fixtureBytes('models/keras2/simpleconv2d_functional_channels_first_keras2.3.1.hdf5'));
     try {
       assert.deepEqual(
         [model.input.layout, model.input.channels, model.input.height, model.input.width],
@@ -172,10 +170,7 @@ describe('loadClassifier on other real Keras files', () => {
   }
 
   it("names Lambda 'lambda_1' for the Sequential Lambda model", async () => {
-    await assert.rejects(
-      load(fixtureBytes('models/unsupported-layers/sequential_lambda.h5')),
-      /Lambda 'lambda_1'/
-    );
+    await assert.rejects(load(fixtureBytes('models/unsupported-layers/sequential_lambda.h5')), /Lambda 'lambda_1'/);
   });
 
   it('leaves no tensor behind when a load fails', async () => {

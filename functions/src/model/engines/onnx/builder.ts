@@ -101,7 +101,8 @@ export class OnnxBuilder {
   /** `v` (channels-last, rank ≥ 3 with batch) stored channels-first. */
   toChannelsFirst(v: Value): Value {
     if (v.storage === 'cf') return v;
-    if (v.shape.length < 2) throw new NoOnnxTranslation(`cannot store a rank-${v.shape.length + 1} value channels-first`);
+    if (v.shape.length < 2)
+      throw new NoOnnxTranslation(`cannot store a rank-${v.shape.length + 1} value channels-first`);
     return this.convert(v, 'cf', [0, v.shape.length, ...range(1, v.shape.length)]);
   }
 

@@ -41,7 +41,9 @@ export function activation(b: OnnxBuilder, name: unknown, v: Value, hint: string
     case 'elu':
       return out(b.op('Elu', [x], hint, [attr.float('alpha', 1)]));
     case 'selu':
-      return out(b.op('Selu', [x], hint, [attr.float('alpha', 1.6732632423543772), attr.float('gamma', 1.0507009873554805)]));
+      return out(
+        b.op('Selu', [x], hint, [attr.float('alpha', 1.6732632423543772), attr.float('gamma', 1.0507009873554805)])
+      );
     case 'softplus':
       return out(b.op('Softplus', [x], hint));
     case 'softsign':
@@ -117,7 +119,11 @@ function merge(b: OnnxBuilder, layer: GraphLayer, inputs: readonly Value[]): Val
     const logical = axis < 0 ? axis + rank + 1 : axis;
     const shape = [...vs[0]!.shape];
     shape[logical - 1] = vs.reduce((sum, v) => sum + v.shape[logical - 1]!, 0);
-    return {name: b.op('Concat', names, layer.name, [attr.int('axis', b.storageAxis(vs[0]!, logical))]), shape, storage};
+    return {
+      name: b.op('Concat', names, layer.name, [attr.int('axis', b.storageAxis(vs[0]!, logical))]),
+      shape,
+      storage,
+    };
   }
   const shape = vs[0]!.shape.map((_, i) => Math.max(...vs.map(v => v.shape[i] ?? 1)));
   const op = {Add: 'Sum', Subtract: 'Sub', Multiply: 'Mul', Average: 'Mean', Maximum: 'Max', Minimum: 'Min'}[
@@ -187,7 +193,10 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
     case 'ELU':
       return {...v, name: b.op('Elu', [v.name], layer.name, [attr.float('alpha', Number(c['alpha'] ?? 1))])};
     case 'ThresholdedReLU':
-      return {...v, name: b.op('ThresholdedRelu', [v.name], layer.name, [attr.float('alpha', Number(c['theta'] ?? 1))])};
+      return {
+        ...v,
+        name: b.op('ThresholdedRelu', [v.name], layer.name, [attr.float('alpha', Number(c['theta'] ?? 1))]),
+      };
     case 'Softmax': {
       const axis = Array.isArray(c['axis']) ? (c['axis'] as number[]) : [Number(c['axis'] ?? -1)];
       if (axis.length !== 1) throw new NoOnnxTranslation('Softmax over several axes');

@@ -119,7 +119,8 @@ export function convolution(b: OnnxBuilder, layer: GraphLayer, v: Value): Value 
   );
   const bias = w.get('bias');
   const inputs = [s.x, weight];
-  if (bias && layer.className !== 'SeparableConv2D') inputs.push(b.floats(`${layer.name}/bias`, bias.values, [bias.values.length]));
+  if (bias && layer.className !== 'SeparableConv2D')
+    inputs.push(b.floats(`${layer.name}/bias`, bias.values, [bias.values.length]));
   const attributes = [
     attr.ints('kernel_shape', k),
     attr.ints('strides', strides),

@@ -31,7 +31,11 @@ function boundary(b: OnnxBuilder, contract: InputContract): Value {
     case 'nchw':
       return {name: b.toChannelsFirst(image).name, shape: [c, h, w], storage: 'keras'};
     case 'hw':
-      return {name: b.op('Reshape', ['input', b.ints('input_shape', [-1, h, w])], 'input_hw'), shape: [h, w], storage: 'keras'};
+      return {
+        name: b.op('Reshape', ['input', b.ints('input_shape', [-1, h, w])], 'input_hw'),
+        shape: [h, w],
+        storage: 'keras',
+      };
     case 'flat':
       return {
         name: b.op('Reshape', ['input', b.ints('input_shape', [-1, h * w * c])], 'input_flat'),
@@ -71,6 +75,10 @@ export function kerasToOnnx(graph: KerasGraph, contract: InputContract): OnnxMod
   const out = outRef && values.get(key(outRef));
   if (graph.outputs.length !== 1 || !out) throw new NoOnnxTranslation(`${graph.outputs.length} model outputs`);
   const output = b.toKeras(out);
-  const bytes = b.encode(graph.name, {name: 'input', dims: [contract.height, contract.width, contract.channels]}, output);
+  const bytes = b.encode(
+    graph.name,
+    {name: 'input', dims: [contract.height, contract.width, contract.channels]},
+    output
+  );
   return {bytes, outputShape: output.shape, nodeCount: count};
 }

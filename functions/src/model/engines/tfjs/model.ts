@@ -80,7 +80,9 @@ function setWeights(model: tf.LayersModel, graph: KerasGraph): void {
       tf.dispose(tensors);
     }
   }
-  const missing = model.layers.filter(l => l.weights.length > 0 && !graph.layers.find(g => g.name === l.name)?.weights.length);
+  const missing = model.layers.filter(
+    l => l.weights.length > 0 && !graph.layers.find(g => g.name === l.name)?.weights.length
+  );
   if (missing.length > 0) {
     throw new WeightMismatchError(
       `the file has no weights for layer${missing.length > 1 ? 's' : ''} ${missing.map(l => `'${l.name}'`).join(', ')}`

@@ -184,12 +184,7 @@ export class InferencePool {
   }
 
   /** Loads a model into one worker, as a task of that worker. */
-  private loadOn(
-    handle: Handle,
-    key: string,
-    m: Loadable,
-    urgent: boolean
-  ): Promise<number> {
+  private loadOn(handle: Handle, key: string, m: Loadable, urgent: boolean): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       if (!this.handles.includes(handle)) return reject(new Error('inference worker was replaced'));
       handle.tasks.push({
@@ -253,7 +248,9 @@ export class InferencePool {
   /** Queues one request per image; resolves with each image's output row. */
   predict(key: string, images: readonly Float32Array[]): Promise<Float32Array[]> {
     const done = Promise.all(
-      images.map(image => new Promise<Float32Array>((resolve, reject) => this.queue.push({key, image, resolve, reject})))
+      images.map(
+        image => new Promise<Float32Array>((resolve, reject) => this.queue.push({key, image, resolve, reject}))
+      )
     );
     this.pump();
     return done;

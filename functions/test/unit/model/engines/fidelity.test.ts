@@ -29,7 +29,10 @@ describe('ONNX and tfjs agree within 1e-4 on every shared model', () => {
           assert.equal(onnx.outputWidth, tfjs.outputWidth);
           for (const photo of PHOTOS) {
             const image = fixtureBytes(`images/${photo}`);
-            const [a, b] = await Promise.all([onnx.classify(image, onnx.outputWidth), tfjs.classify(image, tfjs.outputWidth)]);
+            const [a, b] = await Promise.all([
+              onnx.classify(image, onnx.outputWidth),
+              tfjs.classify(image, tfjs.outputWidth),
+            ]);
             const byIndex = new Map(b.top_k.map(t => [t.index, t.score]));
             let worst = 0;
             for (const t of a.top_k) worst = Math.max(worst, Math.abs(t.score - byIndex.get(t.index)!));

@@ -54,57 +54,163 @@ const conv = (filters: number, kernelSize: number, extra: Record<string, unknown
   L.conv2d({filters, kernelSize, ...extra});
 
 const CASES: Case[] = [
-  {name: 'Conv2D same, stride 2, folded BatchNormalization, ReLU6', shape: [9, 9, 3], build: x =>
-    apply(L.reLU({maxValue: 6}), apply(L.batchNormalization({}), apply(conv(4, 3, {strides: 2, padding: 'same', useBias: false}), x)))},
-  {name: 'Conv2D valid, dilation 2, bias, relu', shape: [10, 10, 3], build: x =>
-    apply(conv(3, 3, {dilationRate: 2, activation: 'relu'}), x)},
-  {name: 'DepthwiseConv2D multiplier 2, same, stride 2 (odd input)', shape: [7, 7, 3], build: x =>
-    apply(L.depthwiseConv2d({kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same'}), x)},
-  {name: 'SeparableConv2D with a folded BatchNormalization', shape: [8, 8, 3], build: x =>
-    apply(L.batchNormalization({}), apply(L.separableConv2d({filters: 5, kernelSize: 3, depthMultiplier: 2, padding: 'same'}), x))},
-  {name: 'Conv2D channels_first', shape: [3, 8, 8], build: x =>
-    apply(conv(4, 3, {dataFormat: 'channelsFirst', padding: 'same'}), x)},
+  {
+    name: 'Conv2D same, stride 2, folded BatchNormalization, ReLU6',
+    shape: [9, 9, 3],
+    build: x =>
+      apply(
+        L.reLU({maxValue: 6}),
+        apply(L.batchNormalization({}), apply(conv(4, 3, {strides: 2, padding: 'same', useBias: false}), x))
+      ),
+  },
+  {
+    name: 'Conv2D valid, dilation 2, bias, relu',
+    shape: [10, 10, 3],
+    build: x => apply(conv(3, 3, {dilationRate: 2, activation: 'relu'}), x),
+  },
+  {
+    name: 'DepthwiseConv2D multiplier 2, same, stride 2 (odd input)',
+    shape: [7, 7, 3],
+    build: x => apply(L.depthwiseConv2d({kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same'}), x),
+  },
+  {
+    name: 'SeparableConv2D with a folded BatchNormalization',
+    shape: [8, 8, 3],
+    build: x =>
+      apply(
+        L.batchNormalization({}),
+        apply(L.separableConv2d({filters: 5, kernelSize: 3, depthMultiplier: 2, padding: 'same'}), x)
+      ),
+  },
+  {
+    name: 'Conv2D channels_first',
+    shape: [3, 8, 8],
+    build: x => apply(conv(4, 3, {dataFormat: 'channelsFirst', padding: 'same'}), x),
+  },
   // (causal padding is covered by windowPads' unit test: tfjs' own shape inference gets it wrong)
-  {name: 'Conv1D (greyscale rows as steps), same, stride 2', shape: [12, 12], build: x =>
-    apply(L.conv1d({filters: 4, kernelSize: 3, strides: 2, padding: 'same'}), x)},
-  {name: 'MaxPooling2D same and AveragePooling2D same (padding excluded)', shape: [7, 7, 3], build: x =>
-    apply(L.averagePooling2d({poolSize: 3, strides: 2, padding: 'same'}), apply(L.maxPooling2d({poolSize: 2, strides: 1, padding: 'same'}), x))},
-  {name: 'MaxPooling1D and AveragePooling1D', shape: [12, 12], build: x =>
-    apply(L.averagePooling1d({poolSize: 2}), apply(L.maxPooling1d({poolSize: 2, strides: 1}), x))},
+  {
+    name: 'Conv1D (greyscale rows as steps), same, stride 2',
+    shape: [12, 12],
+    build: x => apply(L.conv1d({filters: 4, kernelSize: 3, strides: 2, padding: 'same'}), x),
+  },
+  {
+    name: 'MaxPooling2D same and AveragePooling2D same (padding excluded)',
+    shape: [7, 7, 3],
+    build: x =>
+      apply(
+        L.averagePooling2d({poolSize: 3, strides: 2, padding: 'same'}),
+        apply(L.maxPooling2d({poolSize: 2, strides: 1, padding: 'same'}), x)
+      ),
+  },
+  {
+    name: 'MaxPooling1D and AveragePooling1D',
+    shape: [12, 12],
+    build: x => apply(L.averagePooling1d({poolSize: 2}), apply(L.maxPooling1d({poolSize: 2, strides: 1}), x)),
+  },
   {name: 'GlobalMaxPooling2D', shape: [6, 6, 3], build: x => apply(L.globalMaxPooling2d({}), apply(conv(4, 1), x))},
   {name: 'GlobalAveragePooling1D', shape: [12, 12], build: x => apply(L.globalAveragePooling1d({}), x)},
-  {name: 'ZeroPadding2D asymmetric, Cropping2D, UpSampling2D', shape: [6, 6, 3], build: x =>
-    apply(L.upSampling2d({size: [2, 3]}), apply(L.cropping2D({cropping: [[1, 0], [0, 2]]}), apply(L.zeroPadding2d({padding: [[1, 2], [0, 1]]}), x)))},
-  {name: 'BatchNormalization that cannot fold (after an Add)', shape: [6, 6, 3], build: x => {
-    const a = apply(conv(3, 1, {activation: 'relu'}), x);
-    return apply(L.batchNormalization({}), apply(L.add(), [a, x]));
-  }},
-  {name: 'Dense on a 4-D tensor (MatMul on the last axis) with a folded BatchNormalization', shape: [4, 4, 3], build: x =>
-    apply(L.dense({units: 6}), x)},
-  {name: 'activations: elu selu softplus softsign swish mish gelu hardSigmoid tanh sigmoid linear', shape: [4, 4, 3], build: x => {
-    let y = x;
-    for (const activation of ['elu', 'selu', 'softplus', 'softsign', 'swish', 'mish', 'gelu', 'hardSigmoid', 'tanh', 'sigmoid', 'linear']) {
-      y = apply(conv(3, 1, {activation}), y);
-    }
-    return y;
-  }},
-  {name: 'LeakyReLU, PReLU, ELU, ThresholdedReLU, Softmax layers', shape: [4, 4, 3], build: x =>
-    apply(L.softmax({axis: -1}), apply(L.thresholdedReLU({theta: 0.1}), apply(L.elu({}), apply(L.prelu({}), apply(L.leakyReLU({alpha: 0.2}), apply(conv(3, 1), x))))))},
-  {name: 'Rescaling and LayerNormalization', shape: [4, 4, 3], build: x =>
-    apply(L.layerNormalization({axis: -1}), apply(L.rescaling({scale: 1 / 127.5, offset: -1}), x))},
-  {name: 'Reshape, Permute, RepeatVector', shape: [4, 4, 3], build: x => {
-    const r = apply(L.reshape({targetShape: [16, 3]}), x);
-    const p = apply(L.permute({dims: [2, 1]}), r);
-    return apply(L.repeatVector({n: 2}), apply(L.flatten({}), p));
-  }},
-  {name: 'merges: Multiply Average Maximum Minimum Concatenate (squeeze-and-excite shapes)', shape: [5, 5, 3], build: x => {
-    const a = apply(conv(4, 1), x);
-    const b = apply(conv(4, 3, {padding: 'same'}), x);
-    const se = apply(L.reshape({targetShape: [1, 1, 4]}), apply(L.dense({units: 4, activation: 'sigmoid'}), apply(L.globalAveragePooling2d({}), a)));
-    const m = apply(L.multiply(), [b, se]);
-    const merged = [m, apply(L.average(), [a, b]), apply(L.maximum(), [a, b]), apply(L.minimum(), [a, b])];
-    return apply(L.concatenate({axis: -1}), merged);
-  }},
+  {
+    name: 'ZeroPadding2D asymmetric, Cropping2D, UpSampling2D',
+    shape: [6, 6, 3],
+    build: x =>
+      apply(
+        L.upSampling2d({size: [2, 3]}),
+        apply(
+          L.cropping2D({
+            cropping: [
+              [1, 0],
+              [0, 2],
+            ],
+          }),
+          apply(
+            L.zeroPadding2d({
+              padding: [
+                [1, 2],
+                [0, 1],
+              ],
+            }),
+            x
+          )
+        )
+      ),
+  },
+  {
+    name: 'BatchNormalization that cannot fold (after an Add)',
+    shape: [6, 6, 3],
+    build: x => {
+      const a = apply(conv(3, 1, {activation: 'relu'}), x);
+      return apply(L.batchNormalization({}), apply(L.add(), [a, x]));
+    },
+  },
+  {
+    name: 'Dense on a 4-D tensor (MatMul on the last axis) with a folded BatchNormalization',
+    shape: [4, 4, 3],
+    build: x => apply(L.dense({units: 6}), x),
+  },
+  {
+    name: 'activations: elu selu softplus softsign swish mish gelu hardSigmoid tanh sigmoid linear',
+    shape: [4, 4, 3],
+    build: x => {
+      let y = x;
+      for (const activation of [
+        'elu',
+        'selu',
+        'softplus',
+        'softsign',
+        'swish',
+        'mish',
+        'gelu',
+        'hardSigmoid',
+        'tanh',
+        'sigmoid',
+        'linear',
+      ]) {
+        y = apply(conv(3, 1, {activation}), y);
+      }
+      return y;
+    },
+  },
+  {
+    name: 'LeakyReLU, PReLU, ELU, ThresholdedReLU, Softmax layers',
+    shape: [4, 4, 3],
+    build: x =>
+      apply(
+        L.softmax({axis: -1}),
+        apply(
+          L.thresholdedReLU({theta: 0.1}),
+          apply(L.elu({}), apply(L.prelu({}), apply(L.leakyReLU({alpha: 0.2}), apply(conv(3, 1), x))))
+        )
+      ),
+  },
+  {
+    name: 'Rescaling and LayerNormalization',
+    shape: [4, 4, 3],
+    build: x => apply(L.layerNormalization({axis: -1}), apply(L.rescaling({scale: 1 / 127.5, offset: -1}), x)),
+  },
+  {
+    name: 'Reshape, Permute, RepeatVector',
+    shape: [4, 4, 3],
+    build: x => {
+      const r = apply(L.reshape({targetShape: [16, 3]}), x);
+      const p = apply(L.permute({dims: [2, 1]}), r);
+      return apply(L.repeatVector({n: 2}), apply(L.flatten({}), p));
+    },
+  },
+  {
+    name: 'merges: Multiply Average Maximum Minimum Concatenate (squeeze-and-excite shapes)',
+    shape: [5, 5, 3],
+    build: x => {
+      const a = apply(conv(4, 1), x);
+      const b = apply(conv(4, 3, {padding: 'same'}), x);
+      const se = apply(
+        L.reshape({targetShape: [1, 1, 4]}),
+        apply(L.dense({units: 4, activation: 'sigmoid'}), apply(L.globalAveragePooling2d({}), a))
+      );
+      const m = apply(L.multiply(), [b, se]);
+      const merged = [m, apply(L.average(), [a, b]), apply(L.maximum(), [a, b]), apply(L.minimum(), [a, b])];
+      return apply(L.concatenate({axis: -1}), merged);
+    },
+  },
 ];
 
 /** The model: the case's layers, then Flatten → Dense softmax so that it is a classifier. */
@@ -129,7 +235,8 @@ function asHwc(data: Float32Array, shape: number[]): Float32Array {
   if (shape.length !== 3 || shape[0] !== 3) return data;
   const [c, h, w] = shape as [number, number, number];
   const out = new Float32Array(data.length);
-  for (let ci = 0; ci < c; ci++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(y * w + x) * c + ci] = data[(ci * h + y) * w + x]!;
+  for (let ci = 0; ci < c; ci++)
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(y * w + x) * c + ci] = data[(ci * h + y) * w + x]!;
   return out;
 }
 
@@ -147,7 +254,10 @@ describe('ONNX translation, layer by layer, against tfjs-layers', () => {
           const want = tf.tidy(() => (original.predict(tf.tensor(data, [1, ...c.shape])) as tf.Tensor).dataSync());
           const [got] = await loaded.classifyPixels([asHwc(data, c.shape)], 7);
           for (const t of got!.top_k) {
-            assert.ok(Math.abs(t.score - want[t.index]!) < 1e-5, `class ${t.index}: onnx ${t.score} vs tfjs ${want[t.index]}`);
+            assert.ok(
+              Math.abs(t.score - want[t.index]!) < 1e-5,
+              `class ${t.index}: onnx ${t.score} vs tfjs ${want[t.index]}`
+            );
           }
         }
       } finally {
