@@ -18,7 +18,7 @@ resource "google_service_account" "trigger" {
 }
 
 locals {
-  pubsub_agent  = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
   runtime_users = {
     record_model   = google_service_account.record_model.member
     classify_image = google_service_account.classify_image.member

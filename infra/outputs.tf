@@ -30,7 +30,7 @@ output "classify_image_url" {
 
 output "runtime_service_accounts" {
   description = "Runtime identities of the two functions."
-  value       = {
+  value = {
     record_model   = google_service_account.record_model.email
     classify_image = google_service_account.classify_image.email
   }

@@ -101,7 +101,8 @@ function printHuman(command: string, result: unknown): void {
       label?: string;
       score?: number;
       model_name: string;
-      error?: {kind: string};
+      error?: {kind: string; message: string};
+      message_data?: string;
     }>;
   };
   console.log(
@@ -113,8 +114,9 @@ function printHuman(command: string, result: unknown): void {
     console.log(`  ${h.status.padEnd(8)} ${h.updated}  ${h.model_id}${h.reason ? `  (${h.reason})` : ''}`);
   console.log(predictions.length ? 'last predictions:' : 'no predictions yet');
   for (const p of predictions) {
-    const what = p.error ? `failed: ${p.error.kind}` : `${p.label} (${p.score?.toFixed(3)})`;
-    console.log(`  ${p.created}  ${p.image ?? '(no image)'}  ${what}  by ${p.model_name}`);
+    const what = p.error ? `failed: ${p.error.kind}: ${p.error.message}` : `${p.label} (${p.score?.toFixed(3)})`;
+    const input = p.image ?? (p.message_data !== undefined ? `message "${p.message_data}"` : '(empty message)');
+    console.log(`  ${p.created}  ${input}  ${what}  by ${p.model_name}`);
   }
 }
 

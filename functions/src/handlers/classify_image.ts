@@ -53,6 +53,16 @@ function coalesced<T>(read: () => Promise<T>): () => Promise<T> {
   };
 }
 
+/** Longest preview of a bad message's data kept in its failure document. */
+const PREVIEW_CHARS = 200;
+
+/** A bad message's data as readable text: control characters escaped, cut at PREVIEW_CHARS. */
+export function preview(data: Buffer): string {
+  const text = data.toString('utf8');
+  const shown = JSON.stringify(text.slice(0, PREVIEW_CHARS)).slice(1, -1);
+  return text.length > PREVIEW_CHARS ? `${shown}… (${data.length} bytes)` : shown;
+}
+
 /** The image's bytes; ObjectNotFoundError / ObjectTooLargeError are permanent. */
 function readImage(location: ImageLocation, deps: ClassifyImageDeps, maxBytes: number): Promise<Buffer> {
   if (location.kind === 'gcs') return deps.objects.read(location.bucket, location.name, {maxBytes});
@@ -148,6 +158,8 @@ export function makeClassifyImageHandler(
       await deps.predictions.write(messageId, {
         ...base,
         image: image || null,
+        // What the message said, when it named no usable image (so `status` can show it).
+        ...(image ? {} : {message_data: preview(data)}),
         error: {kind, message: reason},
         model_id,
         model_name: name,

@@ -14,7 +14,7 @@ import {parseConfig} from '../../src/config.js';
 import {memoryLogger} from '../../src/core/log.js';
 import {buildRecord} from '../../src/core/model_record.js';
 import type {ModelRegistry} from '../../src/core/ports.js';
-import {makeClassifyImageHandler} from '../../src/handlers/classify_image.js';
+import {makeClassifyImageHandler, preview} from '../../src/handlers/classify_image.js';
 import {loadRecordedModel} from '../../src/model/loader.js';
 import {localFiles} from '../../src/adapters/local_files.js';
 import {ModelCache} from '../../src/model/model_cache.js';
@@ -168,6 +168,13 @@ describe('classifyImage on the emulators', {skip: !EMULATORS && 'emulators not r
       await raw(data, id).expect(204);
       const doc = (await prediction(id))!;
       assert.equal((doc['error'] as {kind: string}).kind, kind);
+      // The failure record shows what the message said when it named no usable image.
+      if (doc['image'] === null) {
+        const text = Buffer.from(data).toString('utf8');
+        assert.equal(doc['message_data'], preview(Buffer.from(data)));
+        if (text.length <= 200) assert.equal(JSON.parse(`"${String(doc['message_data'])}"`), text);
+        else assert.match(String(doc['message_data']), /… \(1048576 bytes\)$/);
+      }
     });
   }
 
