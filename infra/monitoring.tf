@@ -24,13 +24,21 @@ resource "google_logging_metric" "num_inferences" {
       value_type  = local.model_label.value_type
       description = local.model_label.description
     }
+    labels {
+      key         = "arm"
+      value_type  = "STRING"
+      description = "Which arm of a rollout answered (stable or candidate); empty outside rollouts."
+    }
   }
-  label_extractors = { model_name = "EXTRACT(labels.model_name)" }
+  label_extractors = {
+    model_name = "EXTRACT(labels.model_name)"
+    arm        = "EXTRACT(jsonPayload.arm)"
+  }
 }
 
 resource "google_logging_metric" "failed_inferences" {
   name        = "classifier/failed_inferences"
-  description = "Messages recorded as failed (bad message, missing or undecodable image), by model."
+  description = "Messages recorded as failed (bad message, missing or undecodable image), by model and kind."
   filter      = "${local.classify_logs} AND jsonPayload.outcome=\"failed\""
   metric_descriptor {
     metric_kind = "DELTA"
@@ -40,8 +48,16 @@ resource "google_logging_metric" "failed_inferences" {
       value_type  = local.model_label.value_type
       description = local.model_label.description
     }
+    labels {
+      key         = "error_kind"
+      value_type  = "STRING"
+      description = "Failure kind: bad_message, not_allowed, not_found, too_large, decode, …"
+    }
   }
-  label_extractors = { model_name = "EXTRACT(labels.model_name)" }
+  label_extractors = {
+    model_name = "EXTRACT(labels.model_name)"
+    error_kind = "EXTRACT(jsonPayload.error_kind)"
+  }
 }
 
 resource "google_logging_metric" "inference_latency" {

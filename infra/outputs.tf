@@ -40,3 +40,8 @@ output "source_object" {
   description = "Source archive deployed, named by its content hash."
   value       = google_storage_bucket_object.source.name
 }
+
+output "dashboard_url" {
+  description = "The classifier's Cloud Monitoring dashboard."
+  value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.classifier.id), 3)}?project=${var.project_id}"
+}

@@ -132,3 +132,19 @@ variable "source_dir" {
   type        = string
   default     = ".."
 }
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channel IDs the alert policies notify (projects/P/notificationChannels/N)."
+  type        = list(string)
+  default     = []
+}
+
+variable "failure_ratio_threshold" {
+  description = "Alert when failed images exceed this share of predictions over 5 minutes."
+  type        = number
+  default     = 0.05
+  validation {
+    condition     = var.failure_ratio_threshold > 0 && var.failure_ratio_threshold < 1
+    error_message = "failure_ratio_threshold must be between 0 and 1."
+  }
+}

@@ -62,6 +62,8 @@ describe('infra/ Terraform', () => {
       'iam',
       'functions',
       'monitoring',
+      'dashboard',
+      'alerts',
       'variables',
       'outputs',
       'versions',
@@ -168,7 +170,101 @@ describe('infra/ Terraform', () => {
   it('defines log-based metrics for the per-model counters', () => {
     const metrics = tf.resource['google_logging_metric']!;
     for (const m of ['num_inferences', 'failed_inferences', 'inference_latency', 'model_load_latency'])
-      assert.deepEqual(metrics[m]!['label_extractors'], {model_name: 'EXTRACT(labels.model_name)'}, m);
+      assert.equal((metrics[m]!['label_extractors'] as Block)['model_name'], 'EXTRACT(labels.model_name)', m);
+    assert.equal(
+      (metrics['failed_inferences']!['label_extractors'] as Block)['error_kind'],
+      'EXTRACT(jsonPayload.error_kind)'
+    );
+    assert.equal((metrics['num_inferences']!['label_extractors'] as Block)['arm'], 'EXTRACT(jsonPayload.arm)');
+  });
+
+  describe('dashboard', () => {
+    /** The template rendered as templatefile() would, with the metric and subscription names of the HCL. */
+    const rendered = (): {mosaicLayout: {tiles: Array<{widget: {title: string; xyChart: {dataSets: Block[]}}}>}} => {
+      const board = tf.resource['google_monitoring_dashboard']!['classifier']!;
+      const call = String(board['dashboard_json']);
+      assert.match(call, /templatefile\("\$\{path\.module\}\/dashboards\/classifier\.json\.tftpl"/);
+      const metric = (id: string) => String(tf.resource['google_logging_metric']![id]!['name']);
+      const vars: Record<string, string> = {
+        num_inferences: metric('num_inferences'),
+        inference_latency: metric('inference_latency'),
+        failed_inferences: metric('failed_inferences'),
+        model_load_latency: metric('model_load_latency'),
+        dead_letter_subscription: 'images-dead-letter-pull',
+      };
+      for (const key of Object.keys(vars)) assert.match(call, new RegExp(`${key}\\s*=`), `templatefile passes ${key}`);
+      const template = fs.readFileSync(path.join(INFRA, 'dashboards/classifier.json.tftpl'), 'utf8');
+      const text = template
+        .replace(/(?<!\$)\$\{(\w+)\}/g, (_, k: string) => {
+          assert.ok(k in vars, `template variable ${k} is passed`);
+          return vars[k]!;
+        })
+        .replaceAll('$${', '${');
+      return JSON.parse(text);
+    };
+    const filters = (tile: {widget: {xyChart: {dataSets: Block[]}}}) =>
+      tile.widget.xyChart.dataSets.map(d => (d['timeSeriesQuery'] as Block)['timeSeriesFilter'] as Block);
+
+    it('shows predictions by model and arm, latency p50/p99 by model, failures by kind, swaps and dead letters', () => {
+      const tiles = rendered().mosaicLayout.tiles;
+      assert.equal(tiles.length, 5);
+      const [predictions, latency, failures, swaps, deadLetters] = tiles as [
+        (typeof tiles)[0],
+        (typeof tiles)[0],
+        (typeof tiles)[0],
+        (typeof tiles)[0],
+        (typeof tiles)[0],
+      ];
+      const agg = (f: Block) => f['aggregation'] as Block;
+      const [p] = filters(predictions);
+      assert.match(String(p!['filter']), /logging\.googleapis\.com\/user\/classifier\/num_inferences/);
+      assert.deepEqual(agg(p!)['groupByFields'], ['metric.label.model_name', 'metric.label.arm']);
+      const reducers = filters(latency).map(f => agg(f)['crossSeriesReducer']);
+      assert.deepEqual(reducers, ['REDUCE_PERCENTILE_50', 'REDUCE_PERCENTILE_99']);
+      for (const f of filters(latency)) assert.match(String(f['filter']), /classifier\/inference_latency_ms/);
+      assert.deepEqual(agg(filters(failures)[0]!)['groupByFields'], ['metric.label.error_kind']);
+      assert.match(String(filters(swaps)[0]!['filter']), /classifier\/load_model_latency_ms/);
+      assert.match(
+        String(filters(deadLetters)[0]!['filter']),
+        /subscription\/num_undelivered_messages.*subscription_id="images-dead-letter-pull"/
+      );
+      assert.match(JSON.stringify(latency), /"legendTemplate":"p99 \$\{metric\.labels\.model_name\}"/);
+    });
+  });
+
+  describe('alert policies', () => {
+    const policies = () => tf.resource['google_monitoring_alert_policy']!;
+    const conditions = (id: string) => policies()[id]!['conditions'] as Block[];
+
+    it('alerts on a non-empty dead-letter subscription', () => {
+      const c = first<Block>(conditions('dead_letters')[0]!['condition_threshold']);
+      assert.match(String(c['filter']), /num_undelivered_messages/);
+      assert.match(String(c['filter']), /google_pubsub_subscription\.dead_letter_pull\.name/);
+      assert.deepEqual([c['comparison'], c['threshold_value']], ['COMPARISON_GT', 0]);
+    });
+
+    it('alerts on a failure ratio over a configurable threshold', () => {
+      const c = first<Block>(conditions('failure_ratio')[0]!['condition_threshold']);
+      assert.match(String(c['filter']), /google_logging_metric\.failed_inferences\.name/);
+      assert.match(String(c['denominator_filter']), /google_logging_metric\.num_inferences\.name/);
+      assert.equal(c['threshold_value'], '${var.failure_ratio_threshold}');
+      assert.equal((tf.variable['failure_ratio_threshold'] as Block)['default'], 0.05);
+    });
+
+    it('alerts when no predictions are written while images are published (both conditions)', () => {
+      assert.equal(policies()['silent']!['combiner'], 'AND');
+      const [published, absent] = conditions('silent') as [Block, Block];
+      assert.match(
+        String(first<Block>(published['condition_threshold'])['filter']),
+        /topic\/send_message_operation_count/
+      );
+      assert.match(String(first<Block>(absent['condition_absent'])['filter']), /num_inferences\.name/);
+    });
+
+    it('notifies the configured channels', () => {
+      for (const id of ['dead_letters', 'failure_ratio', 'silent'])
+        assert.equal(policies()[id]!['notification_channels'], '${var.notification_channels}', id);
+    });
   });
 
   describe('least privilege', () => {
