@@ -20,7 +20,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
     }
   }
   documentation {
-    content   = "Messages failed every delivery (max_delivery_attempts = ${var.max_delivery_attempts}) and were parked. Inspect them with `gcloud pubsub subscriptions pull ${google_pubsub_subscription.dead_letter_pull.name}` and the classifyImage logs (outcome=retry)."
+    content   = "Messages failed every delivery (max_delivery_attempts = ${google_pubsub_subscription.classify_push.dead_letter_policy[0].max_delivery_attempts}) and were parked. Inspect them with `gcloud pubsub subscriptions pull ${google_pubsub_subscription.dead_letter_pull.name}` and the classifyImage logs (outcome=retry)."
     mime_type = "text/markdown"
   }
   notification_channels = var.notification_channels

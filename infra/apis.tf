@@ -1,18 +1,7 @@
 # The services the classifier uses. disable_on_destroy = false: destroying this stack must
 # not switch off an API that something else in the project relies on.
 locals {
-  apis = toset([
-    "artifactregistry.googleapis.com",
-    "cloudbuild.googleapis.com",
-    "cloudfunctions.googleapis.com",
-    "eventarc.googleapis.com",
-    "firestore.googleapis.com",
-    "iam.googleapis.com",
-    "logging.googleapis.com",
-    "pubsub.googleapis.com",
-    "run.googleapis.com",
-    "storage.googleapis.com",
-  ])
+  apis = toset(local.spec.apis) # infra/deploy.json
 }
 
 resource "google_project_service" "apis" {

@@ -3,7 +3,7 @@
 locals {
   model_file_pattern = coalesce(var.model_file_pattern, "gs://${var.models_bucket_name}/models/**/*.h5")
 
-  function_env = merge({
+  function_env = merge(local.spec.environment, {
     MODEL_FILE_PATTERN = local.model_file_pattern
     IMAGE_BUCKETS      = google_storage_bucket.images.name
   }, var.extra_env)
@@ -27,13 +27,13 @@ resource "google_storage_bucket_object" "source" {
 }
 
 resource "google_cloudfunctions2_function" "record_model" {
-  name        = "record-model"
+  name        = local.record.name
   location    = var.region
   description = "Records the newest Keras .h5 in the models bucket as models/current (the side input)."
 
   build_config {
-    runtime     = "nodejs22"
-    entry_point = "recordModel"
+    runtime     = local.spec.runtime
+    entry_point = local.record.entry_point
     source {
       storage_source {
         bucket = google_storage_bucket.source.name
@@ -44,11 +44,12 @@ resource "google_cloudfunctions2_function" "record_model" {
 
   service_config {
     # The promotion gate loads the model: one event at a time keeps memory bounded.
-    available_memory                 = "1Gi"
-    available_cpu                    = "1"
-    max_instance_request_concurrency = 1
-    max_instance_count               = 5
-    timeout_seconds                  = 300
+    available_memory                 = local.record.memory
+    available_cpu                    = local.record.cpu
+    max_instance_request_concurrency = local.record.concurrency
+    min_instance_count               = local.record.min_instances
+    max_instance_count               = local.record.max_instances
+    timeout_seconds                  = local.record.timeout_seconds
     environment_variables            = local.function_env
     service_account_email            = google_service_account.record_model.email
     ingress_settings                 = "ALLOW_INTERNAL_ONLY"
@@ -74,13 +75,13 @@ resource "google_cloudfunctions2_function" "record_model" {
 }
 
 resource "google_cloudfunctions2_function" "classify_image" {
-  name        = "classify-image"
+  name        = local.classify.name
   location    = var.region
   description = "Classifies the image named by each Pub/Sub message with the model in models/current."
 
   build_config {
-    runtime     = "nodejs22"
-    entry_point = "classifyImage"
+    runtime     = local.spec.runtime
+    entry_point = local.classify.entry_point
     source {
       storage_source {
         bucket = google_storage_bucket.source.name
@@ -92,12 +93,12 @@ resource "google_cloudfunctions2_function" "classify_image" {
   # No event_trigger: driven by the push subscription in pubsub.tf (which has the
   # dead-letter policy an Eventarc trigger's subscription cannot have).
   service_config {
-    available_memory                 = var.classify_memory
-    available_cpu                    = var.classify_cpu
-    max_instance_request_concurrency = var.classify_concurrency
-    min_instance_count               = var.min_instances
-    max_instance_count               = var.max_instances
-    timeout_seconds                  = 120
+    available_memory                 = coalesce(var.classify_memory, local.classify.memory)
+    available_cpu                    = coalesce(var.classify_cpu, local.classify.cpu)
+    max_instance_request_concurrency = coalesce(var.classify_concurrency, local.classify.concurrency)
+    min_instance_count               = coalesce(var.min_instances, local.classify.min_instances)
+    max_instance_count               = coalesce(var.max_instances, local.classify.max_instances)
+    timeout_seconds                  = local.classify.timeout_seconds
     environment_variables            = local.function_env
     service_account_email            = google_service_account.classify_image.email
     ingress_settings                 = "ALLOW_INTERNAL_ONLY"

@@ -3,18 +3,18 @@
 # and Eventarc event receipt are project-level roles; neither is a primitive role).
 
 resource "google_service_account" "record_model" {
-  account_id   = "record-model-fn"
-  display_name = "recordModel runtime"
+  account_id   = local.spec.accounts.record.id
+  display_name = local.spec.accounts.record.display_name
 }
 
 resource "google_service_account" "classify_image" {
-  account_id   = "classify-image-fn"
-  display_name = "classifyImage runtime"
+  account_id   = local.spec.accounts.classify.id
+  display_name = local.spec.accounts.classify.display_name
 }
 
 resource "google_service_account" "trigger" {
-  account_id   = "classifier-trigger"
-  display_name = "Invokes the classifier functions (Eventarc trigger, Pub/Sub push)"
+  account_id   = local.spec.accounts.trigger.id
+  display_name = local.spec.accounts.trigger.display_name
 }
 
 locals {

@@ -52,67 +52,67 @@ variable "model_file_pattern" {
 }
 
 variable "topic_name" {
-  description = "Pub/Sub topic that carries image paths to classifyImage."
+  description = "Pub/Sub topic that carries image paths to classifyImage (null: infra/deploy.json)."
   type        = string
-  default     = "classify-images"
+  default     = null
 }
 
 variable "max_delivery_attempts" {
-  description = "Deliveries of one message before it goes to the dead-letter topic."
+  description = "Deliveries of one message before it goes to the dead-letter topic (null: infra/deploy.json)."
   type        = number
-  default     = 10
+  default     = null
   validation {
-    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    condition     = var.max_delivery_attempts == null ? true : var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
     error_message = "Pub/Sub allows 5 to 100 delivery attempts."
   }
 }
 
 variable "classify_memory" {
-  description = "Memory of a classifyImage instance: two models are resident during a swap."
+  description = "Memory of a classifyImage instance: two models are resident during a swap (null: infra/deploy.json)."
   type        = string
-  default     = "2Gi"
+  default     = null
   validation {
-    condition     = can(regex("^[0-9]+(Mi|Gi)$", var.classify_memory))
+    condition     = var.classify_memory == null ? true : can(regex("^[0-9]+(Mi|Gi)$", var.classify_memory))
     error_message = "classify_memory must look like 512Mi or 2Gi."
   }
 }
 
 variable "classify_cpu" {
-  description = "vCPUs of a classifyImage instance (the worker pool or tfjs-node uses all of them)."
+  description = "vCPUs of a classifyImage instance (the worker pool or tfjs-node uses all of them) (null: infra/deploy.json)."
   type        = string
-  default     = "2"
+  default     = null
   validation {
-    condition     = contains(["1", "2", "4", "6", "8"], var.classify_cpu)
+    condition     = var.classify_cpu == null ? true : contains(["1", "2", "4", "6", "8"], var.classify_cpu)
     error_message = "classify_cpu must be 1, 2, 4, 6 or 8."
   }
 }
 
 variable "classify_concurrency" {
-  description = "Concurrent requests per classifyImage instance."
+  description = "Concurrent requests per classifyImage instance (null: infra/deploy.json)."
   type        = number
-  default     = 8
+  default     = null
   validation {
-    condition     = var.classify_concurrency >= 1 && var.classify_concurrency <= 1000
+    condition     = var.classify_concurrency == null ? true : var.classify_concurrency >= 1 && var.classify_concurrency <= 1000
     error_message = "classify_concurrency must be between 1 and 1000."
   }
 }
 
 variable "min_instances" {
-  description = "classifyImage instances kept warm (0 scales to zero; cold start is measured by npm run bench)."
+  description = "classifyImage instances kept warm (0 scales to zero; cold start is measured by npm run bench; null: infra/deploy.json)."
   type        = number
-  default     = 0
+  default     = null
   validation {
-    condition     = var.min_instances >= 0
+    condition     = var.min_instances == null ? true : var.min_instances >= 0
     error_message = "min_instances cannot be negative."
   }
 }
 
 variable "max_instances" {
-  description = "Upper bound of classifyImage instances."
+  description = "Upper bound of classifyImage instances (null: infra/deploy.json)."
   type        = number
-  default     = 20
+  default     = null
   validation {
-    condition     = var.max_instances >= 1
+    condition     = var.max_instances == null ? true : var.max_instances >= 1
     error_message = "max_instances must be at least 1."
   }
 }

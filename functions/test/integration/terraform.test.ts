@@ -64,6 +64,7 @@ describe('infra/ Terraform', () => {
       'monitoring',
       'dashboard',
       'alerts',
+      'spec',
       'variables',
       'outputs',
       'versions',
@@ -95,10 +96,11 @@ describe('infra/ Terraform', () => {
     for (const [name, o] of Object.entries(tf.output)) assert.ok(o['description'], `${name} has a description`);
   });
 
-  it('enables the APIs it needs', () => {
+  it('enables the APIs it needs, from the deploy spec', () => {
     const apis = tf.resource['google_project_service']!['apis']!;
     assert.equal(apis['for_each'], '${local.apis}');
-    const src = fs.readFileSync(path.join(INFRA, 'apis.tf'), 'utf8');
+    assert.match(fs.readFileSync(path.join(INFRA, 'apis.tf'), 'utf8'), /toset\(local\.spec\.apis\)/);
+    const src = fs.readFileSync(path.join(INFRA, 'deploy.json'), 'utf8');
     for (const api of [
       'cloudfunctions',
       'run',
@@ -132,7 +134,11 @@ describe('infra/ Terraform', () => {
     assert.ok(first<Block>(sub['retry_policy'])['minimum_backoff']);
     const dl = first<Block>(sub['dead_letter_policy']);
     assert.equal(dl['dead_letter_topic'], '${google_pubsub_topic.dead_letter.id}');
-    assert.equal(dl['max_delivery_attempts'], '${var.max_delivery_attempts}');
+    assert.equal(
+      dl['max_delivery_attempts'],
+      '${coalesce(var.max_delivery_attempts, local.spec.pubsub.max_delivery_attempts)}'
+    );
+    assert.equal(sub['ack_deadline_seconds'], '${local.spec.pubsub.ack_deadline_seconds}');
   });
 
   it('creates the Firestore database', () => {
@@ -150,13 +156,35 @@ describe('infra/ Terraform', () => {
       ['classify_image', 'classifyImage'],
     ] as const) {
       const build = first<Block>(fns[name]!['build_config']);
-      assert.equal(build['runtime'], 'nodejs22');
-      assert.equal(build['entry_point'], entry);
+      assert.equal(build['runtime'], '${local.spec.runtime}');
+      assert.match(String(build['entry_point']), /^\$\{local\.(record|classify)\.entry_point\}$/);
+      assert.ok(entry);
       const storage = first<Block>(first<Block>(build['source'])['storage_source']);
       assert.equal(storage['object'], '${google_storage_bucket_object.source.name}');
       const service = first<Block>(fns[name]!['service_config']);
       assert.equal(service['environment_variables'], '${local.function_env}');
     }
+  });
+
+  it('reads one deploy spec (infra/deploy.json) for runtime, sizes, environment and Pub/Sub', () => {
+    const spec = JSON.parse(fs.readFileSync(path.join(INFRA, 'deploy.json'), 'utf8')) as {
+      runtime: string;
+      functions: Record<string, {entry_point: string}>;
+    };
+    assert.equal(spec.runtime, 'nodejs24');
+    assert.deepEqual(
+      Object.values(spec.functions).map(f => f.entry_point),
+      ['recordModel', 'classifyImage']
+    );
+    assert.match(
+      fs.readFileSync(path.join(INFRA, 'spec.tf'), 'utf8'),
+      /jsondecode\(file\("\$\{path\.module\}\/deploy\.json"\)\)/
+    );
+    const classify = first<Block>(tf.resource['google_cloudfunctions2_function']!['classify_image']!['service_config']);
+    assert.equal(classify['available_memory'], '${coalesce(var.classify_memory, local.classify.memory)}');
+    assert.equal(classify['timeout_seconds'], '${local.classify.timeout_seconds}');
+    const record = first<Block>(tf.resource['google_cloudfunctions2_function']!['record_model']!['service_config']);
+    assert.equal(record['max_instance_request_concurrency'], '${local.record.concurrency}');
   });
 
   it('triggers recordModel on finalize in the models bucket, with retry, as the trigger account', () => {
