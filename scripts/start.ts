@@ -40,6 +40,7 @@ async function main(): Promise<number> {
   try {
     stack = await startStack({
       writeStackFile: true,
+      livePage: true,
       ...(values.quiet ? {} : {onFunctionLine: (fn: string, line: string) => console.log(formatLine(fn, line))}),
     });
   } catch (e) {
@@ -62,15 +63,16 @@ async function main(): Promise<number> {
   });
   console.log(`
 ready (pid ${process.pid}; Ctrl-C stops everything)
+  live page      ${info.endpoints.page}   <- open it: the model, its history, the predictions as they come
   recordModel    ${info.endpoints.recordModel}   <- finalize events of gs://${info.modelsBucket}
   classifyImage  ${info.endpoints.classifyImage}   <- push subscription ${info.subscription} of topic ${info.topic}
   Firestore      ${info.endpoints.firestore}     Pub/Sub ${info.endpoints.pubsub}     Storage ${info.endpoints.storage}
 
 In another terminal (the scripts find this stack through .local/stack.json):
-  npm run upload-model -- ../shared/fixtures/models/keras2/mobilenet_v1_0.25_224_imagenet.h5 --scale=-1,1 --labels=../shared/fixtures/labels/ImageNetLabels.txt
-  npm run publish-images -- ../shared/fixtures/images/*.jpg
+  npm run upload-model -- my_model.h5 --scale=-1,1 --labels=labels.txt
+  npm run publish-images -- photos/*.jpg
   npm run status
-  npm run upload-model -- ../shared/fixtures/models/keras2/mobilenet_v1_0.25_224_imagenet.h5 --name=models/mobilenet_v1_b.h5 --scale=-1,1 --labels=../shared/fixtures/labels/ImageNetLabels.txt
+  npm run upload-model -- my_model.h5 --name=models/my_model_v2.h5 --scale=-1,1 --labels=labels.txt
   npm run rollback
 
 Environment for your own clients:

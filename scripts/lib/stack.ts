@@ -21,6 +21,7 @@ import {createRequire} from 'node:module';
 import {fileURLToPath} from 'node:url';
 import {PubSub} from '@google-cloud/pubsub';
 import {faultProxy, type FaultProxy} from './fault_proxy.js';
+import {startLivePage, type LivePage} from './live_page.js';
 import {
   freePort,
   startFirestore,
@@ -60,7 +61,15 @@ export const LOCAL_NAMES: StackNames = {
 export interface StackInfo extends StackNames {
   readonly pid: number;
   readonly env: Record<string, string>;
-  readonly endpoints: {recordModel: string; classifyImage: string; firestore: string; pubsub: string; storage: string};
+  readonly endpoints: {
+    recordModel: string;
+    classifyImage: string;
+    firestore: string;
+    pubsub: string;
+    storage: string;
+    /** The live page, when started with `livePage`. */
+    page?: string;
+  };
   readonly pids: number[];
 }
 
@@ -80,6 +89,8 @@ export interface StackOptions {
    * emulators (`stack.faults`); this process still talks to the emulators directly.
    */
   readonly faults?: boolean;
+  /** Serve the live page (scripts/lib/live_page.ts) on 127.0.0.1 (npm start does). */
+  readonly livePage?: boolean;
 }
 
 /** A running function process. */
@@ -304,6 +315,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // functions-framework reads the topic from the push path when it converts a raw push body.
     await createPubSub(names, `${classifyImage.url}projects/${names.projectId}/topics/${names.topic}`);
 
+    let page: LivePage | null = null;
+    if (options.livePage) {
+      const {Firestore} = await import('@google-cloud/firestore');
+      const db = new Firestore({projectId: names.projectId});
+      page = await startLivePage({db});
+      started.push(async () => {
+        await page?.close();
+        await db.terminate();
+      });
+    }
+
     const info: StackInfo = {
       ...names,
       pid: process.pid,
@@ -314,6 +336,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         firestore: firestore.hostPort,
         pubsub: pubsub.hostPort,
         storage: `http://${storage.hostPort}`,
+        ...(page ? {page: page.url} : {}),
       },
       pids: [firestore.pid, pubsub.pid, recordModel.child.pid, classifyImage.child.pid].filter(
         (p): p is number => p !== undefined
