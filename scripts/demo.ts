@@ -1,8 +1,14 @@
 /**
  * `npm run demo`: the whole story, non-interactively, on the local stack, then exit.
  *
- * 1. Upload the shared ImageNet MobileNet as model v1 (scale [-1, 1], Keras labels).
- * 2. Publish the shared photos; wait for one result per message.
+ * Its model and photos, in this order: `--model x.h5 --images dir/` (with `--labels` and
+ * `--scale`); else `FIXTURES_DIR` (the shared test fixtures; the tests set it); else a
+ * real ImageNet MobileNet, its labels and four photos downloaded once into .local/cache
+ * with pinned SHA-256s (scripts/lib/assets.ts). Offline and without arguments it says
+ * exactly what to pass.
+ *
+ * 1. Upload the model as v1 (its scale and labels as object metadata).
+ * 2. Publish the photos; wait for one result per message.
  * 3. Upload the same weights under a new name as v2; wait until recordModel records it.
  * 4. Publish the photos again; wait; print the table of predictions showing the switch.
  *
@@ -20,17 +26,73 @@ import {parseArgs} from 'node:util';
 import {Firestore} from '@google-cloud/firestore';
 import {PubSub} from '@google-cloud/pubsub';
 import {Storage} from '@google-cloud/storage';
+import {DEMO_LABELS, DEMO_MODEL, DEMO_PHOTOS, DownloadError, fetchAsset} from './lib/assets.js';
 import {MissingEmulatorError} from './lib/emulators.js';
 import {ROOT, startStack, type Stack} from './lib/stack.js';
 import {runMain} from './lib/cli.js';
 
-const USAGE = `usage: npm run demo [-- --timeout SECONDS]
-Starts the local stack, rolls model v1 → v2 while classifying the shared photos, prints a table, stops.`;
+const USAGE = `usage: npm run demo [-- --model x.h5 --images DIR [--labels FILE] [--scale -1,1]] [-- --timeout SECONDS]
+Starts the local stack, rolls model v1 → v2 while classifying photos, prints a table, stops.
+Without --model: FIXTURES_DIR if set, else a MobileNet and four photos downloaded once into .local/cache.`;
 
-const FIXTURES = process.env['FIXTURES_DIR'] ?? path.resolve(ROOT, '../shared/fixtures');
-const MODEL = path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5');
-const LABELS = path.join(FIXTURES, 'labels/ImageNetLabels.txt');
-const IMAGES = path.join(FIXTURES, 'images');
+/** What the demo runs on. */
+interface DemoInputs {
+  readonly model: string;
+  readonly labels: string | null;
+  readonly scale: string;
+  readonly images: string[];
+  readonly source: string;
+}
+
+const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif)$/i;
+
+function imagesIn(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter(f => IMAGE_FILE.test(f))
+    .sort()
+    .map(f => path.join(dir, f));
+}
+
+/** Arguments, else FIXTURES_DIR, else the pinned downloads (see the module comment). */
+async function inputs(values: {model?: string; images?: string; labels?: string; scale: string}): Promise<DemoInputs> {
+  if (values.model || values.images) {
+    if (!values.model || !values.images) throw new Error('--model and --images go together');
+    for (const f of [values.model, values.images, ...(values.labels ? [values.labels] : [])])
+      if (!fs.existsSync(f)) throw new Error(`${f} not found`);
+    const images = fs.statSync(values.images).isDirectory() ? imagesIn(values.images) : [values.images];
+    if (images.length === 0) throw new Error(`no images (.jpg, .png, …) in ${values.images}`);
+    return {model: values.model, labels: values.labels ?? null, scale: values.scale, images, source: 'your files'};
+  }
+  const fixtures = process.env['FIXTURES_DIR'];
+  if (fixtures) {
+    return {
+      model: path.join(fixtures, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'),
+      labels: path.join(fixtures, 'labels/ImageNetLabels.txt'),
+      scale: '-1,1',
+      images: imagesIn(path.join(fixtures, 'images')),
+      source: `FIXTURES_DIR (${fixtures})`,
+    };
+  }
+  const cacheDir = process.env['DEMO_CACHE_DIR'] || path.join(ROOT, '.local/cache');
+  const mirror = process.env['DEMO_ASSET_MIRROR'];
+  console.log(
+    `demo: no --model and no FIXTURES_DIR: fetching a MobileNet and ${DEMO_PHOTOS.length} photos into ${cacheDir}`
+  );
+  return {
+    model: await fetchAsset(DEMO_MODEL, {cacheDir, ...(mirror ? {mirror} : {})}),
+    labels: await fetchAsset(DEMO_LABELS, {cacheDir, ...(mirror ? {mirror} : {})}),
+    scale: '-1,1',
+    images: await Promise.all(
+      DEMO_PHOTOS.map(p => fetchAsset(p, {cacheDir, progress: () => {}, ...(mirror ? {mirror} : {})}))
+    ),
+    source: `downloads cached in ${cacheDir}`,
+  };
+}
+
+const WHAT_TO_PASS = `Run the demo with a Keras .h5 and photos of your own:
+  npm run demo -- --model my_model.h5 --images photos/ [--labels labels.txt] [--scale -1,1]
+(--scale: 0,1 for x/255, -1,1 for x/127.5-1 as Keras MobileNet wants, 0,255 for raw pixels)`;
 
 interface Prediction {
   image: string | null;
@@ -59,20 +121,41 @@ async function until<T>(what: string, deadline: number, probe: () => Promise<T |
   throw new Error(`timed out waiting for ${what}`);
 }
 
+function glue(argv: string[], names: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (names.includes(argv[i]!) && i + 1 < argv.length) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]!);
+  }
+  return out;
+}
+
 async function main(): Promise<number> {
   const {values} = parseArgs({
-    options: {timeout: {type: 'string', default: '300'}, help: {type: 'boolean', short: 'h', default: false}},
+    // `--scale -1,1` would read as an option: glue string options to their values.
+    args: glue(process.argv.slice(2), ['--timeout', '--model', '--images', '--labels', '--scale']),
+    options: {
+      timeout: {type: 'string', default: '300'},
+      model: {type: 'string'},
+      images: {type: 'string'},
+      labels: {type: 'string'},
+      scale: {type: 'string', default: '-1,1'},
+      help: {type: 'boolean', short: 'h', default: false},
+    },
   });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  for (const f of [MODEL, LABELS, IMAGES]) {
-    if (!fs.existsSync(f)) {
-      console.error(`demo: ${f} not found: the shared/ folder must sit beside the checkout (or set FIXTURES_DIR)`);
-      return 2;
-    }
+  let input: DemoInputs;
+  try {
+    input = await inputs(values);
+  } catch (e) {
+    const why = e instanceof DownloadError ? `cannot download the demo's files: ${e.message}` : (e as Error).message;
+    console.error(`\ndemo: ${why}\n${WHAT_TO_PASS}`);
+    return 2;
   }
+  console.log(`demo: model ${input.model}, ${input.images.length} photos (${input.source})`);
   const started = Date.now();
   const deadline = started + Number(values.timeout) * 1000;
   fs.mkdirSync(path.join(ROOT, '.local'), {recursive: true});
@@ -96,18 +179,21 @@ async function main(): Promise<number> {
   const models = storage.bucket(info.modelsBucket);
   const topic = pubsub.topic(info.topic);
   try {
-    await models.upload(LABELS, {destination: 'labels/ImageNetLabels.txt', resumable: false});
-    const metadata = {scale: '-1,1', labels: `gs://${info.modelsBucket}/labels/ImageNetLabels.txt`};
-
-    const photos = fs.readdirSync(IMAGES).sort();
-    for (const photo of photos) {
+    const metadata: Record<string, string> = {scale: input.scale};
+    if (input.labels) {
+      const name = `labels/${path.basename(input.labels)}`;
+      await models.upload(input.labels, {destination: name, resumable: false});
+      metadata['labels'] = `gs://${info.modelsBucket}/${name}`;
+    }
+    const photos = input.images.map(f => path.basename(f));
+    for (const file of input.images) {
       await storage
         .bucket(info.imagesBucket)
-        .upload(path.join(IMAGES, photo), {destination: `photos/${photo}`, resumable: false});
+        .upload(file, {destination: `photos/${path.basename(file)}`, resumable: false});
     }
 
     const uploadModel = async (name: string): Promise<string> => {
-      const [file] = await models.upload(MODEL, {destination: name, resumable: false, metadata: {metadata}});
+      const [file] = await models.upload(input.model, {destination: name, resumable: false, metadata: {metadata}});
       const modelId = `gs://${info.modelsBucket}/${name}#${file.metadata.generation}`;
       console.log(`demo: uploaded ${modelId}; waiting for recordModel to record it`);
       await until(`models/current to become ${modelId}`, deadline, async () => {
@@ -132,9 +218,10 @@ async function main(): Promise<number> {
       return phase;
     };
 
-    const v1 = await uploadModel('models/mobilenet_v1.h5');
+    const stem = path.basename(input.model).replace(/\.(h5|hdf5|keras)$/i, '');
+    const v1 = await uploadModel(`models/${stem}.h5`);
     const before = await runPhase('before the roll', v1);
-    const v2 = await uploadModel('models/mobilenet_v1_rolled.h5');
+    const v2 = await uploadModel(`models/${stem}_rolled.h5`);
     const after = await runPhase('after the roll', v2);
 
     console.log(`\n${'image'.padEnd(22)} ${'label'.padEnd(24)} ${'score'.padStart(6)}  model`);

@@ -117,7 +117,56 @@ describe('npm run demo', () => {
     assert.equal(summary['stale_after_switch'], 0);
     assert.equal(summary['models_seen'], 2);
     assert.equal(summary['predicted'], summary['published']);
-    assert.match(run.output(), /daisy\.jpg +daisy +0\.99\d +mobilenet_v1_rolled/);
+    assert.match(run.output(), /daisy\.jpg +daisy +0\.99\d +mobilenet_v1_0_25_224_imagenet_rolled/);
+  });
+
+  const FIXTURES = process.env['FIXTURES_DIR']!;
+  it('-- --model x.h5 --images dir/: runs on the files given, without FIXTURES_DIR', {timeout: 300_000}, async t => {
+    const run = npm(
+      [
+        'run',
+        'demo',
+        '--',
+        '--model',
+        path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'),
+        '--images',
+        path.join(FIXTURES, 'images'),
+        '--labels',
+        path.join(FIXTURES, 'labels/imagenet_class_index.json'),
+        '--scale',
+        '-1,1',
+      ],
+      {FIXTURES_DIR: ''}
+    );
+    t.after(() => {
+      if (run.child.exitCode === null && run.child.signalCode === null) process.kill(-run.child.pid!, 'SIGKILL');
+    });
+    assert.equal(await exitOf(run.child), 0, run.output());
+    assert.match(run.output(), /\(your files\)/);
+    const summary = JSON.parse(run.output().trim().split('\n').at(-1)!) as Record<string, unknown>;
+    assert.equal(summary['switch_observed'], true);
+    assert.equal(summary['predicted'], summary['published']);
+    assert.match(run.output(), /tiger\.jpeg +tiger +/);
+  });
+
+  it('with no arguments, no FIXTURES_DIR and no network, says exactly what to pass and exits 2', async () => {
+    const closed = await new Promise<number>(resolve => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const {port} = s.address() as net.AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    const run = npm(['run', 'demo'], {
+      FIXTURES_DIR: '',
+      DEMO_ASSET_MIRROR: `http://127.0.0.1:${closed}`,
+      DEMO_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'demo-cache-')),
+    });
+    assert.equal(await exitOf(run.child), 2, run.output());
+    assert.match(run.output(), /cannot download the demo's files: cannot reach 127\.0\.0\.1/);
+    assert.match(
+      run.output(),
+      /npm run demo -- --model my_model\.h5 --images photos\/ \[--labels labels\.txt\] \[--scale -1,1\]/
+    );
   });
 });
 
