@@ -32,7 +32,7 @@ const TFJS_EXAMPLES =
  */
 export const DEMO_MODEL: Asset = {
   name: 'mobilenet_v1_0.25_224_imagenet.h5',
-  url: 'https://raw.githubusercontent.com/STMicroelectronics/stm32ai-modelzoo/6f10965e6a40e2a28abd9c181f43cac4de4111c5/image_classification/mobilenetv1/Public_pretrainedmodel_public_dataset/ImageNet/mobilenet_v1_0.25_224/mobilenet_v1_0.25_224.h5',
+  url: 'https://raw.githubusercontent.com/bvenreply/stm32ai-modelzoo/2d9c459456f1/image_classification/models/mobilenetv1/Public_pretrainedmodel_public_dataset/ImageNet/mobilenet_v1_0.25_224/mobilenet_v1_0.25_224.h5',
   sha256: 'dc1ff623e6cd99c3cc0dd2821ca0807ba013606af5a4e2afd4488fbf26a8b589',
   bytes: 2_161_312,
 };

@@ -67,7 +67,8 @@ function channelsFirst(layer: GraphLayer): boolean {
 
 /** Whether `bn` normalises the output channels of `producer` (rank = output rank with batch). */
 function normalisesChannels(bn: GraphLayer, producer: GraphLayer): boolean {
-  const rank = producer.className === 'Dense' ? 2 : producer.className === 'Conv1D' ? 3 : 4;
+  const rank =
+    producer.className === 'Dense' ? 2 : producer.className === 'Conv1D' ? 3 : producer.className === 'Conv3D' ? 5 : 4;
   const raw = Number(bn.config['axis'] ?? -1);
   const axis = raw < 0 ? raw + rank : raw;
   return axis === (producer.className !== 'Dense' && channelsFirst(producer) ? 1 : rank - 1);

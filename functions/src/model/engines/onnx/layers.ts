@@ -154,6 +154,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
   switch (cls) {
     case 'Conv1D':
     case 'Conv2D':
+    case 'Conv3D':
     case 'DepthwiseConv2D':
     case 'SeparableConv2D':
       if (c['groups'] !== undefined && Number(c['groups']) !== 1) throw new NoOnnxTranslation('grouped convolution');
@@ -164,8 +165,10 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       return activation(b, c['activation'], v, layer.name);
     case 'MaxPooling1D':
     case 'MaxPooling2D':
+    case 'MaxPooling3D':
     case 'AveragePooling1D':
     case 'AveragePooling2D':
+    case 'AveragePooling3D':
       return pooling(b, layer, v);
     case 'GlobalAveragePooling1D':
     case 'GlobalAveragePooling2D':
@@ -275,7 +278,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
 /** Layer classes {@link translateLayer} knows (others make the loader fall back to tfjs). */
 export const ONNX_LAYERS = new Set([
   ...IDENTITY,
-  ...'Conv1D Conv2D DepthwiseConv2D SeparableConv2D Dense Activation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
+  ...'Conv1D Conv2D Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
     ' '
   ),
 ]);

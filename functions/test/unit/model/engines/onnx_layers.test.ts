@@ -94,6 +94,19 @@ const CASES: Case[] = [
     build: x => apply(L.conv1d({filters: 4, kernelSize: 3, strides: 2, padding: 'same'}), x),
   },
   {
+    // (no BatchNormalization here: tfjs-layers cannot run it on rank-5 tensors, so there is no reference)
+    name: 'Conv3D, MaxPooling3D and AveragePooling3D (volumes from a Reshape)',
+    shape: [8, 8, 3],
+    build: x => {
+      const v = apply(L.reshape({targetShape: [8, 8, 3, 1]}), x);
+      const c = apply(L.conv3d({filters: 2, kernelSize: 2, padding: 'same', activation: 'relu'}), v);
+      return apply(
+        L.averagePooling3d({poolSize: [2, 2, 1]}),
+        apply(L.maxPooling3d({poolSize: [2, 2, 1], strides: 1}), c)
+      );
+    },
+  },
+  {
     name: 'MaxPooling2D same and AveragePooling2D same (padding excluded)',
     shape: [7, 7, 3],
     build: x =>
