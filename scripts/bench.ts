@@ -243,22 +243,10 @@ async function main(): Promise<void> {
   }
   // ORT threads under load: spinning pool threads compete with sharp's decoding threads.
   const cores = availableCores();
-  handler[`onnx ${cores} threads, spinning`] = await handlerRuns(
-    'onnx',
-    v2,
-    pics,
-    [1, 4, 16],
-    values.quick ? 40 : 120,
-    {threads: cores, spin: 'on'}
-  );
-  handler[`onnx ${cores} threads, no spinning`] = await handlerRuns(
-    'onnx',
-    v2,
-    pics,
-    [1, 4, 16],
-    values.quick ? 40 : 120,
-    {threads: cores, spin: 'off'}
-  );
+  for (const spin of ['on', 'off'] as const) {
+    const label = `onnx ${cores} threads, ${spin === 'on' ? 'spinning' : 'no spinning'}`;
+    handler[label] = await handlerRuns('onnx', v2, pics, [1, 4, 16], values.quick ? 40 : 120, {threads: cores, spin});
+  }
   table(
     'handler, MobileNetV2, in-memory adapters (images/s, ms); onnx and tfjs = default configuration',
     flatten(handler)

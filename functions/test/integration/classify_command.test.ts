@@ -20,15 +20,20 @@ function classify(...args: string[]): {code: number | null; lines: Array<Record<
   return {code: run.status, lines, stderr: run.stderr};
 }
 
+/** The shared MobileNet with its real contract: Keras labels, inputs in [-1, 1]. */
+const MOBILENET_ARGS = () => [
+  '--model',
+  fixture(MOBILENET),
+  '--labels',
+  fixture('labels/imagenet_class_index.json'),
+  '--scale',
+  '-1,1',
+];
+
 describe('npm run classify', () => {
   it('prints one JSON line per image, errors included, and exits 0', () => {
     const out = classify(
-      '--model',
-      fixture(MOBILENET),
-      '--labels',
-      fixture('labels/imagenet_class_index.json'),
-      '--scale',
-      '-1,1',
+      ...MOBILENET_ARGS(),
       '--top-k',
       '3',
       '--json',
@@ -57,18 +62,7 @@ describe('npm run classify', () => {
   });
 
   it('--engine tfjs runs the same model on TensorFlow.js, with the same answer', () => {
-    const out = classify(
-      '--model',
-      fixture(MOBILENET),
-      '--labels',
-      fixture('labels/imagenet_class_index.json'),
-      '--scale',
-      '-1,1',
-      '--engine',
-      'tfjs',
-      '--json',
-      fixture('images/daisy.jpg')
-    );
+    const out = classify(...MOBILENET_ARGS(), '--engine', 'tfjs', '--json', fixture('images/daisy.jpg'));
     assert.equal(out.code, 0, out.stderr);
     assert.equal(out.lines[0]!['engine'], 'tfjs');
     assert.match(String(out.lines[0]!['backend']), /^(tensorflow|wasm|cpu)$/);
