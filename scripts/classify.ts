@@ -1,5 +1,5 @@
 /**
- * `npm run classify -- --model <file.h5 | gs://…> [--labels <file>] [--scale 0,1|-1,1|0,255]
+ * `npm run classify -- --model <file.h5 | gs://…> [--labels <file>] [--scale 0,1|-1,1|0,255|caffe|torch|mean=…;std=…]
  *                     [--engine auto|onnx|tfjs] [--top-k 5] [--json] <image ...>`
  *
  * Tries a Keras .h5 model on images with exactly the code the functions run. Exit codes:
@@ -17,11 +17,13 @@ import {parseScale} from '../functions/src/core/scale.js';
 import {jsonLogger} from '../functions/src/core/log.js';
 import {runMain} from './lib/cli.js';
 
-const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--labels <file>] [--scale 0,1|-1,1|0,255] [--engine auto|onnx|tfjs] [--top-k 5] [--json] <image ...>
+const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--labels <file>] [--scale MODE] [--engine auto|onnx|tfjs] [--top-k 5] [--json] <image ...>
 
   --model    Keras .h5 model (local path or gs:// URI)
   --labels   label file: one per line, TensorFlow's ImageNetLabels.txt, or Keras imagenet_class_index.json
-  --scale    input range: 0,1 (x/255, default), -1,1 (x/127.5-1, Keras MobileNet), 0,255
+  --scale    preprocessing: 0,1 (x/255, default), -1,1 or tf (x/127.5-1: MobileNet, Inception), 0,255 or raw
+             (EfficientNet, ConvNeXt), caffe (BGR minus ImageNet means: ResNet, VGG), torch (DenseNet),
+             or 'mean=a,b,c;std=d,e,f' on 0-255 pixels
   --engine   auto (default: ONNX Runtime, tfjs where a model needs it), onnx or tfjs (TFJS_BACKEND picks its backend)
   --top-k    how many classes to show (default 5)
   --json     one JSON object per image per line`;

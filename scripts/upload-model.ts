@@ -17,7 +17,8 @@ import {runMain} from './lib/cli.js';
 const USAGE = `usage: npm run upload-model -- <file.h5> [options]
   --name NAME       object name (default models/<file name>)
   --bucket B        models bucket (default: the local stack's, or $MODELS_BUCKET)
-  --scale LO,HI     input scale recorded in metadata, e.g. -1,1 for MobileNet (default: DEFAULT_INPUT_SCALE)
+  --scale MODE      preprocessing recorded in metadata: 0,1 | -1,1 (tf) | 0,255 (raw) | caffe | torch |
+                    'mean=a,b,c;std=d,e,f' (default: DEFAULT_INPUT_SCALE); README has one row per keras.applications family
   --labels L        labels: a local file (uploaded to labels/<name>) or a gs:// URI
   --project P       a real project (default: the local stack when npm start runs)
   --json            print the uploaded object as JSON`;

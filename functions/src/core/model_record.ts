@@ -2,7 +2,7 @@
  * The model record (the "side input"): building it from a Cloud Storage object, the
  * ignore rules, "newer than", and the promotion decision. Pure: no SDK, no clock.
  */
-import {parseScaleOrNull, type Scale} from './scale.js';
+import {parseScaleOrNull, SCALE_HELP, type Scale} from './scale.js';
 
 /** The `data` of a `google.cloud.storage.object.v1.finalized` CloudEvent (StorageObjectData, JSON form). */
 export interface StorageObjectData {
@@ -95,7 +95,12 @@ export function buildRecord(
   defaults: {scale: Scale; labels: string | null}
 ): ModelRecord {
   const metadata = object.metadata ?? {};
-  const scale = parseScaleOrNull(metadata['scale'] ?? metadata['input_scale']) ?? defaults.scale;
+  const declared = metadata['scale'] ?? metadata['input_scale'];
+  // A declared but unreadable scale is refused, not replaced by the default: the model would
+  // classify wrongly without an error.
+  const parsed = parseScaleOrNull(declared);
+  const badScale = declared !== undefined && declared.trim() !== '' && parsed === null;
+  const scale = parsed ?? defaults.scale;
   const labels = metadata['labels'] ? resolveLabels(metadata['labels'], object.bucket) : defaults.labels;
   const generation = String(object.generation);
   return {
@@ -114,8 +119,8 @@ export function buildRecord(
     labels,
     input_shape: null,
     output_width: null,
-    status: 'accepted',
-    reason: null,
+    status: badScale ? 'rejected' : 'accepted',
+    reason: badScale ? `invalid_scale: metadata scale '${declared}' is not one of ${SCALE_HELP}` : null,
   };
 }
 

@@ -56,7 +56,9 @@ export function makeRecordModelHandler(deps: RecordModelDeps): (event: CloudEven
     // A redelivered event: the gate already ran for this version; reuse its verdict.
     const known = await store.historyEntry(record);
     if (known) record = known;
-    else if (record.size === 0) {
+    else if (record.status === 'rejected') {
+      // Refused from its metadata alone (an invalid scale): nothing to load.
+    } else if (record.size === 0) {
       // Recorded, not ignored: an empty .h5 matching the pattern is a failed upload someone should see.
       record = {...record, status: 'rejected', reason: 'empty_object: the object has zero bytes (a failed upload?)'};
     } else if (config.validateModels) {

@@ -16,7 +16,7 @@
 import sharp, {type Metadata, type OutputInfo} from 'sharp';
 import {ImageError} from '../core/errors.js';
 import type {InputContract} from '../core/ports.js';
-import {scaleCoefficients} from '../core/scale.js';
+import {pixelTransform} from '../core/scale.js';
 import {availableCores} from './engines/cores.js';
 
 // sharp lowers libvips to one thread per image on glibc without jemalloc (less memory
@@ -126,8 +126,12 @@ export async function preprocessImage(
       `image decoded to ${info.width}x${info.height}x${info.channels} (${data.length} bytes), expected ${contract.width}x${contract.height}x${contract.channels}`
     );
   }
-  const [mul, add] = scaleCoefficients(contract.scale);
+  // Per channel (see core/scale.ts): input[c] = pixel[source(c)] * mul[c] + add[c].
+  const {bgr, mul, add} = pixelTransform(contract.scale, contract.channels);
+  const c = contract.channels;
   const out = new Float32Array(expected);
-  for (let i = 0; i < expected; i++) out[i] = data[i]! * mul + add;
+  for (let p = 0; p < expected; p += c) {
+    for (let k = 0; k < c; k++) out[p + k] = data[p + (bgr ? c - 1 - k : k)]! * mul[k]! + add[k]!;
+  }
   return {data: out, source: {format, width, height}};
 }

@@ -84,6 +84,28 @@ describe('record building', () => {
     assert.equal(r.input_scale, '-1,1');
     assert.equal(r.labels, 'gs://l/x.txt');
   });
+  it('reads the keras.applications modes from metadata (caffe, torch, tf, raw)', () => {
+    for (const [declared, want] of [
+      ['caffe', 'caffe'],
+      ['torch', 'torch'],
+      ['tf', '-1,1'],
+      ['raw', '0,255'],
+    ]) {
+      const r = buildRecord(storageObject('a.h5', 1, {metadata: {scale: declared}}) as never, 'e', {
+        scale: '0,1',
+        labels: null,
+      });
+      assert.deepEqual([r.input_scale, r.status], [want, 'accepted'], declared);
+    }
+  });
+  it('refuses a declared scale it cannot read, instead of using the default', () => {
+    const r = buildRecord(storageObject('a.h5', 1, {metadata: {scale: 'cafe'}}) as never, 'e', {
+      scale: '0,1',
+      labels: null,
+    });
+    assert.equal(r.status, 'rejected');
+    assert.match(r.reason!, /^invalid_scale: metadata scale 'cafe' is not one of .*caffe/);
+  });
   const names: Array<[string, string]> = [
     ['prod/mobilenet_v2.h5', 'mobilenet_v2'],
     ['a/b/model-1.0.hdf5', 'model_1_0'],
