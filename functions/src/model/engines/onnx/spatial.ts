@@ -207,7 +207,9 @@ export function padOrCrop(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
 /** UpSampling2D, nearest: pixel replication (the only mode tfjs and Keras agree on). */
 export function upSampling(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
   if ((layer.config['interpolation'] ?? 'nearest') !== 'nearest') {
-    throw new NoOnnxTranslation(`UpSampling2D interpolation '${String(layer.config['interpolation'])}'`);
+    throw new NoOnnxTranslation(
+      `UpSampling2D '${layer.name}' (interpolation '${String(layer.config['interpolation'])}')`
+    );
   }
   const s = spatialInput(b, layer, v);
   const size = perAxis(layer.config['size'], s.spatial.length, 2);
@@ -222,4 +224,54 @@ export function upSampling(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
     s.spatial.map((d, i) => d * size[i]!),
     s.channels
   );
+}
+
+/**
+ * Conv2DTranspose as ONNX ConvTranspose. Keras' kernel is `[kh, kw, out, in]`; ONNX wants
+ * `[in, out, kh, kw]`. Output size as Keras' `deconv_output_length`: `valid` gives
+ * `(in − 1) · s + k`, `same` gives `in · s`. `same` is the gradient of a `same` convolution
+ * from `in · s` down to `in`, so it crops that convolution's pads (the smaller half first),
+ * and where the kernel is shorter than the stride, output_padding adds the rest at the end.
+ */
+export function convTranspose(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
+  const s = spatialInput(b, layer, v);
+  const rank = s.spatial.length;
+  const w = weightsByRole(layer, layer.config['use_bias'] === false ? ['kernel'] : ['kernel', 'bias']);
+  const kernel = w.get('kernel')!;
+  const k = kernel.shape.slice(0, rank);
+  const strides = perAxis(layer.config['strides'], rank, 1);
+  const dilations = perAxis(layer.config['dilation_rate'], rank, 1);
+  if (dilations.some(d => d !== 1) || layer.config['output_padding']) {
+    throw new NoOnnxTranslation(`Conv2DTranspose '${layer.name}' with dilation or output_padding`);
+  }
+  const outChannels = kernel.shape.at(-2)!;
+  const inChannels = kernel.shape.at(-1)!;
+  const same = layer.config['padding'] === 'same';
+  const begin: number[] = [];
+  const end: number[] = [];
+  const extra: number[] = [];
+  const out = s.spatial.map((size, i) => {
+    const total = same ? Math.max(k[i]! - strides[i]!, 0) : 0;
+    begin.push(Math.floor(total / 2));
+    end.push(total - Math.floor(total / 2));
+    extra.push(same ? Math.max(strides[i]! - k[i]!, 0) : 0);
+    return same ? size * strides[i]! : (size - 1) * strides[i]! + k[i]!;
+  });
+  // [k…, out, in] → [in, out, k…]: onnxKernel's layout with the last two axes swapped.
+  const taps = kernel.values.length / (outChannels * inChannels);
+  const values = new Float32Array(kernel.values.length);
+  for (let t = 0; t < taps; t++)
+    for (let o = 0; o < outChannels; o++)
+      for (let i = 0; i < inChannels; i++)
+        values[(i * outChannels + o) * taps + t] = kernel.values[(t * outChannels + o) * inChannels + i]!;
+  const inputs = [s.x, b.floats(`${layer.name}/kernel`, values, [inChannels, outChannels, ...k])];
+  const bias = w.get('bias');
+  if (bias) inputs.push(b.floats(`${layer.name}/bias`, bias.values, [outChannels]));
+  const y = b.op('ConvTranspose', inputs, layer.name, [
+    attr.ints('kernel_shape', k),
+    attr.ints('strides', strides),
+    attr.ints('pads', [...begin, ...end]),
+    attr.ints('output_padding', extra),
+  ]);
+  return s.wrap(y, out, outChannels);
 }
