@@ -40,6 +40,16 @@ export const attr = {
     ints: [...ints],
   }),
   float: (name: string, f: number): Attribute => ({name, type: onnx.AttributeProto.AttributeType.FLOAT, f}),
+  floats: (name: string, floats: readonly number[]): Attribute => ({
+    name,
+    type: onnx.AttributeProto.AttributeType.FLOATS,
+    floats: [...floats],
+  }),
+  strs: (name: string, strings: readonly string[]): Attribute => ({
+    name,
+    type: onnx.AttributeProto.AttributeType.STRINGS,
+    strings: strings.map(x => new TextEncoder().encode(x)),
+  }),
   str: (name: string, s: string): Attribute => ({
     name,
     type: onnx.AttributeProto.AttributeType.STRING,
@@ -90,6 +100,13 @@ export class OnnxBuilder {
     const output = this.fresh(hint);
     this.nodes.push({opType: type, input: [...inputs], output: [output], name: output, attribute: attributes});
     return output;
+  }
+
+  /** Adds a node with `count` outputs (recurrent ops: sequence and last state) and returns their names. */
+  opMany(type: string, inputs: readonly string[], hint: string, count: number, attributes: Attribute[] = []): string[] {
+    const outputs = Array.from({length: count}, (_, i) => this.fresh(`${hint}/out${i}`));
+    this.nodes.push({opType: type, input: [...inputs], output: outputs, name: outputs[0]!, attribute: attributes});
+    return outputs;
   }
 
   /** `v` stored in Keras order (a Transpose if it is stored channels-first). */

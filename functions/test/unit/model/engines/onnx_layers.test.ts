@@ -119,6 +119,15 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'LSTM (sequences) → GRU (sequences, hard-sigmoid gates) → SimpleRNN (relu), rows of a greyscale image as steps',
+    shape: [12, 6],
+    build: x => {
+      const a = apply(L.lstm({units: 5, returnSequences: true}), x);
+      const h = apply(L.gru({units: 4, returnSequences: true, recurrentActivation: 'hardSigmoid'}), a);
+      return apply(L.simpleRNN({units: 3, activation: 'relu'}), h);
+    },
+  },
+  {
     name: 'MaxPooling2D same and AveragePooling2D same (padding excluded)',
     shape: [7, 7, 3],
     build: x =>
