@@ -102,11 +102,16 @@ export class ImageClassifier implements Classifier {
   async classifyPixels(images: readonly Float32Array[], topK: number): Promise<Classification[]> {
     if (images.length === 0) return [];
     const size = this.input.height * this.input.width * this.input.channels;
-    const batch = new Float32Array(size * images.length);
-    images.forEach((img, i) => {
+    for (const img of images) {
       if (img.length !== size) throw new Error(`preprocessed image has ${img.length} values, the model needs ${size}`);
-      batch.set(img, i * size);
-    });
+    }
+    // One image (every classifyImage invocation) goes to the engine as it is; only a real
+    // batch is concatenated.
+    let batch = images[0]!;
+    if (images.length > 1) {
+      batch = new Float32Array(size * images.length);
+      images.forEach((img, i) => batch.set(img, i * size));
+    }
     const start = performance.now();
     const values = await this.model.predict(batch, images.length);
     const inferenceMs = performance.now() - start;
