@@ -132,10 +132,15 @@ const spatialDropoutToDropout: LayerRule = layer => {
   }
 };
 
-/** Activation names tfjs spells differently (`hard_sigmoid` → `hardSigmoid`, …). */
+/**
+ * Activation names tfjs spells differently (`hard_sigmoid` → `hardSigmoid`, …), in
+ * `activation` and in recurrent layers' `recurrent_activation`.
+ */
 const renameActivations: LayerRule = layer => {
-  const act = layer.config['activation'];
-  if (typeof act === 'string' && act in ACTIVATION_NAMES) layer.config['activation'] = ACTIVATION_NAMES[act];
+  for (const key of ['activation', 'recurrent_activation']) {
+    const act = layer.config[key];
+    if (typeof act === 'string' && act in ACTIVATION_NAMES) layer.config[key] = ACTIVATION_NAMES[act];
+  }
 };
 
 /** Keras ≥ 2.4 writes `axis` of BatchNormalization as a list; tfjs wants one integer. */

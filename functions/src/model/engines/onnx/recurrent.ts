@@ -21,7 +21,6 @@ const ACTIVATIONS: Record<string, string> = {
   sigmoid: 'Sigmoid',
   relu: 'Relu',
   hardSigmoid: 'HardSigmoid',
-  hard_sigmoid: 'HardSigmoid', // recurrent_activation keeps Keras' spelling in the config
 };
 
 function onnxActivation(layer: GraphLayer, key: string, fallback: string): string {

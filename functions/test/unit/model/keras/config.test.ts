@@ -140,6 +140,17 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     );
   });
 
+  it('renameActivations: recurrent_activation of recurrent layers too', () => {
+    const out = translateModelConfig(
+      sequential({
+        class_name: 'LSTM',
+        config: {name: 'l', units: 2, activation: 'tanh', recurrent_activation: 'hard_sigmoid'},
+      }),
+      known
+    );
+    assert.equal(layersOf(out)[0]!.config['recurrent_activation'], 'hardSigmoid');
+  });
+
   it('batchNormAxis: [3] becomes 3; several axes are refused', () => {
     const out = translateModelConfig(
       sequential({class_name: 'BatchNormalization', config: {name: 'bn', axis: [3]}}),
