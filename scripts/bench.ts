@@ -34,11 +34,9 @@ import {createOnnxModel, defaultThreads, loadOrt, sessionOptions} from '../funct
 import {OnnxBuilder} from '../functions/src/model/engines/onnx/builder.js';
 import {initBackend} from '../functions/src/model/engines/tfjs/backend.js';
 import {createTfjsModel} from '../functions/src/model/engines/tfjs/model.js';
-import {translateModelConfig, type ModelEntry} from '../functions/src/model/keras/config.js';
-import {buildGraph} from '../functions/src/model/keras/graph.js';
-import {foldBatchNorm} from '../functions/src/model/keras/fold.js';
 import {readKerasH5} from '../functions/src/model/keras/h5_reader.js';
 import {inputContractFromShape} from '../functions/src/model/contract.js';
+import {graphOf as loaderGraph} from '../functions/src/model/loader.js';
 import {preprocessImage} from '../functions/src/model/preprocess.js';
 import {mobileNetV2H5} from './lib/mobilenet_v2.js';
 import {ROOT} from './lib/stack.js';
@@ -112,12 +110,7 @@ async function peakGflops(threads: number): Promise<number> {
 }
 
 async function graphOf(bytes: Uint8Array, fold: boolean) {
-  const file = await readKerasH5(bytes);
-  const graph = buildGraph(
-    translateModelConfig(file.modelConfig as ModelEntry, () => true),
-    file.layerWeights
-  );
-  return fold ? foldBatchNorm(graph) : graph;
+  return loaderGraph(await readKerasH5(bytes), () => true, fold);
 }
 
 /** Raw predict times of one model: ORT at 1 and N threads (spin on/off), tfjs wasm folded and not. */

@@ -15,7 +15,7 @@ import {loadClassifier, type EngineChoice} from '../functions/src/model/loader.j
 import {parseLabels} from '../functions/src/model/labels.js';
 import {parseScale} from '../functions/src/core/scale.js';
 import {jsonLogger} from '../functions/src/core/log.js';
-import {runMain} from './lib/cli.js';
+import {glueValues, runMain} from './lib/cli.js';
 
 const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--labels <file>] [--scale MODE] [--engine auto|onnx|tfjs] [--top-k 5] [--json] <image ...>
 
@@ -34,16 +34,6 @@ async function readSource(uri: string): Promise<Buffer> {
   const {Storage} = await import('@google-cloud/storage');
   const [bytes] = await new Storage().bucket(gs[1]!).file(gs[2]!).download();
   return bytes;
-}
-
-function glueValues(argv: string[], names: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (names.includes(arg) && i + 1 < argv.length) out.push(`${arg}=${argv[++i]!}`);
-    else out.push(arg);
-  }
-  return out;
 }
 
 async function main(): Promise<number> {

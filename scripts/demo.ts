@@ -29,7 +29,7 @@ import {Storage} from '@google-cloud/storage';
 import {DEMO_LABELS, DEMO_MODEL, DEMO_PHOTOS, DownloadError, fetchAsset} from './lib/assets.js';
 import {MissingEmulatorError} from './lib/emulators.js';
 import {ROOT, startStack, type Stack} from './lib/stack.js';
-import {runMain} from './lib/cli.js';
+import {glueValues, runMain} from './lib/cli.js';
 
 const USAGE = `usage: npm run demo [-- --model x.h5 --images DIR [--labels FILE] [--scale -1,1]] [-- --timeout SECONDS]
 Starts the local stack, rolls model v1 → v2 while classifying photos, prints a table, stops.
@@ -121,19 +121,10 @@ async function until<T>(what: string, deadline: number, probe: () => Promise<T |
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function glue(argv: string[], names: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (names.includes(argv[i]!) && i + 1 < argv.length) out.push(`${argv[i]}=${argv[++i]}`);
-    else out.push(argv[i]!);
-  }
-  return out;
-}
-
 async function main(): Promise<number> {
   const {values} = parseArgs({
     // `--scale -1,1` would read as an option: glue string options to their values.
-    args: glue(process.argv.slice(2), ['--timeout', '--model', '--images', '--labels', '--scale']),
+    args: glueValues(process.argv.slice(2), ['--timeout', '--model', '--images', '--labels', '--scale']),
     options: {
       timeout: {type: 'string', default: '300'},
       model: {type: 'string'},

@@ -20,3 +20,17 @@ export function runMain(main: () => Promise<number | void>, name?: string): void
     }
   );
 }
+
+/**
+ * Glues each named option to its value (`--scale -1,1` → `--scale=-1,1`): node's parseArgs
+ * would otherwise read a value that starts with a dash as another option.
+ */
+export function glueValues(argv: readonly string[], names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (names.includes(arg) && i + 1 < argv.length) out.push(`${arg}=${argv[++i]!}`);
+    else out.push(arg);
+  }
+  return out;
+}

@@ -73,9 +73,13 @@ async function tfjsKnows(): Promise<(cls: string) => boolean> {
   return (await import('./engines/tfjs/model.js')).tfjsKnows;
 }
 
-function graphOf(file: KerasH5File, isKnown: (cls: string) => boolean): KerasGraph {
-  const config = translateModelConfig(file.modelConfig as ModelEntry, isKnown);
-  return foldBatchNorm(buildGraph(config, file.layerWeights));
+/**
+ * The graph both engines run: the translated config and the weights, BatchNormalization
+ * folded (`fold: false` only for measuring what folding gives).
+ */
+export function graphOf(file: KerasH5File, isKnown: (cls: string) => boolean, fold = true): KerasGraph {
+  const graph = buildGraph(translateModelConfig(file.modelConfig as ModelEntry, isKnown), file.layerWeights);
+  return fold ? foldBatchNorm(graph) : graph;
 }
 
 function inputShape(graph: KerasGraph): (number | null)[] {
