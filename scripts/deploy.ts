@@ -69,16 +69,21 @@ async function main(): Promise<number> {
     account: ['iam', 'service-accounts'],
     subscription: ['pubsub', 'subscriptions'],
   };
-  const facts = (classifyUrl: string): ProjectFacts => ({
-    projectNumber: ask(['projects', 'describe', opts.project, '--format=value(projectNumber)'], 'PROJECT_NUMBER'),
-    storageAgent: ask(
-      ['storage', 'service-agent'],
-      'service-PROJECT_NUMBER@gs-project-accounts.iam.gserviceaccount.com'
-    ),
-    classifyUrl,
-    exists: (kind, name) =>
-      !opts.dryRun && ask([...describe[kind], 'describe', name, '--format=value(name)'], '') !== '',
-  });
+  // The plan is made twice (before and after classifyImage's URL is known): ask the project
+  // each question once.
+  const projectNumber = ask(['projects', 'describe', opts.project, '--format=value(projectNumber)'], 'PROJECT_NUMBER');
+  const storageAgent = ask(
+    ['storage', 'service-agent'],
+    `service-${projectNumber}@gs-project-accounts.iam.gserviceaccount.com`
+  );
+  const known = new Map<string, boolean>();
+  const exists: ProjectFacts['exists'] = (kind, name) => {
+    const key = `${kind} ${name}`;
+    if (!known.has(key))
+      known.set(key, !opts.dryRun && ask([...describe[kind], 'describe', name, '--format=value(name)'], '') !== '');
+    return known.get(key)!;
+  };
+  const facts = (classifyUrl: string): ProjectFacts => ({projectNumber, storageAgent, classifyUrl, exists});
   // The subscription needs classifyImage's URL, known once it is deployed: plan, run the
   // calls up to the deploys, ask for the URL, then plan the rest with it.
   const placeholder = 'https://CLASSIFY_IMAGE_URL';

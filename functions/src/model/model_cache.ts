@@ -17,8 +17,6 @@ import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
 import type {Classifier, Lease, ModelProvider} from '../core/ports.js';
 
-export type {Lease} from '../core/ports.js';
-
 /** No model can serve: none loaded yet and the current one failed (transient for the caller). */
 export class ModelUnavailableError extends Error {}
 

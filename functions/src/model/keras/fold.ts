@@ -14,7 +14,7 @@
  * else reads the producer's output. Anything else is left as it is.
  */
 import type {StoredWeight} from './h5_reader.js';
-import {consumers, weightsByRole, type GraphLayer, type KerasGraph, type TensorRef} from './graph.js';
+import {consumerCounts, weightsByRole, type GraphLayer, type KerasGraph, type TensorRef} from './graph.js';
 
 /** Producers whose output channels are the last axis of their kernel (or its last two, depthwise). */
 const FOLDABLE = new Set(['Conv1D', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense']);
@@ -110,6 +110,9 @@ export function foldBatchNorm(graph: KerasGraph): KerasGraph {
   const byName = new Map(graph.layers.map(l => [l.name, l]));
   const replaced = new Map<string, GraphLayer>();
   const removed = new Map<string, TensorRef>();
+  // Counted once, on the graph as read: each producer folds at most once, so later folds
+  // cannot change a count a decision still needs.
+  const readers = consumerCounts(graph);
   for (const bn of graph.layers) {
     if (bn.className !== 'BatchNormalization' || bn.inbound.length !== 1 || bn.inbound[0]!.length !== 1) continue;
     const input = bn.inbound[0]![0]!;
@@ -117,7 +120,7 @@ export function foldBatchNorm(graph: KerasGraph): KerasGraph {
     if (!producer || !FOLDABLE.has(producer.className) || producer.inbound.length !== 1) continue;
     const activation = producer.config['activation'];
     if (activation !== undefined && activation !== 'linear' && activation !== null) continue;
-    if (consumers(graph, producer.name) !== 1 || !normalisesChannels(bn, producer)) continue;
+    if (readers.get(producer.name) !== 1 || !normalisesChannels(bn, producer)) continue;
     const folded = foldInto(producer, bn);
     if (folded === producer) continue;
     replaced.set(producer.name, folded);

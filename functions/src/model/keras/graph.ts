@@ -194,9 +194,11 @@ export function weightsByRole(layer: GraphLayer, roles: readonly string[]): Map<
   return out;
 }
 
-/** Output refs of a layer's calls that other layers (or the model outputs) read. */
-export function consumers(graph: KerasGraph, layerName: string): number {
-  let count = graph.outputs.filter(r => r.layer === layerName).length;
-  for (const l of graph.layers) for (const node of l.inbound) count += node.filter(r => r.layer === layerName).length;
-  return count;
+/** For each layer, how many times other layers (or the model outputs) read its outputs. */
+export function consumerCounts(graph: KerasGraph): Map<string, number> {
+  const counts = new Map<string, number>();
+  const add = (r: TensorRef) => counts.set(r.layer, (counts.get(r.layer) ?? 0) + 1);
+  graph.outputs.forEach(add);
+  for (const l of graph.layers) for (const node of l.inbound) node.forEach(add);
+  return counts;
 }
