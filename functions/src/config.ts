@@ -19,6 +19,21 @@ export interface Config {
    */
   readonly modelsCollection: string;
   readonly currentDocument: string;
+  /**
+   * With `{key}` in MODEL_FILE_PATTERN: the message attribute that names a model key
+   * (`MODEL_KEY_ATTRIBUTE`, default `model`), and the key of a message without it
+   * (`DEFAULT_MODEL_KEY`, default none: such a message fails with `unknown_model`). Each
+   * key's record is `{collection}/{key}`. Without `{key}`, the only key is CURRENT_MODEL_DOC.
+   */
+  readonly modelKeyAttribute: string;
+  readonly defaultModelKey: string | null;
+  /**
+   * How many models one classifyImage instance keeps (Beam's `max_models_per_worker_hint`):
+   * `MAX_CACHED_MODELS` (default 4) and `MODEL_CACHE_BYTES` (default 1 GiB, counted as the
+   * models' weight bytes). Past either, the least recently used model is evicted.
+   */
+  readonly maxCachedModels: number;
+  readonly modelCacheBytes: number;
   /** `PREDICTIONS_COLLECTION` (default `predictions`). */
   readonly predictionsCollection: string;
   /** `VALIDATE_MODELS` (default true): load + warm up before promoting. */
@@ -122,6 +137,14 @@ export function parseConfig(env: Env = process.env): Config {
     modelsCollection: read('MODELS_COLLECTION', 'models', firestoreId),
     currentDocument: read('CURRENT_MODEL_DOC', 'current', firestoreId),
     predictionsCollection: read('PREDICTIONS_COLLECTION', 'predictions', firestoreId),
+    modelKeyAttribute: read('MODEL_KEY_ATTRIBUTE', 'model', v => {
+      if (!/^[A-Za-z][A-Za-z0-9_-]{0,255}$/.test(v.trim()) || /^goog/i.test(v.trim()))
+        throw new Error(`must be a Pub/Sub attribute name (not starting with goog), not '${v}'`);
+      return v.trim();
+    }),
+    defaultModelKey: read<string | null>('DEFAULT_MODEL_KEY', null, firestoreId),
+    maxCachedModels: read('MAX_CACHED_MODELS', 4, positiveInt),
+    modelCacheBytes: read('MODEL_CACHE_BYTES', 1024 * 1024 * 1024, positiveInt),
     validateModels: read('VALIDATE_MODELS', true, bool),
     maxModelBytes: read('MAX_MODEL_BYTES', 512 * 1024 * 1024, positiveInt),
     defaultScale: read('DEFAULT_INPUT_SCALE', DEFAULT_SCALE, parseScale),
@@ -176,6 +199,8 @@ export function parseConfig(env: Env = process.env): Config {
     }),
     maxBatch: read('MAX_BATCH', 1, positiveInt),
   };
+  if (config.defaultModelKey && modelFilePattern && !modelFilePattern.keyed)
+    problems.push("DEFAULT_MODEL_KEY: only meaningful with '{key}' in MODEL_FILE_PATTERN");
   if (problems.length > 0 || !modelFilePattern) {
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }

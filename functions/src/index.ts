@@ -17,13 +17,24 @@ import {makeClassifyImageHandler} from './handlers/classify_image.js';
 import {loadRecordedModel, validateModel} from './model/loader.js';
 import {ModelCache} from './model/model_cache.js';
 import {tfjsRunner} from './model/engines/tfjs/runner.js';
+import type {ModelStore} from './core/ports.js';
 
 const config = parseConfig();
 const logger = jsonLogger();
 const firestore = new Firestore({ignoreUndefinedProperties: true});
 const objects = gcsObjectStore(new Storage());
 const files = localFiles();
-const store = firestoreRegistry(firestore, config);
+// One store per model key (`{collection}/{key}`), made on first use and kept.
+const stores = new Map<string, ModelStore>();
+const store = (key: string): ModelStore => {
+  let s = stores.get(key);
+  if (!s)
+    stores.set(
+      key,
+      (s = firestoreRegistry(firestore, {modelsCollection: config.modelsCollection, currentDocument: key}))
+    );
+  return s;
+};
 const sources = {objects, files, maxModelBytes: config.maxModelBytes};
 const engine = {
   engine: config.engine,
@@ -60,6 +71,9 @@ functions.cloudEvent(
     models: new ModelCache(record => loadRecordedModel(record, sources, {...engine, tfjs}), {
       backoffMs: config.reloadBackoffMs,
       logger,
+      maxModels: config.maxCachedModels,
+      maxBytes: config.modelCacheBytes,
+      keyed: config.modelFilePattern.keyed,
     }),
     logger,
     now: () => new Date(),

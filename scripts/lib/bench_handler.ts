@@ -13,6 +13,7 @@ import {localFiles} from '../../functions/src/adapters/local_files.js';
 import {firestoreRegistry} from '../../functions/src/adapters/firestore_registry.js';
 import {gcsObjectStore} from '../../functions/src/adapters/gcs_object_store.js';
 import {parseConfig} from '../../functions/src/config.js';
+import {parseFilePattern} from '../../functions/src/core/glob.js';
 import {jsonLogger, type Logger} from '../../functions/src/core/log.js';
 import {buildRecord, type ModelRecord, type StorageObjectData} from '../../functions/src/core/model_record.js';
 import type {ModelRegistry, ObjectStore} from '../../functions/src/core/ports.js';
@@ -92,8 +93,12 @@ function harness(engine: Engine, registry: ModelRegistry, objects: ObjectStore, 
       topK: 5,
       maxImageBytes: 20 << 20,
       maxImagePixels: 50e6,
+      modelFilePattern: parseFilePattern('gs://bench-models/*.h5'),
+      currentDocument: 'current',
+      modelKeyAttribute: 'model',
+      defaultModelKey: null,
     },
-    registry,
+    registry: () => registry,
     objects,
     files: localFiles(),
     predictions: {
@@ -257,7 +262,7 @@ export async function rollTimeline(engine: Engine, model: Buffer, photos: Photo[
     const sources = {objects, files: localFiles(), maxModelBytes: config.maxModelBytes};
     const recordModel = makeRecordModelHandler({
       config,
-      store,
+      store: () => store,
       logger,
       now: () => new Date(),
       validate: r => validateModel(r, sources, {engine, logger}),

@@ -120,3 +120,14 @@ export class ImageError extends PermanentError {}
 
 /** A message that can never be classified (no path, a path outside the allow-list, …). */
 export class MessageError extends PermanentError {}
+
+/**
+ * A message for a model key that has no record (or a message that names no key where the
+ * pattern has `{key}` and DEFAULT_MODEL_KEY is unset): kind `unknown_model`. Permanent: a
+ * key that does not exist now is a wrong message, not a record that will appear.
+ */
+export class UnknownModelError extends PermanentError {
+  constructor(message: string) {
+    super('unknown_model', message);
+  }
+}

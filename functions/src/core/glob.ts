@@ -1,7 +1,9 @@
 /**
  * `MODEL_FILE_PATTERN`: a glob over `gs://bucket/path`, as Beam's WatchFilePattern takes.
  * The bucket must be literal (the trigger is per bucket); the object part may use
- * `*` (within one path segment), `**` (across segments), `?` and `[abc]`.
+ * `*` (within one path segment), `**` (across segments), `?` and `[abc]`, and once
+ * `{key}`, which captures the model key (`gs://my-models/{key}/*.h5`): each key then has
+ * its own record, as Beam's KeyedModelHandler has a model per key.
  */
 
 /** A parsed model file pattern. */
@@ -12,7 +14,15 @@ export interface FilePattern {
   /** The object-name glob. */
   readonly glob: string;
   readonly regex: RegExp;
+  /** Whether the pattern captures a model key (`{key}`). */
+  readonly keyed: boolean;
 }
+
+/**
+ * What a key may be: a Firestore document id that is also safe in a metric label. One path
+ * segment at most, so `{key}` never swallows a folder.
+ */
+export const MODEL_KEY = /^[A-Za-z0-9_-]{1,100}$/;
 
 /** Thrown for an invalid pattern; config.ts collects it into its ConfigError. */
 export class PatternError extends Error {}
@@ -34,6 +44,9 @@ function globToRegex(glob: string): RegExp {
       } else {
         out += '[^/]*';
       }
+    } else if (glob.startsWith('{key}', i)) {
+      out += '([A-Za-z0-9_-]{1,100})';
+      i += '{key}'.length - 1;
     } else if (c === '?') {
       out += '[^/]';
     } else if (c === '[') {
@@ -58,10 +71,23 @@ export function parseFilePattern(raw: string): FilePattern {
   if (!m) throw new PatternError(`must look like gs://bucket/path/*.h5, not '${raw}'`);
   const [, bucket, glob] = m as unknown as [string, string, string];
   if (/[*?[\]]/.test(bucket)) throw new PatternError(`the bucket part must be literal, not '${bucket}'`);
-  return {raw: raw.trim(), bucket, glob, regex: globToRegex(glob)};
+  const keys = glob.split('{key}').length - 1;
+  if (keys > 1) throw new PatternError(`'{key}' may appear once, not ${keys} times, in '${glob}'`);
+  return {raw: raw.trim(), bucket, glob, regex: globToRegex(glob), keyed: keys === 1};
 }
 
 /** True when `gs://bucket/name` matches the pattern. */
 export function matchesPattern(pattern: FilePattern, bucket: string, name: string): boolean {
   return bucket === pattern.bucket && pattern.regex.test(name);
+}
+
+/**
+ * The model key of `gs://bucket/name`: what `{key}` captured, `unkeyed` for a pattern
+ * without `{key}`, or null when the object does not match.
+ */
+export function modelKeyOf(pattern: FilePattern, bucket: string, name: string, unkeyed: string): string | null {
+  if (bucket !== pattern.bucket) return null;
+  const m = pattern.regex.exec(name);
+  if (!m) return null;
+  return pattern.keyed ? m[1]! : unkeyed;
 }

@@ -9,6 +9,12 @@
 import type {CurrentModel, Decision, ModelRecord} from './model_record.js';
 import type {Scale} from './scale.js';
 
+/**
+ * The record of each model key (`{collection}/{key}`). Without `{key}` in the pattern the
+ * only key is CURRENT_MODEL_DOC, so the record is `models/current` as before.
+ */
+export type ModelStores = (key: string) => ModelStore;
+
 /** Read side of the model record: all classifyImage needs. */
 export interface ModelRegistry {
   /** `models/current`, or null when no model was ever recorded. */
@@ -138,7 +144,8 @@ export interface Lease {
 
 /** Which classifier serves a record (model/model_cache.ts): a handler's whole contact with the model. */
 export interface ModelProvider {
-  acquire(record: CurrentModel): Promise<Lease>;
+  /** Leases the model of `record`, the current record of model key `key` (default: the only key). */
+  acquire(record: CurrentModel, key?: string): Promise<Lease>;
 }
 
 /** What recordModel's gate learns about a model that loads. */

@@ -10,7 +10,9 @@
  */
 import type {CloudEvent} from '@google-cloud/functions-framework';
 import type {Config} from '../config.js';
-import {isPermanent} from '../core/errors.js';
+import {isPermanent, UnknownModelError} from '../core/errors.js';
+import {messageModelKey} from '../core/model_key.js';
+import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
 import {decodeImagePath, type ImageLocation} from '../core/image_path.js';
 import type {FileStore, Lease, ModelProvider, ModelRegistry, ObjectStore, PredictionSink} from '../core/ports.js';
@@ -31,9 +33,19 @@ export interface MessagePublishedData {
 export interface ClassifyImageDeps {
   readonly config: Pick<
     Config,
-    'imageBuckets' | 'localImageDir' | 'maxEventAgeMs' | 'topK' | 'maxImageBytes' | 'maxImagePixels'
+    | 'imageBuckets'
+    | 'localImageDir'
+    | 'maxEventAgeMs'
+    | 'topK'
+    | 'maxImageBytes'
+    | 'maxImagePixels'
+    | 'modelFilePattern'
+    | 'currentDocument'
+    | 'modelKeyAttribute'
+    | 'defaultModelKey'
   >;
-  readonly registry: ModelRegistry;
+  /** The record of a model key (one key, CURRENT_MODEL_DOC, without `{key}` in the pattern). */
+  readonly registry: (key: string) => ModelRegistry;
   readonly objects: ObjectStore;
   readonly files: FileStore;
   readonly predictions: PredictionSink;
@@ -74,7 +86,22 @@ export function makeClassifyImageHandler(
   deps: ClassifyImageDeps
 ): (event: CloudEvent<MessagePublishedData>) => Promise<void> {
   const {config, logger} = deps;
-  const currentRecord = coalesced(() => deps.registry.current());
+  // One coalesced read per key: invocations for the same key share a read in flight.
+  const reads = new Map<string, () => Promise<CurrentModel | null>>();
+  const currentRecord = (key: string) => {
+    let read = reads.get(key);
+    if (!read) reads.set(key, (read = coalesced(() => deps.registry(key).current())));
+    return read();
+  };
+  const keyed = config.modelFilePattern.keyed;
+  const keys = {
+    keyed,
+    attribute: config.modelKeyAttribute,
+    defaultKey: config.defaultModelKey,
+    unkeyed: config.currentDocument,
+  };
+  // Only a keyed deployment names the key in documents and logs (unkeyed ones stay as they were).
+  const keyFields = (key: string | null) => (keyed ? {model_key: key} : {});
   const policy = {imageBuckets: config.imageBuckets, localImageDir: config.localImageDir};
 
   const handle = async (event: CloudEvent<MessagePublishedData>): Promise<void> => {
@@ -99,20 +126,25 @@ export function makeClassifyImageHandler(
       return;
     }
     const data = Buffer.from(message.data ?? '', 'base64');
-    const t0 = performance.now();
-    const record = await currentRecord(); // transient errors propagate: redeliver
-    const registryReadMs = performance.now() - t0;
-    if (!record)
-      throw new Error('no model has been recorded yet (upload a .h5 matching MODEL_FILE_PATTERN); will retry');
-
+    let key: string | null = null;
+    let record: CurrentModel | null = null;
+    let registryReadMs = 0;
     let image = '';
     let lease: Lease | null = null;
     const base = {message_id: messageId, created: deps.now().toISOString()};
     try {
+      key = messageModelKey(message.attributes, keys);
+      const t0 = performance.now();
+      record = await currentRecord(key); // transient errors propagate: redeliver
+      registryReadMs = performance.now() - t0;
+      if (!record && keyed)
+        throw new UnknownModelError(`no model is recorded for key '${key}' (${config.modelFilePattern.raw})`);
+      if (!record)
+        throw new Error('no model has been recorded yet (upload a .h5 matching MODEL_FILE_PATTERN); will retry');
       const location = decodeImagePath(data, policy);
       image = location.kind === 'gcs' ? `gs://${location.bucket}/${location.name}` : location.path;
       // Acquire first (instant unless a load is due), so that the finally below always releases it.
-      lease = await deps.models.acquire(record);
+      lease = await deps.models.acquire(record, key);
       const bytes = await readImage(location, deps, config.maxImageBytes);
       const r = await lease.classifier.classify(bytes, config.topK);
       const name = lease.record.model_name;
@@ -126,6 +158,7 @@ export function makeClassifyImageHandler(
         // The model that actually ran, captured with it (never re-read afterwards).
         model_id: lease.record.model_id,
         model_name: name,
+        ...keyFields(key),
         // True when the record already names a newer model that is still loading here.
         stale_model: lease.stale,
         engine,
@@ -137,6 +170,7 @@ export function makeClassifyImageHandler(
         message_id: messageId,
         outcome: 'predicted',
         model_id: lease.record.model_id,
+        ...keyFields(key),
         engine,
         backend,
         stale_model: lease.stale,
@@ -148,13 +182,15 @@ export function makeClassifyImageHandler(
         registry_read_ms: Math.round(registryReadMs),
         preprocess_ms: Math.round(r.preprocess_ms),
         elapsed_ms: Math.round(performance.now() - started),
-        'logging.googleapis.com/labels': {model_name: name, function: 'classifyImage'},
+        'logging.googleapis.com/labels': {...keyFields(key), model_name: name, function: 'classifyImage'},
       });
     } catch (e) {
       if (!isPermanent(e)) throw e;
       const kind = e.kind;
       const reason = e.message.split('\n')[0]!;
-      const {model_id, model_name: name} = lease?.record ?? record;
+      const ran = lease?.record ?? record;
+      const model_id = ran?.model_id ?? null;
+      const name = ran?.model_name ?? null;
       await deps.predictions.write(messageId, {
         ...base,
         image: image || null,
@@ -163,14 +199,20 @@ export function makeClassifyImageHandler(
         error: {kind, message: reason},
         model_id,
         model_name: name,
+        ...keyFields(key),
       });
       logger.log('WARNING', `classifyImage: ${image || 'message'} failed permanently (${kind}): ${reason}`, {
         message_id: messageId,
         outcome: 'failed',
         error_kind: kind,
-        [`${name}_failed_inferences`]: 1,
+        ...keyFields(key),
+        ...(name ? {[`${name}_failed_inferences`]: 1} : {}),
         registry_read_ms: Math.round(registryReadMs),
-        'logging.googleapis.com/labels': {model_name: name, function: 'classifyImage'},
+        'logging.googleapis.com/labels': {
+          ...keyFields(key),
+          ...(name ? {model_name: name} : {}),
+          function: 'classifyImage',
+        },
       });
     } finally {
       lease?.release();

@@ -11,17 +11,18 @@ import type {CloudEvent} from '@google-cloud/functions-framework';
 import type {Config} from '../config.js';
 import type {Logger} from '../core/log.js';
 import {buildRecord, ignoreReason, type ModelRecord, type StorageObjectData} from '../core/model_record.js';
-import {matchesPattern} from '../core/glob.js';
+import {matchesPattern, modelKeyOf} from '../core/glob.js';
 import {isPermanent, ObjectNotFoundError, ObjectTooLargeError} from '../core/errors.js';
-import type {ModelStore, Validation} from '../core/ports.js';
+import type {ModelStores, Validation} from '../core/ports.js';
 
 /** Dependencies of {@link makeRecordModelHandler}. */
 export interface RecordModelDeps {
   readonly config: Pick<
     Config,
-    'modelFilePattern' | 'validateModels' | 'defaultScale' | 'defaultLabels' | 'maxModelBytes'
+    'modelFilePattern' | 'validateModels' | 'defaultScale' | 'defaultLabels' | 'maxModelBytes' | 'currentDocument'
   >;
-  readonly store: ModelStore;
+  /** The record of each model key: `{key}` in the pattern picks it, else CURRENT_MODEL_DOC. */
+  readonly store: ModelStores;
   /** Loads and warms up the model (the promotion gate); throws ModelUnusableError for a bad file. */
   readonly validate: (record: ModelRecord) => Promise<Validation>;
   readonly logger: Logger;
@@ -37,7 +38,7 @@ function kindOf(e: Error & {kind: string}): string {
 
 /** Builds the recordModel CloudEvent handler. */
 export function makeRecordModelHandler(deps: RecordModelDeps): (event: CloudEvent<StorageObjectData>) => Promise<void> {
-  const {config, store, logger} = deps;
+  const {config, logger} = deps;
   const matches = (bucket: string, name: string) => matchesPattern(config.modelFilePattern, bucket, name);
   return async event => {
     const started = performance.now();
@@ -52,6 +53,10 @@ export function makeRecordModelHandler(deps: RecordModelDeps): (event: CloudEven
       });
       return;
     }
+    const key = modelKeyOf(config.modelFilePattern, object.bucket, object.name, config.currentDocument)!;
+    const store = deps.store(key);
+    // Only a keyed deployment names the key in its log lines (unkeyed ones stay as they were).
+    const keyFields = config.modelFilePattern.keyed ? {model_key: key} : {};
     let record = buildRecord(object, event.id, {scale: config.defaultScale, labels: config.defaultLabels});
     // A redelivered event: the gate already ran for this version; reuse its verdict.
     const known = await store.historyEntry(record);
@@ -89,6 +94,7 @@ export function makeRecordModelHandler(deps: RecordModelDeps): (event: CloudEven
     logger.log(outcome.decision === 'rejected' ? 'WARNING' : 'INFO', `recordModel: ${messages[outcome.decision]}`, {
       event_id: event.id,
       outcome: outcome.decision,
+      ...keyFields,
       new_version: outcome.newVersion,
       model_id: record.model_id,
       model_name: record.model_name,

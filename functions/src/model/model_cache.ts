@@ -1,175 +1,116 @@
 /**
- * The model cache of classifyImage: at most one model serving per instance, swapped
- * when the record's `model_id` changes.
+ * The model cache of classifyImage: which Classifier serves which model key, bounded as
+ * Beam bounds a worker with `max_models_per_worker_hint`.
  *
- * - The *promise* of a load is cached, so concurrent invocations share one load.
- * - The serving pair `{model, record}` is immutable and swapped whole: a prediction always
- *   carries the model_id of the model that actually ran it.
- * - While a new model loads, invocations keep using the old one (a swap costs the traffic
- *   nothing); with no model yet, they wait for the load.
- * - The old model is disposed only when the last lease on it is released.
- * - A failed load keeps the old model serving and is retried only after a back-off.
- * - Never backwards by accident: an invocation holding a record snapshot older (by the
- *   document's server-side `revision`) than one already seen is served the newer one. A
- *   rollback or a pin is a new revision, so it still moves the cache to the older model.
+ * - Each key has a {@link ModelSlot}: one serving model, swapped when the key's record
+ *   changes (the swap, lease and back-off rules are the slot's).
+ * - The cache keeps at most `maxModels` models and `maxBytes` weight bytes. When a model
+ *   starts serving past either bound, the least recently used *other* keys are evicted
+ *   until it fits. One model larger than the whole budget still serves, alone.
+ * - Eviction never disposes a model under a request: the slot retires it, and it is
+ *   disposed when its last lease is released. A slot with a load in flight is not evicted.
+ * - Without `{key}` in the pattern there is one key, and this is exactly the one-slot cache.
  */
 import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
 import type {Classifier, Lease, ModelProvider} from '../core/ports.js';
+import {ModelSlot, type CacheStats} from './model_slot.js';
 
-/** No model can serve: none loaded yet and the current one failed (transient for the caller). */
-export class ModelUnavailableError extends Error {}
+export {ModelUnavailableError} from './model_slot.js';
 
-interface Entry {
-  readonly model: Classifier;
-  readonly record: CurrentModel;
-  readonly loadMs: number;
-  leases: number;
-  retired: boolean;
+/** The key of an unkeyed deployment's only model (callers that name no key). */
+const SINGLE = 'current';
+
+/** Options of {@link ModelCache}. */
+export interface ModelCacheOptions {
+  readonly backoffMs: number;
+  readonly logger: Logger;
+  readonly now?: () => number;
+  /** Most models kept at once (default: unbounded). */
+  readonly maxModels?: number;
+  /** Most weight bytes kept at once (default: unbounded). */
+  readonly maxBytes?: number;
+  /** Whether keys are named in log lines (`model_key`): true for a keyed pattern. */
+  readonly keyed?: boolean;
 }
 
-/** Counters for logs and tests. */
-export interface CacheStats {
-  loads: number;
-  failedLoads: number;
-  disposed: number;
+/** One cached model, for `status`-like views and tests. */
+export interface CachedModel {
+  readonly key: string;
+  readonly model_id: string;
+  readonly bytes: number;
 }
 
 export class ModelCache implements ModelProvider {
-  private active: Entry | null = null;
-  private loading: {modelId: string; promise: Promise<Entry>} | null = null;
-  private failure: {modelId: string; until: number; reason: string} | null = null;
-  /** The model_id most recently asked for: a slower, older load must not replace it. */
-  private wanted: string | null = null;
-  /** The newest record seen, by `revision`. */
-  private latest: CurrentModel | null = null;
-  readonly stats: CacheStats = {loads: 0, failedLoads: 0, disposed: 0};
+  /** Slots in least-recently-used-first order (a Map keeps insertion order; use re-inserts). */
+  private readonly slots = new Map<string, ModelSlot>();
+  readonly stats: CacheStats = {loads: 0, failedLoads: 0, disposed: 0, evictions: 0};
   private leaseCount = 0;
+  private lastKey = SINGLE;
 
   constructor(
-    private readonly load: (record: CurrentModel) => Promise<Classifier>,
-    private readonly options: {backoffMs: number; logger: Logger; now?: () => number}
+    private readonly load: (record: CurrentModel, key: string) => Promise<Classifier>,
+    private readonly options: ModelCacheOptions
   ) {}
 
-  /** The model_id currently serving, if any. */
+  /** The model_id serving the most recently used key, if any. */
   get activeModelId(): string | null {
-    return this.active?.record.model_id ?? null;
+    return this.slots.get(this.lastKey)?.activeModelId ?? null;
   }
 
-  /** Leases the model for `record`, loading it if needed (see the module comment). */
-  async acquire(asked: CurrentModel): Promise<Lease> {
-    const record = this.newest(asked);
-    const active = this.active;
-    if (active && active.record.model_id === record.model_id) return this.lease(active, false);
-    const now = (this.options.now ?? Date.now)();
-    if (this.failure?.modelId === record.model_id && now < this.failure.until) {
-      if (active) return this.lease(active, true);
-      throw new ModelUnavailableError(
-        `model ${record.model_id} failed to load (${this.failure.reason}); retrying after the back-off`
+  /** The models kept now, least recently used first. */
+  cached(): CachedModel[] {
+    return [...this.slots].flatMap(([key, slot]) =>
+      slot.activeModelId ? [{key, model_id: slot.activeModelId, bytes: slot.bytes}] : []
+    );
+  }
+
+  /** Leases the model for `record` under `key`, loading it if needed. */
+  acquire(record: CurrentModel, key: string = SINGLE): Promise<Lease> {
+    let slot = this.slots.get(key);
+    if (slot) this.slots.delete(key);
+    else slot = this.newSlot(key);
+    this.slots.set(key, slot); // most recently used last
+    this.lastKey = key;
+    return slot.acquire(record);
+  }
+
+  private newSlot(key: string): ModelSlot {
+    const labels: Record<string, string> = this.options.keyed ? {model_key: key} : {};
+    return new ModelSlot(record => this.load(record, key), {
+      backoffMs: this.options.backoffMs,
+      logger: this.options.logger,
+      ...(this.options.now ? {now: this.options.now} : {}),
+      stats: this.stats,
+      nextSeq: () => ++this.leaseCount,
+      onServing: () => this.enforceBounds(key),
+      labels,
+    });
+  }
+
+  /** Evicts least recently used keys other than `keep` until both bounds hold. */
+  private enforceBounds(keep: string): void {
+    const maxModels = this.options.maxModels ?? Infinity;
+    const maxBytes = this.options.maxBytes ?? Infinity;
+    const held = () => [...this.slots.values()].filter(s => s.activeModelId || s.isLoading);
+    const bytes = () => held().reduce((sum, s) => sum + s.bytes, 0);
+    for (const [key, slot] of [...this.slots]) {
+      if (held().length <= maxModels && bytes() <= maxBytes) return;
+      if (key === keep || slot.isLoading || !slot.activeModelId) continue;
+      const record = slot.evict();
+      this.slots.delete(key);
+      this.stats.evictions++;
+      this.options.logger.log(
+        'INFO',
+        `classifyImage: evicted ${record?.model_id} (key '${key}', least recently used) to keep the cache under ${maxModels} models and ${maxBytes} bytes`,
+        {
+          model_key: key,
+          model_id: record?.model_id ?? null,
+          outcome: 'evicted',
+          cached_models: held().length,
+          cached_bytes: bytes(),
+        }
       );
     }
-    const promise = this.startLoad(record);
-    if (active) return this.lease(active, true);
-    try {
-      const entry = await promise;
-      // If a newer load won meanwhile, serve that one (its own record goes with it).
-      return this.lease(entry.retired && this.active ? this.active : entry, false);
-    } catch (e) {
-      throw new ModelUnavailableError(`model ${record.model_id} cannot be loaded: ${(e as Error).message}`);
-    }
-  }
-
-  /** `record`, unless a newer record (by `revision`) was already seen: then that one. */
-  private newest(record: CurrentModel): CurrentModel {
-    const latest = this.latest;
-    if (latest?.revision && record.revision && record.revision < latest.revision) return latest;
-    this.latest = record;
-    return record;
-  }
-
-  private startLoad(record: CurrentModel): Promise<Entry> {
-    this.wanted = record.model_id;
-    if (this.loading?.modelId === record.model_id) return this.loading.promise;
-    const started = performance.now();
-    const promise = this.load(record).then(
-      model => {
-        const entry: Entry = {model, record, loadMs: performance.now() - started, leases: 0, retired: false};
-        this.stats.loads++;
-        if (this.wanted !== record.model_id && this.active) {
-          // The record moved on while this loaded: never swap back to an older model.
-          entry.retired = true;
-          this.dispose(entry);
-          return entry;
-        }
-        const old = this.active;
-        this.active = entry;
-        this.failure = null;
-        if (this.loading?.promise === promise) this.loading = null;
-        if (old) this.retire(old);
-        this.options.logger.log('INFO', `classifyImage: now serving ${record.model_id}`, {
-          model_id: record.model_id,
-          previous_model_id: old?.record.model_id ?? null,
-          [`${record.model_name}_load_model_latency_ms`]: Math.round(entry.loadMs),
-          [`${record.model_name}_model_byte_size`]: model.byteSize,
-          engine: model.engine,
-          backend: model.backend,
-          // Fixed names as well, for log-based metrics (infra/monitoring.tf) labelled by model.
-          load_model_latency_ms: Math.round(entry.loadMs),
-          'logging.googleapis.com/labels': {model_name: record.model_name, function: 'classifyImage'},
-        });
-        return entry;
-      },
-      (e: unknown) => {
-        this.stats.failedLoads++;
-        const reason = (e as Error).message;
-        this.failure = {
-          modelId: record.model_id,
-          until: (this.options.now ?? Date.now)() + this.options.backoffMs,
-          reason,
-        };
-        if (this.loading?.promise === promise) this.loading = null;
-        this.options.logger.log(
-          'ERROR',
-          `classifyImage: model ${record.model_id} failed to load; ${this.active ? `still serving ${this.active.record.model_id}` : 'no model serving'}`,
-          {
-            model_id: record.model_id,
-            reason,
-            [`${record.model_name}_failed_loads`]: this.stats.failedLoads,
-          }
-        );
-        throw e;
-      }
-    );
-    // Callers that do not wait (an old model is serving) must not leave the rejection unhandled.
-    promise.catch(() => {});
-    this.loading = {modelId: record.model_id, promise};
-    return promise;
-  }
-
-  private lease(entry: Entry, stale: boolean): Lease {
-    entry.leases++;
-    let released = false;
-    return {
-      classifier: entry.model,
-      record: entry.record,
-      stale,
-      seq: ++this.leaseCount,
-      release: () => {
-        if (released) return;
-        released = true;
-        entry.leases--;
-        if (entry.retired && entry.leases === 0) this.dispose(entry);
-      },
-    };
-  }
-
-  private retire(entry: Entry): void {
-    entry.retired = true;
-    if (entry.leases === 0) this.dispose(entry);
-  }
-
-  private dispose(entry: Entry): void {
-    entry.model.dispose();
-    this.stats.disposed++;
   }
 }

@@ -59,7 +59,7 @@ functions.cloudEvent(
   'classifyImage',
   makeClassifyImageHandler({
     config,
-    registry,
+    registry: () => registry,
     objects,
     files,
     predictions: firestorePredictionSink(db, predictionsCollection),

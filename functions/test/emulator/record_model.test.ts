@@ -33,7 +33,7 @@ function setup() {
   const logger = memoryLogger();
   const handler = makeRecordModelHandler({
     config,
-    store,
+    store: () => store,
     logger,
     now: () => new Date(),
     validate: record =>

@@ -14,7 +14,7 @@ functions.cloudEvent(
   'recordModel',
   makeRecordModelHandler({
     config: parseConfig({MODEL_FILE_PATTERN: 'gs://models-bucket/prod/*.h5'}),
-    store,
+    store: () => store,
     logger: memoryLogger(),
     now: () => new Date(),
     validate: async () => ({input_shape: [224, 224, 3], output_width: 1000}),

@@ -51,4 +51,28 @@ describe('parseConfig', () => {
   it('requires MODEL_FILE_PATTERN', () => {
     assert.throws(() => parseConfig({}), /MODEL_FILE_PATTERN: required/);
   });
+
+  it('reads the model-key options, and refuses DEFAULT_MODEL_KEY without {key}', () => {
+    const c = parseConfig({
+      MODEL_FILE_PATTERN: 'gs://m/{key}/*.h5',
+      DEFAULT_MODEL_KEY: 'flowers',
+      MODEL_KEY_ATTRIBUTE: 'tenant',
+      MAX_CACHED_MODELS: '2',
+      MODEL_CACHE_BYTES: '1000000',
+    });
+    assert.equal(c.modelFilePattern.keyed, true);
+    assert.equal(c.defaultModelKey, 'flowers');
+    assert.equal(c.modelKeyAttribute, 'tenant');
+    assert.equal(c.maxCachedModels, 2);
+    assert.equal(c.modelCacheBytes, 1_000_000);
+    const d = parseConfig({MODEL_FILE_PATTERN: 'gs://m/*.h5'});
+    assert.equal(d.modelFilePattern.keyed, false);
+    assert.equal(d.defaultModelKey, null);
+    assert.equal(d.maxCachedModels, 4);
+    assert.throws(
+      () => parseConfig({MODEL_FILE_PATTERN: 'gs://m/*.h5', DEFAULT_MODEL_KEY: 'a', MODEL_KEY_ATTRIBUTE: 'goog-x'}),
+      (e: unknown) => /DEFAULT_MODEL_KEY: only meaningful/.test(String(e)) && /MODEL_KEY_ATTRIBUTE/.test(String(e))
+    );
+    assert.throws(() => parseConfig({MODEL_FILE_PATTERN: 'gs://m/{key}/{key}.h5'}), /once/);
+  });
 });

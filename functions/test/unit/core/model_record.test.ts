@@ -1,6 +1,7 @@
 import {describe, it} from 'node:test';
 import assert from 'node:assert/strict';
-import {matchesPattern, parseFilePattern} from '../../../src/core/glob.js';
+import {matchesPattern, modelKeyOf, parseFilePattern} from '../../../src/core/glob.js';
+import {messageModelKey} from '../../../src/core/model_key.js';
 import {
   buildRecord,
   decide,
@@ -31,6 +32,15 @@ describe('MODEL_FILE_PATTERN matching', () => {
       assert.equal(matchesPattern(parseFilePattern(pattern), bucket, name), want);
     });
   }
+  it('captures {key} as one path segment of id characters', () => {
+    const p = parseFilePattern('gs://m/{key}/*.h5');
+    assert.equal(modelKeyOf(p, 'm', 'flowers/v1.h5', 'current'), 'flowers');
+    assert.equal(modelKeyOf(p, 'm', 'a/b/v1.h5', 'current'), null);
+    assert.equal(modelKeyOf(p, 'm', 'bad key/v1.h5', 'current'), null);
+    assert.equal(modelKeyOf(p, 'other', 'flowers/v1.h5', 'current'), null);
+    // Without {key}, the one key is the given one.
+    assert.equal(modelKeyOf(parseFilePattern('gs://m/**/*.h5'), 'm', 'x/v1.h5', 'current'), 'current');
+  });
   it('rejects wildcard buckets and non-gs patterns', () => {
     assert.throws(() => parseFilePattern('gs://m*/a.h5'), /bucket part must be literal/);
     assert.throws(() => parseFilePattern('/tmp/*.h5'), /gs:\/\/bucket/);
@@ -147,4 +157,22 @@ describe('promotion decision', () => {
   it('respects a pin', () => assert.equal(decide(record(3), current(2, 'x')), 'pinned'));
   it('never promotes a rejected model', () =>
     assert.equal(decide({...record(3), status: 'rejected'}, current(2)), 'rejected'));
+});
+
+describe('messageModelKey', () => {
+  const keyed = {keyed: true, attribute: 'model', defaultKey: null, unkeyed: 'current'};
+  it('takes the attribute, else DEFAULT_MODEL_KEY', () => {
+    assert.equal(messageModelKey({model: 'flowers'}, keyed), 'flowers');
+    assert.equal(messageModelKey({}, {...keyed, defaultKey: 'dogs'}), 'dogs');
+  });
+  it('refuses a message naming no key or a malformed one, as unknown_model', () => {
+    assert.throws(() => messageModelKey(undefined, keyed), {
+      kind: 'unknown_model',
+      message: /DEFAULT_MODEL_KEY is not set/,
+    });
+    assert.throws(() => messageModelKey({model: '../x'}, keyed), {kind: 'unknown_model', message: /not a model key/});
+  });
+  it('ignores attributes without {key} in the pattern', () => {
+    assert.equal(messageModelKey({model: 'flowers'}, {...keyed, keyed: false}), 'current');
+  });
 });

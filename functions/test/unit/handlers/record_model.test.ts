@@ -35,7 +35,7 @@ describe('recordModel handler (fakes)', () => {
     verdict = async () => ({input_shape: [224, 224, 3], output_width: 1000});
     handler = makeRecordModelHandler({
       config,
-      store,
+      store: () => store,
       logger,
       now: () => new Date('2026-11-24T00:00:00Z'),
       validate: r => {
@@ -130,7 +130,7 @@ describe('recordModel handler (fakes)', () => {
   it('skips the gate when VALIDATE_MODELS=false', async () => {
     const h = makeRecordModelHandler({
       config: {...config, validateModels: false},
-      store,
+      store: () => store,
       logger,
       now: () => new Date(),
       validate: async () => assert.fail('gate ran'),
@@ -138,5 +138,26 @@ describe('recordModel handler (fakes)', () => {
     await h(event(storageObject('prod/a.h5', 1)));
     assert.equal(store.currentDoc?.generation, '1');
     assert.equal(store.currentDoc?.input_shape, null);
+  });
+
+  it('with {key} in the pattern, records each key in its own record, rolled independently', async () => {
+    const stores = new Map<string, MemoryModelStore>();
+    const storeOf = (key: string) => stores.get(key) ?? stores.set(key, new MemoryModelStore()).get(key)!;
+    const h = makeRecordModelHandler({
+      config: parseConfig({MODEL_FILE_PATTERN: 'gs://models-bucket/{key}/*.h5'}),
+      store: storeOf,
+      logger,
+      now: () => new Date(),
+      validate: async () => ({input_shape: [224, 224, 3], output_width: 10}),
+    });
+    await h(event(storageObject('flowers/v1.h5', 1)));
+    await h(event(storageObject('dogs/v1.h5', 2)));
+    await h(event(storageObject('flowers/v2.h5', 3)));
+    await h(event(storageObject('dogs/v0.h5', 0))); // older than dogs/v1: stale for dogs only
+    assert.deepEqual([...stores.keys()].sort(), ['dogs', 'flowers']);
+    assert.equal(stores.get('flowers')!.currentDoc?.model_id, 'gs://models-bucket/flowers/v2.h5#3');
+    assert.equal(stores.get('dogs')!.currentDoc?.model_id, 'gs://models-bucket/dogs/v1.h5#2');
+    assert.equal(logger.entries.at(-1)!['outcome'], 'stale');
+    assert.equal(logger.entries.at(-1)!['model_key'], 'dogs');
   });
 });
