@@ -107,7 +107,7 @@ describe('ModelCache with model keys', () => {
     const cache = new ModelCache(load, {backoffMs: 1000, logger: memoryLogger(), maxModels: 1});
     const a = cache.acquire(record('a1'), 'a');
     (await cache.acquire(record('b1'), 'b')).release(); // a is loading: b stays over the bound for now
-    assert.deepEqual(disposed, []);
+    assert.equal(disposed.length, 0);
     finishA({name: 'a1', byteSize: 1, dispose: () => disposed.push('a1')} as unknown as Classifier);
     (await a).release(); // a serves; b, the least recently used, goes
     assert.deepEqual(disposed, ['b1']);
