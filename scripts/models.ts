@@ -18,7 +18,9 @@ import {firestoreRegistry, RegistryError} from '../functions/src/adapters/firest
 import {resolveTarget} from './lib/target.js';
 import {runMain} from './lib/cli.js';
 
-const USAGE = `usage: npm run <pin|unpin|rollback|status> -- [args] [--project P] [--collection models] [--doc current] [--by NAME] [--json]
+const USAGE = `usage: npm run <pin|unpin|rollback|status> -- [args] [--key K] [--project P] [--collection models] [--by NAME] [--json]
+  --key K          the model key, with {key} in MODEL_FILE_PATTERN (its record is models/K;
+                   default: CURRENT_MODEL_DOC, i.e. models/current, the one record without {key})
   pin <model_id>   pin current to an accepted version (gs://bucket/name.h5#generation)
   unpin            clear the pin; the newest accepted version becomes current
   rollback         make the previous accepted version current (and pin it)
@@ -30,7 +32,8 @@ async function main(): Promise<number> {
     options: {
       project: {type: 'string'},
       collection: {type: 'string', default: process.env['MODELS_COLLECTION'] ?? 'models'},
-      doc: {type: 'string', default: process.env['CURRENT_MODEL_DOC'] ?? 'current'},
+      key: {type: 'string', default: process.env['CURRENT_MODEL_DOC'] ?? 'current'},
+      doc: {type: 'string'}, // the older name of --key
       predictions: {type: 'string', default: process.env['PREDICTIONS_COLLECTION'] ?? 'predictions'},
       by: {type: 'string', default: `${os.userInfo().username} (scripts/models)`},
       json: {type: 'boolean', default: false},
@@ -44,7 +47,8 @@ async function main(): Promise<number> {
   }
   const {projectId} = resolveTarget(values);
   const db = new Firestore({...(projectId ? {projectId} : {}), ignoreUndefinedProperties: true});
-  const store = firestoreRegistry(db, {modelsCollection: values.collection, currentDocument: values.doc});
+  const key = values.doc ?? values.key;
+  const store = firestoreRegistry(db, {modelsCollection: values.collection, currentDocument: key});
   const now = new Date();
   try {
     let result: unknown;
@@ -63,9 +67,13 @@ async function main(): Promise<number> {
         result = {
           current: await store.current(),
           history: await store.listHistory(20),
-          predictions: (await db.collection(values.predictions).orderBy('created', 'desc').limit(10).get()).docs.map(
-            d => d.data()
-          ),
+          key,
+          // Keyed predictions name their key; the last 200 are filtered here, so that no
+          // composite index is needed.
+          predictions: (await db.collection(values.predictions).orderBy('created', 'desc').limit(200).get()).docs
+            .map(d => d.data())
+            .filter(p => p['model_key'] === undefined || p['model_key'] === key || key === 'current')
+            .slice(0, 10),
         };
         break;
       default:
@@ -92,7 +100,8 @@ function printHuman(command: string, result: unknown): void {
     console.log(`${command}: current is ${c.model_id}${c.pinned ? ' (pinned)' : ''}`);
     return;
   }
-  const {current, history, predictions} = result as {
+  const {key, current, history, predictions} = result as {
+    key: string;
     current: {model_id: string; pinned: string | null; changed_by: string; changed_at: string} | null;
     history: Array<{model_id: string; status: string; reason: string | null; updated: string}>;
     predictions: Array<{
@@ -108,7 +117,7 @@ function printHuman(command: string, result: unknown): void {
   console.log(
     current
       ? `current: ${current.model_id}${current.pinned ? ' (pinned)' : ''}, by ${current.changed_by} at ${current.changed_at}`
-      : 'current: none recorded yet'
+      : `current: none recorded yet${key === 'current' ? '' : ` for key '${key}'`}`
   );
   for (const h of history)
     console.log(`  ${h.status.padEnd(8)} ${h.updated}  ${h.model_id}${h.reason ? `  (${h.reason})` : ''}`);

@@ -24,6 +24,8 @@ const USAGE = `usage: npm run publish-images -- <path|glob|list-file ...> [optio
   --bucket B        images bucket for local files (default: the local stack's, or $IMAGES_BUCKET)
   --local-paths     publish local files as absolute paths instead of uploading them
   --repeat N        publish the whole list N times (default 1)
+  --key K           the model key to classify with (attribute 'model', or --key-attribute / $MODEL_KEY_ATTRIBUTE);
+                    only with {key} in MODEL_FILE_PATTERN
   --project P       a real project (default: the local stack when npm start runs)
   --json            print {published, messages: [{image, message_id}]}`;
 
@@ -83,6 +85,8 @@ async function main(): Promise<number> {
       topic: {type: 'string'},
       bucket: {type: 'string'},
       'local-paths': {type: 'boolean', default: false},
+      key: {type: 'string'},
+      'key-attribute': {type: 'string', default: process.env['MODEL_KEY_ATTRIBUTE'] ?? 'model'},
       repeat: {type: 'string', default: '1'},
       project: {type: 'string'},
       json: {type: 'boolean', default: false},
@@ -133,7 +137,8 @@ async function main(): Promise<number> {
   try {
     await Promise.all(
       all.map(async image => {
-        const id = await topic.publishMessage({data: Buffer.from(image, 'utf8')});
+        const attributes = values.key ? {[values['key-attribute']]: values.key} : undefined;
+        const id = await topic.publishMessage({data: Buffer.from(image, 'utf8'), ...(attributes ? {attributes} : {})});
         messages.push({image, message_id: id});
         if (show) progress(messages.length, all.length);
       })

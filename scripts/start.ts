@@ -6,15 +6,19 @@
  * topic and push subscription; prints the endpoints and the commands to try. SIGINT or
  * SIGTERM stops every child, java included, and frees every port.
  *
- * Usage: npm start [-- --quiet]   (--quiet: do not echo function log lines)
+ * Usage: npm start [-- --quiet] [-- --keyed]
+ *   --quiet: do not echo function log lines
+ *   --keyed: a model per key (MODEL_FILE_PATTERN gs://models/{key}/*.{h5,keras})
  */
 import {parseArgs} from 'node:util';
 import {MissingEmulatorError} from './lib/emulators.js';
 import {startStack, type Stack} from './lib/stack.js';
 import {runMain} from './lib/cli.js';
 
-const USAGE = `usage: npm start [-- --quiet]
-Runs the Firestore, Pub/Sub and Storage emulators and both functions on 127.0.0.1 until Ctrl-C.`;
+const USAGE = `usage: npm start [-- --quiet] [--keyed]
+Runs the Firestore, Pub/Sub and Storage emulators and both functions on 127.0.0.1 until Ctrl-C.
+  --quiet   do not echo the functions' log lines
+  --keyed   a model per key: MODEL_FILE_PATTERN gs://<models>/{key}/*.{h5,keras}, DEFAULT_MODEL_KEY unset`;
 
 /** One short line for a function's structured log line. */
 function formatLine(fn: string, line: string): string {
@@ -29,7 +33,11 @@ function formatLine(fn: string, line: string): string {
 
 async function main(): Promise<number> {
   const {values} = parseArgs({
-    options: {quiet: {type: 'boolean', default: false}, help: {type: 'boolean', short: 'h', default: false}},
+    options: {
+      quiet: {type: 'boolean', default: false},
+      keyed: {type: 'boolean', default: false},
+      help: {type: 'boolean', short: 'h', default: false},
+    },
   });
   if (values.help) {
     console.log(USAGE);
@@ -41,6 +49,7 @@ async function main(): Promise<number> {
     stack = await startStack({
       writeStackFile: true,
       livePage: true,
+      ...(values.keyed ? {keyed: true} : {}),
       ...(values.quiet ? {} : {onFunctionLine: (fn: string, line: string) => console.log(formatLine(fn, line))}),
     });
   } catch (e) {
@@ -69,11 +78,19 @@ ready (pid ${process.pid}; Ctrl-C stops everything)
   Firestore      ${info.endpoints.firestore}     Pub/Sub ${info.endpoints.pubsub}     Storage ${info.endpoints.storage}
 
 In another terminal (the scripts find this stack through .local/stack.json):
-  npm run upload-model -- my_model.h5 --scale=-1,1 --labels=labels.txt
+${
+  values.keyed
+    ? `  npm run upload-model -- flowers.h5 --key=flowers --scale=-1,1 --labels=flowers.txt
+  npm run upload-model -- dogs.keras --key=dogs
+  npm run publish-images -- photos/*.jpg --key=flowers
+  npm run status -- --key=flowers
+  npm run rollback -- --key=dogs`
+    : `  npm run upload-model -- my_model.h5 --scale=-1,1 --labels=labels.txt
   npm run publish-images -- photos/*.jpg
   npm run status
   npm run upload-model -- my_model.h5 --name=models/my_model_v2.h5 --scale=-1,1 --labels=labels.txt
-  npm run rollback
+  npm run rollback`
+}
 
 Environment for your own clients:
 ${Object.entries(info.env)

@@ -11,11 +11,13 @@ import path from 'node:path';
 import {parseArgs} from 'node:util';
 import {Storage} from '@google-cloud/storage';
 import {parseScale} from '../functions/src/core/scale.js';
+import {MODEL_KEY} from '../functions/src/core/glob.js';
 import {resolveTarget} from './lib/target.js';
 import {runMain} from './lib/cli.js';
 
 const USAGE = `usage: npm run upload-model -- <file.h5> [options]
-  --name NAME       object name (default models/<file name>)
+  --name NAME       object name (default models/<file name>, or <key>/<file name> with --key)
+  --key K           a model key: uploads to <K>/<file name>, as MODEL_FILE_PATTERN gs://bucket/{key}/*.h5 wants
   --bucket B        models bucket (default: the local stack's, or $MODELS_BUCKET)
   --scale MODE      preprocessing recorded in metadata: 0,1 | -1,1 (tf) | 0,255 (raw) | caffe | torch |
                     'mean=a,b,c;std=d,e,f' (default: DEFAULT_INPUT_SCALE); README has one row per keras.applications family
@@ -28,6 +30,7 @@ async function main(): Promise<number> {
     allowPositionals: true,
     options: {
       name: {type: 'string'},
+      key: {type: 'string'},
       bucket: {type: 'string'},
       scale: {type: 'string'},
       labels: {type: 'string'},
@@ -70,7 +73,11 @@ async function main(): Promise<number> {
       metadata['labels'] = `gs://${bucketName}/${labelsName}`;
     }
   }
-  const name = values.name ?? `models/${path.basename(file)}`;
+  if (values.key !== undefined && !MODEL_KEY.test(values.key)) {
+    console.error(`upload-model: --key '${values.key}' is not a model key ([A-Za-z0-9_-], 1 to 100 characters)`);
+    return 64;
+  }
+  const name = values.name ?? `${values.key ?? 'models'}/${path.basename(file)}`;
   const [uploaded] = await bucket.upload(file, {
     destination: name,
     resumable,

@@ -91,6 +91,8 @@ export interface StackOptions {
   readonly faults?: boolean;
   /** Serve the live page (scripts/lib/live_page.ts) on 127.0.0.1 (npm start does). */
   readonly livePage?: boolean;
+  /** A model per key: MODEL_FILE_PATTERN `gs://<models>/{key}/*.{h5,keras}` (npm start -- --keyed). */
+  readonly keyed?: boolean;
 }
 
 /** A running function process. */
@@ -297,7 +299,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             STORAGE_EMULATOR_HOST: `http://${faults.storage.hostPort}`,
           }
         : {}),
-      MODEL_FILE_PATTERN: `gs://${names.modelsBucket}/**/*.h5`,
+      MODEL_FILE_PATTERN: options.keyed
+        ? `gs://${names.modelsBucket}/{key}/*.{h5,keras}`
+        : `gs://${names.modelsBucket}/**/*.{h5,keras}`,
       IMAGE_BUCKETS: names.imagesBucket,
       // Local images may also be published as absolute paths inside the shared fixtures.
       LOCAL_IMAGE_DIR: process.env['FIXTURES_DIR'] ?? path.resolve(ROOT, '../shared/fixtures'),

@@ -1,7 +1,7 @@
 /**
  * `MODEL_FILE_PATTERN`: a glob over `gs://bucket/path`, as Beam's WatchFilePattern takes.
  * The bucket must be literal (the trigger is per bucket); the object part may use
- * `*` (within one path segment), `**` (across segments), `?` and `[abc]`, and once
+ * `*` (within one path segment), `**` (across segments), `?`, `[abc]`, `{h5,keras}`, and once
  * `{key}`, which captures the model key (`gs://my-models/{key}/*.h5`): each key then has
  * its own record, as Beam's KeyedModelHandler has a model per key.
  */
@@ -28,6 +28,11 @@ export const MODEL_KEY = /^[A-Za-z0-9_-]{1,100}$/;
 export class PatternError extends Error {}
 
 function globToRegex(glob: string): RegExp {
+  return new RegExp(`^${globSource(glob)}$`);
+}
+
+/** The regular expression source of a glob (no anchors: `{a,b}` alternatives reuse it). */
+function globSource(glob: string): string {
   let out = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
@@ -47,6 +52,14 @@ function globToRegex(glob: string): RegExp {
     } else if (glob.startsWith('{key}', i)) {
       out += '([A-Za-z0-9_-]{1,100})';
       i += '{key}'.length - 1;
+    } else if (c === '{') {
+      // `{h5,keras}`: one of the comma-separated alternatives (not nested).
+      const end = glob.indexOf('}', i + 1);
+      if (end === -1) throw new PatternError(`unclosed '{' in '${glob}'`);
+      const alternatives = glob.slice(i + 1, end).split(',');
+      if (alternatives.some(a => a.includes('{'))) throw new PatternError(`nested '{' in '${glob}'`);
+      out += `(?:${alternatives.map(globSource).join('|')})`;
+      i = end;
     } else if (c === '?') {
       out += '[^/]';
     } else if (c === '[') {
@@ -62,7 +75,7 @@ function globToRegex(glob: string): RegExp {
       out += c.replace(/[.+^${}()|\\]/g, '\\$&');
     }
   }
-  return new RegExp(`^${out}$`);
+  return out;
 }
 
 /** Parses `gs://bucket/glob`. */

@@ -26,6 +26,9 @@ describe('MODEL_FILE_PATTERN matching', () => {
     ['gs://m/[ab]*.h5', 'm', 'b1.h5', true],
     ['gs://m/[ab]*.h5', 'm', 'c1.h5', false],
     ['gs://m/model.v1.h5', 'm', 'modelXv1.h5', false],
+    ['gs://m/**/*.{h5,keras}', 'm', 'a/b.keras', true],
+    ['gs://m/**/*.{h5,keras}', 'm', 'a/b.h5', true],
+    ['gs://m/**/*.{h5,keras}', 'm', 'a/b.hdf5', false],
   ];
   for (const [pattern, bucket, name, want] of table) {
     it(`${pattern} ${want ? 'matches' : 'does not match'} gs://${bucket}/${name}`, () => {

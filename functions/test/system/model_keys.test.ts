@@ -1,0 +1,156 @@
+/**
+ * A model per key on the whole local stack (`npm start -- --keyed`): MODEL_FILE_PATTERN
+ * `gs://<models>/{key}/*.{h5,keras}`, messages name their key in the `model` attribute.
+ * Two keys are served side by side and rolled independently; a third key, under a
+ * MODEL_CACHE_BYTES that holds two models, evicts the least recently used one while
+ * messages for all three keys flow, and no request fails.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {after, before, describe, it} from 'node:test';
+import {Firestore} from '@google-cloud/firestore';
+import {PubSub, type Topic} from '@google-cloud/pubsub';
+import {Storage} from '@google-cloud/storage';
+import {startStack, type Stack} from '../../../scripts/lib/stack.js';
+import {upload as uploadObject} from '../helpers/emulators.js';
+
+const FIXTURES = process.env['FIXTURES_DIR']!;
+const MOBILENET = fs.readFileSync(path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'));
+const PHOTOS = fs.readdirSync(path.join(FIXTURES, 'images')).sort();
+
+interface Doc {
+  label?: string;
+  model_id: string | null;
+  model_key?: string | null;
+  error?: {kind: string; message: string};
+}
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+describe('a model per key on the local stack', {timeout: 600_000}, () => {
+  let stack: Stack;
+  let db: Firestore;
+  let storage: Storage;
+  let pubsub: PubSub;
+  let topic: Topic;
+  const lines: string[] = [];
+  const contract = {scale: '-1,1', labels: 'labels/ImageNetLabels.txt'};
+
+  const upload = async (name: string, bytes: Buffer, metadata: Record<string, string> = {}) => {
+    const o = await uploadObject(storage, stack.info.modelsBucket, name, bytes, metadata);
+    return `gs://${o.bucket}/${name}#${o.generation}`;
+  };
+  const current = async (key: string) => (await db.doc(`models/${key}`).get()).get('model_id') as string | undefined;
+  const waitCurrent = async (key: string, modelId: string) => {
+    const deadline = Date.now() + 60_000;
+    while ((await current(key)) !== modelId) {
+      if (Date.now() > deadline) assert.fail(`models/${key} is ${await current(key)}, not ${modelId}`);
+      await sleep(200);
+    }
+  };
+  /** Publishes one photo per message for `key` (or with no attribute for null). */
+  const publish = (key: string | null, n: number) =>
+    Promise.all(
+      Array.from({length: n}, (_, i) =>
+        topic.publishMessage({
+          data: Buffer.from(`gs://${stack.info.imagesBucket}/photos/${PHOTOS[i % PHOTOS.length]}`),
+          ...(key === null ? {} : {attributes: {model: key}}),
+        })
+      )
+    );
+  const results = async (ids: string[]): Promise<Doc[]> => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(id)));
+      if (snaps.every(s => s.exists)) return snaps.map(s => s.data() as Doc);
+      if (Date.now() > deadline)
+        assert.fail(`${snaps.filter(s => s.exists).length} of ${ids.length} messages have a result`);
+      await sleep(300);
+    }
+  };
+
+  before(
+    async () => {
+      stack = await startStack({
+        keyed: true,
+        functionEnv: {
+          // Room for two MobileNets, not three: the third key evicts one.
+          MODEL_CACHE_BYTES: String(Math.round(MOBILENET.length * 2.5)),
+        },
+        onFunctionLine: (fn, line) => {
+          if (fn === 'classifyImage') lines.push(line);
+        },
+      });
+      db = new Firestore({projectId: stack.info.projectId});
+      storage = new Storage({projectId: stack.info.projectId});
+      pubsub = new PubSub({projectId: stack.info.projectId});
+      topic = pubsub.topic(stack.info.topic);
+      await upload('labels/ImageNetLabels.txt', fs.readFileSync(path.join(FIXTURES, 'labels/ImageNetLabels.txt')));
+      for (const p of PHOTOS)
+        await uploadObject(
+          storage,
+          stack.info.imagesBucket,
+          `photos/${p}`,
+          fs.readFileSync(path.join(FIXTURES, 'images', p))
+        );
+    },
+    {timeout: 120_000}
+  );
+
+  after(async () => {
+    await Promise.allSettled([pubsub?.close(), db?.terminate()]);
+    await stack?.stop();
+  });
+
+  it('serves two keys side by side and rolls each independently', async () => {
+    const flowers1 = await upload('flowers/mobilenet_flowers.h5', MOBILENET, contract);
+    const dogs1 = await upload('dogs/mobilenet_dogs.h5', MOBILENET, contract);
+    await waitCurrent('flowers', flowers1);
+    await waitCurrent('dogs', dogs1);
+    const [f, d] = await Promise.all([publish('flowers', 6), publish('dogs', 6)]);
+    for (const doc of await results(f))
+      assert.deepEqual([doc.model_key, doc.model_id, !!doc.label], ['flowers', flowers1, true]);
+    for (const doc of await results(d))
+      assert.deepEqual([doc.model_key, doc.model_id, !!doc.label], ['dogs', dogs1, true]);
+
+    // Roll flowers only: dogs keeps its model.
+    const flowers2 = await upload('flowers/mobilenet_flowers_v2.h5', MOBILENET, contract);
+    await waitCurrent('flowers', flowers2);
+    assert.equal(await current('dogs'), dogs1);
+    const [f2, d2] = await Promise.all([publish('flowers', 6), publish('dogs', 6)]);
+    // The first messages after a roll may still be answered by the old model (stale_model);
+    // the last ones come from the new one.
+    const fdocs = await results(f2);
+    assert.ok(fdocs.every(doc => doc.label && [flowers1, flowers2].includes(doc.model_id!)));
+    const later = await results(await publish('flowers', 2));
+    assert.ok(later.every(doc => doc.model_id === flowers2));
+    for (const doc of await results(d2)) assert.equal(doc.model_id, dogs1);
+  });
+
+  it('evicts the least recently used model for a third key under MODEL_CACHE_BYTES, and no request fails', async () => {
+    const cats1 = await upload('cats/mobilenet_cats.h5', MOBILENET, contract);
+    await waitCurrent('cats', cats1);
+    const from = lines.length;
+    // dogs was used last before flowers' final messages, so dogs is the least recent.
+    const ids = (await Promise.all([publish('cats', 8), publish('flowers', 8), publish('dogs', 8)])).flat();
+    const docs = await results(ids);
+    assert.deepEqual(
+      docs.filter(doc => !doc.label).map(doc => doc.error),
+      [],
+      'no failed request'
+    );
+    const evictions = lines.slice(from).filter(l => l.includes('"outcome":"evicted"'));
+    assert.ok(evictions.length >= 1, 'at least one model was evicted');
+    assert.match(evictions[0]!, /"model_key":"dogs"/);
+  });
+
+  it('answers an unknown key, and a message naming no key, with unknown_model', async () => {
+    const [unknown, none] = await Promise.all([publish('nosuchkey', 1), publish(null, 1)]);
+    const [u, n] = await results([...unknown, ...none]);
+    assert.equal(u!.error?.kind, 'unknown_model');
+    assert.match(u!.error!.message, /no model is recorded for key 'nosuchkey'/);
+    assert.equal(n!.error?.kind, 'unknown_model');
+    assert.match(n!.error!.message, /DEFAULT_MODEL_KEY is not set/);
+  });
+});
