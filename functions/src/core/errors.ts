@@ -105,6 +105,13 @@ export class ModelTooLargeError extends ModelUnusableError {
   }
 }
 
+/** A `.keras` archive that is not a readable zip, or has no model config in it. */
+export class CorruptArchiveError extends ModelUnusableError {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super('corrupt_archive', message, options);
+  }
+}
+
 /** The model's input or output is not that of an image classifier. */
 export class NotAClassifierError extends ModelUnusableError {
   constructor(message: string) {

@@ -31,7 +31,7 @@ export interface StoredWeight {
 }
 
 /** A Keras model file, read but not yet built. */
-export interface KerasH5File {
+export interface KerasModelFile {
   /** Parsed `model_config`: `{class_name, config}`. */
   readonly modelConfig: {class_name: string; config: unknown};
   readonly kerasVersion: string | null;
@@ -55,7 +55,6 @@ const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 const ZIP_SIGNATURE = [0x50, 0x4b, 0x03, 0x04];
 
 type H5Module = typeof import('h5wasm');
-type H5Group = InstanceType<H5Module['Group']>;
 
 let h5Promise: Promise<H5Module> | undefined;
 /** Lines HDF5's own error stack prints while a read is in progress (see loadH5). */
@@ -198,7 +197,7 @@ function detectKeras1(config: unknown, kerasVersion: string | null): boolean {
  * @throws ModelTooLargeError, NotHdf5Error, CorruptHdf5Error, WeightsOnlyError,
  *   UnsupportedKerasVersionError: all subclasses of ModelUnusableError.
  */
-export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}): Promise<KerasH5File> {
+export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}): Promise<KerasModelFile> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_MODEL_BYTES;
   if (bytes.length > maxBytes) {
     throw new ModelTooLargeError(
@@ -207,6 +206,15 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
   }
   if (!hasHdf5Signature(bytes)) rejectNonHdf5(bytes);
 
+  return withH5(bytes, readOpenFile);
+}
+
+/**
+ * Opens HDF5 bytes with h5wasm and hands the file to `read`; a file h5wasm cannot read
+ * becomes a CorruptHdf5Error naming what HDF5 said. Used for `.h5` models and for the
+ * `model.weights.h5` inside `.keras` archives.
+ */
+export async function withH5<T>(bytes: Uint8Array, read: (file: H5Group) => T): Promise<T> {
   const h5 = await loadH5();
   const fs = h5.FS;
   if (!fs) throw new Error('h5wasm did not initialise its file system');
@@ -217,7 +225,7 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
   try {
     try {
       file = new h5.File(path, 'r');
-      return readOpenFile(file);
+      return read(file);
     } catch (e) {
       if (e instanceof ModelUnusableError) throw e;
       // h5wasm may open a damaged file and fail on the first attribute or dataset read.
@@ -236,6 +244,32 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
   }
 }
 
+/** An open HDF5 group (h5wasm's Group). */
+export type H5Group = InstanceType<H5Module['Group']>;
+
+/** The dataset at `path` in `group` as float32, or null when there is none. */
+export function readDataset(group: H5Group, path: string, where: string): StoredWeight | null {
+  const dataset = group.get(path) as {value: unknown; shape: number[] | null; dtype: string} | null;
+  if (!dataset || !('dtype' in dataset)) return null;
+  let raw: unknown;
+  try {
+    raw = dataset.value;
+  } catch (e) {
+    throw new CorruptHdf5Error(`weight '${where}' cannot be read (truncated file?)`, {cause: e});
+  }
+  return {name: where, shape: dataset.shape ?? [], values: toFloat32(raw, dataset.dtype, where)};
+}
+
+/** Whether the bytes start (after an optional user block) with the HDF5 signature. */
+export function isHdf5(bytes: Uint8Array): boolean {
+  return hasHdf5Signature(bytes);
+}
+
+/** Whether the bytes are a zip archive (a Keras 3 `.keras` file, if it is a model at all). */
+export function isZip(bytes: Uint8Array): boolean {
+  return startsWith(bytes, ZIP_SIGNATURE);
+}
+
 function summarise(lines: string[] | undefined, e: unknown): string {
   const minor = (lines ?? [])
     .map(l => l.trim())
@@ -246,7 +280,7 @@ function summarise(lines: string[] | undefined, e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function readOpenFile(file: H5Group): KerasH5File {
+function readOpenFile(file: H5Group): KerasModelFile {
   const kerasVersion = attrString(file, 'keras_version');
   const backend = attrString(file, 'backend');
   const rawConfig = attrString(file, 'model_config');
@@ -281,20 +315,12 @@ function readOpenFile(file: H5Group): KerasH5File {
     if (!group) throw new CorruptHdf5Error(`model_weights lists layer '${layerName}' but has no group for it`);
     const weights: StoredWeight[] = [];
     for (const weightName of attrStrings(group, 'weight_names')) {
-      const dataset = group.get(weightName) as {value: unknown; shape: number[] | null; dtype: string} | null;
-      if (!dataset || !('dtype' in dataset)) {
+      const weight = readDataset(group, weightName, `${layerName}/${weightName}`);
+      if (!weight) {
         throw new CorruptHdf5Error(`layer '${layerName}' lists weight '${weightName}' but the dataset is missing`);
       }
-      let raw: unknown;
-      try {
-        raw = dataset.value;
-      } catch (e) {
-        throw new CorruptHdf5Error(`weight '${layerName}/${weightName}' cannot be read (truncated file?)`, {cause: e});
-      }
-      const values = toFloat32(raw, dataset.dtype, `${layerName}/${weightName}`);
-      const shape = dataset.shape ?? [];
-      weights.push({name: weightName, shape, values});
-      paramCount += values.length;
+      weights.push({...weight, name: weightName});
+      paramCount += weight.values.length;
     }
     layerWeights.set(layerName, weights);
   }
