@@ -1,7 +1,7 @@
 # Both functions from one source archive named by its content hash: any code change gives
 # a new object name, so Terraform redeploys; an unchanged tree deploys nothing.
 locals {
-  model_file_pattern = coalesce(var.model_file_pattern, "gs://${var.models_bucket_name}/models/**/*.h5")
+  model_file_pattern = coalesce(var.model_file_pattern, "gs://${var.models_bucket_name}/models/**/*.{h5,keras}")
 
   function_env = merge(local.spec.environment, {
     MODEL_FILE_PATTERN = local.model_file_pattern

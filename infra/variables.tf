@@ -42,7 +42,7 @@ variable "bucket_location" {
 }
 
 variable "model_file_pattern" {
-  description = "MODEL_FILE_PATTERN: glob over the models bucket; null means gs://<models bucket>/models/**/*.h5."
+  description = "MODEL_FILE_PATTERN: glob over the models bucket; null means gs://<models bucket>/models/**/*.{h5,keras}."
   type        = string
   default     = null
   validation {

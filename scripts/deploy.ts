@@ -28,7 +28,7 @@ import {runMain} from './lib/cli.js';
 const USAGE = `usage: npm run deploy -- --project P --models-bucket M --images-bucket I [options]
   --region R              (default us-central1)
   --topic T               topic classifyImage listens to (default: infra/deploy.json)
-  --model-pattern GLOB    MODEL_FILE_PATTERN (default gs://M/models/**/*.h5)
+  --model-pattern GLOB    MODEL_FILE_PATTERN (default gs://M/models/**/*.{h5,keras})
   --classify-memory 2Gi   --classify-cpu 2   --classify-concurrency 8   --max-instances 20
   --min-instances N       classifyImage instances kept warm
                           (defaults of these five: infra/deploy.json)

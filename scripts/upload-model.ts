@@ -1,5 +1,5 @@
 /**
- * `npm run upload-model -- <file.h5> [--name models/x.h5] [--scale=-1,1] [--labels FILE|gs://...]`
+ * `npm run upload-model -- <file.h5|file.keras> [--name models/x.h5] [--scale=-1,1] [--labels FILE|gs://...]`
  *
  * Uploads a Keras .h5 to the models bucket: the finalize event makes recordModel record it
  * as the newest model, and classifyImage switches to it on its next message. A local
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
   const [uploaded] = await bucket.upload(file, {
     destination: name,
     resumable,
-    contentType: 'application/x-hdf5',
+    contentType: file.endsWith('.keras') ? 'application/zip' : 'application/x-hdf5',
     metadata: {metadata},
   });
   const md = uploaded.metadata;

@@ -64,7 +64,7 @@ export function parseDeployArgs(argv: string[], spec: DeploySpec): DeployOptions
     modelsBucket,
     imagesBucket: values['images-bucket']!,
     topic: values.topic,
-    pattern: values['model-pattern'] ?? `gs://${modelsBucket}/models/**/*.h5`,
+    pattern: values['model-pattern'] ?? `gs://${modelsBucket}/models/**/*.{h5,keras}`,
     classify: {
       ...c,
       memory: values['classify-memory'],

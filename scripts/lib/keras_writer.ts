@@ -58,3 +58,134 @@ export async function writeKerasH5(model: tf.LayersModel): Promise<Uint8Array> {
   fs.unlink(file);
   return bytes;
 }
+
+/** One weight array of a {@link ModelSpec}. */
+export interface WeightSpec {
+  /** `kernel`, `bias`, …; inside a nested model `<inner layer>/<weight>`. */
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly values: ArrayLike<number>;
+}
+
+/** A model as Keras would save it: its serialised config and each layer's weights in `layer.weights` order. */
+export interface ModelSpec {
+  readonly config: {class_name: string; config: Record<string, unknown>};
+  /** Layer name → weights (a nested model: all its layers' weights, named `<inner>/<weight>`). */
+  readonly weights: Readonly<Record<string, readonly WeightSpec[]>>;
+  /** Written as `keras_version` (default 3.9.1). */
+  readonly kerasVersion?: string;
+}
+
+interface SpecLayer {
+  class_name: string;
+  name?: string;
+  config: {name?: string; layers?: SpecLayer[]};
+}
+
+const layerNameOf = (l: SpecLayer) => String(l.name ?? l.config.name);
+
+/** Creates every group on `path` below `root` (h5wasm creates one level at a time). */
+function groupAt(root: H5Group, path: string[]): H5Group {
+  let g = root;
+  for (const part of path) g = (g.keys().includes(part) ? g.get(part) : g.create_group(part)) as H5Group;
+  return g;
+}
+
+type H5Group = import('h5wasm').Group;
+
+function dataset(group: H5Group, name: string, w: WeightSpec): void {
+  group.create_dataset({name, data: Float32Array.from(w.values), shape: [...w.shape], dtype: '<f'});
+}
+
+async function h5File(write: (root: H5Group) => void): Promise<Uint8Array> {
+  const h5 = await import('h5wasm');
+  await h5.ready;
+  const file = `/keras-writer-${process.pid}-${++counter}.h5`;
+  const out = new h5.File(file, 'w');
+  try {
+    write(out);
+  } finally {
+    out.close();
+  }
+  const bytes = h5.FS!.readFile(file) as Uint8Array;
+  h5.FS!.unlink(file);
+  return bytes;
+}
+
+/**
+ * Writes `spec` as Keras does: `h5` is the legacy `model.save('x.h5')` layout (weights under
+ * `model_weights/<layer>/<layer>/<weight>:0`, listed by `weight_names`); `keras` is the Keras 3
+ * archive (`config.json`, `metadata.json`, `model.weights.h5` addressed by class:
+ * `layers/<snake_case class>[_n]/vars/<i>`, as keras/src/saving/saving_lib.py writes it).
+ */
+export async function writeKerasModel(spec: ModelSpec, format: 'h5' | 'keras'): Promise<Uint8Array> {
+  const version = spec.kerasVersion ?? '3.9.1';
+  const model = spec.config as unknown as SpecLayer;
+  if (format === 'h5') {
+    return h5File(root => {
+      root.create_attribute('model_config', JSON.stringify(spec.config));
+      root.create_attribute('keras_version', version);
+      root.create_attribute('backend', 'tensorflow');
+      const weights = root.create_group('model_weights');
+      const names = (model.config.layers ?? []).map(layerNameOf);
+      weights.create_attribute('layer_names', names);
+      for (const name of names) {
+        const group = weights.create_group(name);
+        const list = spec.weights[name] ?? [];
+        const paths = list.map(w => `${w.name.includes('/') ? w.name : `${name}/${w.name}`}:0`);
+        if (paths.length) group.create_attribute('weight_names', paths);
+        else group.create_attribute('weight_names', new Float32Array(0), [0]);
+        list.forEach((w, i) => {
+          const parts = paths[i]!.split('/');
+          dataset(groupAt(group, parts.slice(0, -1)), parts.at(-1)!, w);
+        });
+      }
+    });
+  }
+  const weightsH5 = await h5File(root => writeContainer(root, [], model, spec.weights));
+  const {zipSync, strToU8} = await import('fflate');
+  return zipSync({
+    'metadata.json': strToU8(JSON.stringify({keras_version: version, date_saved: '2026-11-25@00:00:00'})),
+    'config.json': strToU8(JSON.stringify(spec.config)),
+    'model.weights.h5': weightsH5,
+  });
+}
+
+/** Keras' `naming.to_snake_case`. */
+function snakeCase(className: string): string {
+  return className
+    .replace(/\W+/g, '')
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+}
+
+function writeContainer(
+  root: H5Group,
+  path: string[],
+  model: SpecLayer,
+  weights: Readonly<Record<string, readonly WeightSpec[]>>
+): void {
+  let layers = model.config.layers ?? [];
+  if (model.class_name === 'Sequential' && layers[0]?.class_name === 'InputLayer') layers = layers.slice(1);
+  const used = new Map<string, number>();
+  for (const layer of layers) {
+    const base = snakeCase(layer.class_name);
+    const n = used.get(base);
+    used.set(base, n === undefined ? 0 : n + 1);
+    const group = [...path, 'layers', n === undefined ? base : `${base}_${n + 1}`];
+    const list = weights[layerNameOf(layer)] ?? [];
+    if (Array.isArray(layer.config.layers)) {
+      // A nested model: split `<inner>/<weight>` names back to its layers.
+      const inner: Record<string, WeightSpec[]> = {};
+      for (const w of list) {
+        const [head, ...tail] = w.name.split('/');
+        (inner[head!] ??= []).push({...w, name: tail.join('/')});
+      }
+      writeContainer(root, group, layer, inner);
+      continue;
+    }
+    const vars = groupAt(root, [...group, 'vars']);
+    list.forEach((w, i) => dataset(vars, String(i), w));
+  }
+}

@@ -25,7 +25,9 @@ import {createOnnxModel, type OnnxOptions} from './engines/onnx/session.js';
 import {translateModelConfig, type ModelEntry} from './keras/config.js';
 import {foldBatchNorm} from './keras/fold.js';
 import {buildGraph, CONTAINERS, type KerasGraph} from './keras/graph.js';
-import {readKerasH5, type KerasH5File} from './keras/h5_reader.js';
+import type {KerasModelFile} from './keras/h5_reader.js';
+import {readKerasModel} from './keras/read.js';
+import {normalizationWeights} from './keras/normalization.js';
 import {matchLabels, parseLabels} from './labels.js';
 import {DEFAULT_PREPROCESS, type PreprocessOptions} from './preprocess.js';
 
@@ -77,8 +79,9 @@ async function tfjsKnows(): Promise<(cls: string) => boolean> {
  * The graph both engines run: the translated config and the weights, BatchNormalization
  * folded (`fold: false` only for measuring what folding gives).
  */
-export function graphOf(file: KerasH5File, isKnown: (cls: string) => boolean, fold = true): KerasGraph {
-  const graph = buildGraph(translateModelConfig(file.modelConfig as ModelEntry, isKnown), file.layerWeights);
+export function graphOf(file: KerasModelFile, isKnown: (cls: string) => boolean, fold = true): KerasGraph {
+  const config = translateModelConfig(file.modelConfig as ModelEntry, isKnown, file.kerasVersion);
+  const graph = normalizationWeights(buildGraph(config, file.layerWeights));
   return fold ? foldBatchNorm(graph) : graph;
 }
 
@@ -96,7 +99,7 @@ function inputShape(graph: KerasGraph): (number | null)[] {
 
 /** The engine for `file`: ONNX where it can, tfjs where it must (see the module comment). */
 async function engineFor(
-  file: KerasH5File,
+  file: KerasModelFile,
   scale: Scale,
   options: LoadOptions
 ): Promise<{model: EngineModel; contract: Classifier['input']}> {
@@ -132,7 +135,7 @@ async function engineFor(
  */
 export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {}): Promise<Classifier> {
   const t0 = performance.now();
-  const file = await readKerasH5(bytes, options.maxBytes === undefined ? {} : {maxBytes: options.maxBytes});
+  const file = await readKerasModel(bytes, options.maxBytes === undefined ? {} : {maxBytes: options.maxBytes});
   const t1 = performance.now();
   const {model, contract} = await engineFor(file, options.scale ?? DEFAULT_SCALE, options);
   try {

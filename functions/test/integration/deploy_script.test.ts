@@ -111,7 +111,7 @@ describe('scripts/deploy.ts with a fake gcloud', () => {
     const [env] = flag(deploy, 'set-env-vars');
     assert.equal(
       env,
-      '^|^INFERENCE_ENGINE=auto|MODEL_FILE_PATTERN=gs://acme-models/models/**/*.h5|IMAGE_BUCKETS=acme-images|TOP_K=3'
+      '^|^INFERENCE_ENGINE=auto|MODEL_FILE_PATTERN=gs://acme-models/models/**/*.{h5,keras}|IMAGE_BUCKETS=acme-images|TOP_K=3'
     );
   });
 

@@ -52,6 +52,8 @@ interface Context {
   readonly unsupported: string[];
   /** Entries a rule added: they already read the original output, renames skip them. */
   readonly inserted: Set<LayerEntry>;
+  /** Keras 3 wrote the config (its `hard_sigmoid` is relu6(x + 3) / 6, not Keras 2's 0.2 x + 0.5). */
+  readonly keras3: boolean;
 }
 
 /** A rule rewrites one layer entry; it may return extra entries to insert after it. */
@@ -75,6 +77,11 @@ export function normaliseKeras3Objects(value: unknown): unknown {
     return name.startsWith('mixed_') ? 'float32' : name;
   }
   const out: Record<string, unknown> = {};
+  // A layer from outside Keras (QKeras, a project's own) keeps where it came from, so that
+  // a refusal can say so.
+  const module = obj['module'];
+  if (typeof module === 'string' && 'class_name' in obj && !/^(keras|tf_keras|tensorflow)\b/.test(module))
+    out['source_module'] = module;
   for (const [k, v] of Object.entries(obj)) {
     if ((k === 'module' || k === 'registered_name') && 'class_name' in obj) continue;
     out[k] = normaliseKeras3Objects(v);
@@ -122,6 +129,75 @@ const keepDimsPooling: LayerRule = (layer, ctx) => {
   ctx.renames.set(name, `${name}_keepdims`);
   ctx.inserted.add(reshape);
   return [reshape];
+};
+
+/** A Sequential's first layer declares the model's input shape: a rewritten layer keeps it. */
+function inputShapeOf(layer: LayerEntry): Record<string, unknown> {
+  const shape = layer.config['batch_input_shape'];
+  return shape === undefined ? {} : {batch_input_shape: shape};
+}
+
+/**
+ * `hard_swish` (= `hard_silu`, x · relu6(x + 3) / 6) and Keras 3's `hard_sigmoid`
+ * (relu6(x + 3) / 6) are not tfjs activations: an Activation layer of one becomes this
+ * project's HardActivation layer, and a layer with one fused gets a HardActivation after it.
+ */
+const hardActivations: LayerRule = (layer, ctx) => {
+  const act = layer.config['activation'];
+  // Spelt without underscores: tfjs camel-cases snake_case strings in configs it reads.
+  const kind =
+    act === 'hard_swish' || act === 'hard_silu'
+      ? 'hardswish'
+      : act === 'hard_sigmoid' && ctx.keras3
+        ? 'hardsigmoid'
+        : null;
+  if (!kind) return;
+  const name = layerName(layer);
+  if (layer.class_name === 'Activation') {
+    layer.class_name = 'HardActivation';
+    layer.config = {...inputShapeOf(layer), name, trainable: false, kind};
+    return;
+  }
+  layer.config['activation'] = 'linear';
+  const after: LayerEntry = {
+    class_name: 'HardActivation',
+    name: `${name}_${kind}`,
+    config: {name: `${name}_${kind}`, trainable: false, kind},
+  };
+  if (layer.inbound_nodes !== undefined) after.inbound_nodes = [[[name, 0, 0, {}]]];
+  ctx.renames.set(name, `${name}_${kind}`);
+  ctx.inserted.add(after);
+  return [after];
+};
+
+/**
+ * Keras' Normalization layer, `(x - mean) / max(√variance, 1e-7)` (or its inverse with
+ * `invert=True`), becomes a BatchNormalization here; keras/normalization.ts gives it the
+ * weights that make the two equal. Both engines run BatchNormalization already.
+ */
+const normalizationAsBatchNorm: LayerRule = (layer, ctx) => {
+  if (layer.class_name !== 'Normalization') return;
+  const axis = layer.config['axis'] === undefined ? -1 : layer.config['axis'];
+  const axes = [axis].flat();
+  if (axis === null || axes.length !== 1 || typeof axes[0] !== 'number') {
+    ctx.unsupported.push(`Normalization '${layerName(layer)}' (axis ${JSON.stringify(axis)}: one axis only)`);
+    return;
+  }
+  layer.class_name = 'BatchNormalization';
+  layer.config = {
+    ...inputShapeOf(layer),
+    name: layerName(layer),
+    trainable: false,
+    axis: axes[0],
+    epsilon: 1e-3,
+    center: true,
+    scale: true,
+    normalization: {
+      mean: layer.config['mean'] ?? null,
+      variance: layer.config['variance'] ?? null,
+      invert: layer.config['invert'] === true,
+    },
+  };
 };
 
 /** Spatial dropout is the identity at inference; tfjs-layers has only SpatialDropout1D. */
@@ -205,7 +281,9 @@ export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   ['dropTrainingOnlyOptions', dropTrainingOnlyOptions],
   ['keepDimsPooling', keepDimsPooling],
   ['spatialDropoutToDropout', spatialDropoutToDropout],
+  ['hardActivations', hardActivations],
   ['renameActivations', renameActivations],
+  ['normalizationAsBatchNorm', normalizationAsBatchNorm],
   ['batchNormAxis', batchNormAxis],
   ['convGroups', convGroups],
   ['reluOptions', reluOptions],
@@ -258,7 +336,7 @@ function translateLayers(layers: LayerEntry[], ctx: Context, isKnown: (cls: stri
   for (const original of layers) {
     const layer = original;
     if (CONTAINERS.has(layer.class_name)) {
-      const nested = translateModelConfig(layer as ModelEntry, isKnown);
+      const nested = translateModelConfig(layer as ModelEntry, isKnown, ctx.keras3 ? '3' : null);
       Object.assign(layer, nested);
       out.push(layer);
       continue;
@@ -269,8 +347,12 @@ function translateLayers(layers: LayerEntry[], ctx: Context, isKnown: (cls: stri
       if (extra) inserted.push(...extra);
     }
     if (!isKnown(layer.class_name)) {
+      const source = (layer as {source_module?: unknown}).source_module;
       const why =
-        UNSUPPORTED_REASONS[layer.class_name] ?? 'TensorFlow.js has no such layer (a custom or newer Keras layer)';
+        UNSUPPORTED_REASONS[layer.class_name] ??
+        (typeof source === 'string'
+          ? `a custom layer from ${source}`
+          : 'no such built-in layer (a custom or newer Keras layer)');
       ctx.unsupported.push(`${layer.class_name} '${layerName(layer)}' (${why})`);
     }
     out.push(layer, ...inserted);
@@ -285,9 +367,14 @@ function translateLayers(layers: LayerEntry[], ctx: Context, isKnown: (cls: stri
  *   module stays free of TensorFlow.js and can be tested alone).
  * @throws UnsupportedLayerError naming every layer tfjs cannot run.
  */
-export function translateModelConfig(modelConfig: ModelEntry, isKnown: (cls: string) => boolean): ModelEntry {
+export function translateModelConfig(
+  modelConfig: ModelEntry,
+  isKnown: (cls: string) => boolean,
+  kerasVersion: string | null = null
+): ModelEntry {
+  const keras3 = /^3\./.test(kerasVersion ?? '');
   const model = normaliseKeras3Objects(structuredClone(modelConfig)) as ModelEntry;
-  const ctx: Context = {renames: new Map(), unsupported: [], inserted: new Set()};
+  const ctx: Context = {renames: new Map(), unsupported: [], inserted: new Set(), keras3};
   // Keras ≤ 2.1 wrote a Sequential's config as the bare list of its layers.
   const config = (Array.isArray(model.config) ? {name: 'sequential', layers: model.config} : model.config) as Record<
     string,
@@ -308,7 +395,7 @@ export function translateModelConfig(modelConfig: ModelEntry, isKnown: (cls: str
   }
   if (ctx.unsupported.length > 0) {
     throw new UnsupportedLayerError(
-      `unsupported layer${ctx.unsupported.length > 1 ? 's' : ''}: ${ctx.unsupported.join(', ')}; TensorFlow.js cannot run ${
+      `unsupported layer${ctx.unsupported.length > 1 ? 's' : ''}: ${ctx.unsupported.join(', ')}; neither ONNX Runtime nor TensorFlow.js can run ${
         ctx.unsupported.length > 1 ? 'them' : 'it'
       }. Replace ${ctx.unsupported.length > 1 ? 'them' : 'it'} with built-in Keras layers and save again`
     );

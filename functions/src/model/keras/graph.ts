@@ -6,9 +6,12 @@
  *
  * Built from the config after keras/config.ts has translated it (so Keras 2, tf.keras and
  * Keras 3 spellings are already one dialect). A Sequential model becomes a Functional one
- * here, with an explicit InputLayer, so that both engines see one shape of graph.
+ * here, with an explicit InputLayer, so that both engines see one shape of graph. A model
+ * used as a layer (transfer learning: `Sequential([base, GlobalAveragePooling2D(), Dense(n)])`)
+ * is inlined: its layers join the graph, wired to what the outer model feeds it, so that
+ * neither engine has to know about nesting.
  */
-import {InvalidConfigError, WeightMismatchError} from '../../core/errors.js';
+import {InvalidConfigError, UnsupportedLayerError, WeightMismatchError} from '../../core/errors.js';
 import type {StoredWeight} from './h5_reader.js';
 import type {LayerEntry, ModelEntry} from './config.js';
 
@@ -55,7 +58,11 @@ function sequentialLayers(name: string, entries: LayerEntry[]): LayerEntry[] {
   const first = entries[0];
   if (!first) throw new InvalidConfigError(`Sequential model '${name}' has no layers`);
   if (first.class_name !== 'InputLayer') {
-    const shape = first.config['batch_input_shape'];
+    // A nested model first in a Sequential declares its shape on its own InputLayer.
+    const nestedInput = CONTAINERS.has(first.class_name)
+      ? (first.config['layers'] as LayerEntry[] | undefined)?.[0]
+      : null;
+    const shape = first.config['batch_input_shape'] ?? nestedInput?.config['batch_input_shape'];
     if (!Array.isArray(shape)) {
       throw new InvalidConfigError(
         `Sequential model '${name}' does not declare its input shape; build it with an Input or input_shape before saving`
@@ -135,19 +142,89 @@ export function buildGraph(model: ModelEntry, weights: ReadonlyMap<string, reado
     inputs = refsOf(config.input_layers);
     outputs = refsOf(config.output_layers);
   }
-  const layers = entries.map(entry => {
+  const layers: GraphLayer[] = [];
+  /**
+   * `model|index` of a nested model's output → the inlined layer that produces it (any node:
+   * a nested model is called once here, though Keras 2 may number that call node 1).
+   */
+  const aliases = new Map<string, TensorRef>();
+  const taken = new Set(entries.map(e => String(e.name ?? e.config['name'])));
+  for (const entry of entries) {
     const layerName = String(entry.name ?? entry.config['name']);
-    const nodes = (entry.inbound_nodes ?? []) as unknown[];
-    return {
-      name: layerName,
-      className: entry.class_name,
-      // A nested model keeps its whole entry: the engines decide what to do with it.
-      config: CONTAINERS.has(entry.class_name) ? (entry as unknown as Record<string, unknown>) : entry.config,
-      inbound: nodes.map(refsOf),
-      weights: weights.get(layerName) ?? [],
-    };
-  });
-  return {name, layers: topological(layers), inputs, outputs};
+    const inbound = ((entry.inbound_nodes ?? []) as unknown[]).map(refsOf);
+    const stored = weights.get(layerName) ?? [];
+    if (CONTAINERS.has(entry.class_name) && Array.isArray(entry.config['layers'])) {
+      layers.push(...inline(layerName, entry as unknown as ModelEntry, inbound, stored, taken, aliases));
+      continue;
+    }
+    layers.push({name: layerName, className: entry.class_name, config: entry.config, inbound, weights: stored});
+  }
+  const resolve = (r: TensorRef): TensorRef => aliases.get(`${r.layer}|${r.index}`) ?? r;
+  const wired = layers.map(l => ({...l, inbound: l.inbound.map(node => node.map(resolve))}));
+  return {name, layers: topological(wired), inputs, outputs: outputs.map(resolve)};
+}
+
+/**
+ * The layers of a nested model, ready to join the outer graph: its InputLayers replaced by
+ * what the outer model feeds it, its layers renamed `<model>/<layer>` where a name is
+ * already taken, and `aliases` told which inner tensor each of its outputs is.
+ */
+function inline(
+  name: string,
+  entry: ModelEntry,
+  calls: TensorRef[][],
+  stored: readonly StoredWeight[],
+  taken: Set<string>,
+  aliases: Map<string, TensorRef>
+): GraphLayer[] {
+  if (calls.length > 1)
+    throw new UnsupportedLayerError(
+      `nested model '${name}' is called ${calls.length} times (a shared sub-model); only single use is supported`
+    );
+  const innerEntries = ((entry.config as {layers: LayerEntry[]}).layers ?? []).map(e =>
+    String(e.name ?? e.config['name'])
+  );
+  const inner = buildGraph(entry, splitWeights(name, stored, innerEntries));
+  const fed = calls[0] ?? [];
+  if (fed.length !== inner.inputs.length)
+    throw new InvalidConfigError(`nested model '${name}' has ${inner.inputs.length} inputs but is fed ${fed.length}`);
+  const inputs = new Map(inner.inputs.map((r, i) => [r.layer, fed[i]!]));
+  const renamed = new Map<string, string>();
+  for (const l of inner.layers) {
+    if (inputs.has(l.name)) continue;
+    const unique = taken.has(l.name) ? `${name}/${l.name}` : l.name;
+    if (taken.has(unique)) throw new InvalidConfigError(`nested model '${name}' repeats layer name '${l.name}'`);
+    taken.add(unique);
+    renamed.set(l.name, unique);
+  }
+  const map = (r: TensorRef): TensorRef => inputs.get(r.layer) ?? {...r, layer: renamed.get(r.layer) ?? r.layer};
+  inner.outputs.forEach((r, i) => aliases.set(`${name}|${i}`, map(r)));
+  return inner.layers
+    .filter(l => !inputs.has(l.name))
+    .map(l => ({...l, name: renamed.get(l.name)!, inbound: l.inbound.map(node => node.map(map))}));
+}
+
+/**
+ * A nested model's weights by its inner layers. A `.h5` file lists them under the nested
+ * model, named `<inner layer>/<weight>` (in the nested model's trainable-then-non-trainable
+ * order, which keeps each layer's own order); `.keras` archives name them so too.
+ */
+function splitWeights(
+  name: string,
+  stored: readonly StoredWeight[],
+  innerNames: readonly string[]
+): Map<string, StoredWeight[]> {
+  const known = new Set(innerNames);
+  const out = new Map<string, StoredWeight[]>();
+  for (const w of stored) {
+    const parts = w.name.split('/');
+    const at = parts.findIndex(p => known.has(p));
+    if (at === -1)
+      throw new WeightMismatchError(`nested model '${name}' stores weight '${w.name}', which names none of its layers`);
+    const list = out.get(parts[at]!) ?? out.set(parts[at]!, []).get(parts[at]!)!;
+    list.push({...w, name: parts.slice(at).join('/')});
+  }
+  return out;
 }
 
 /** The graph as a Functional model topology (the tfjs-layers dialect), without weights. */

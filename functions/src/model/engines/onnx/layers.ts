@@ -170,6 +170,12 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       return activation(b, c['activation'], dense(b, layer, v), `${layer.name}/act`);
     case 'Activation':
       return activation(b, c['activation'], v, layer.name);
+    case 'HardActivation': {
+      // hard_sigmoid (Keras 3) = relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1); hard_swish = x · that.
+      const hard = [attr.float('alpha', 1 / 6), attr.float('beta', 0.5)];
+      if (c['kind'] === 'hardswish') return {...v, name: b.op('HardSwish', [v.name], layer.name)};
+      return {...v, name: b.op('HardSigmoid', [v.name], layer.name, hard)};
+    }
     case 'MaxPooling1D':
     case 'MaxPooling2D':
     case 'MaxPooling3D':
@@ -285,7 +291,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
 /** Layer classes {@link translateLayer} knows (others make the loader fall back to tfjs). */
 export const ONNX_LAYERS = new Set([
   ...IDENTITY,
-  ...'SimpleRNN GRU LSTM Conv1D Conv2D Conv2DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
+  ...'SimpleRNN GRU LSTM Conv1D Conv2D Conv2DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
     ' '
   ),
 ]);

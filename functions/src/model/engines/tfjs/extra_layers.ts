@@ -42,3 +42,33 @@ export class KeepDims extends tf.layers.Layer {
 }
 
 tf.serialization.registerClass(KeepDims);
+
+/**
+ * Keras' `hard_swish` (x · relu6(x + 3) / 6) and Keras 3's `hard_sigmoid` (relu6(x + 3) / 6),
+ * which tfjs lacks (its `hardSigmoid` is Keras 2's 0.2 x + 0.5). keras/config.ts puts one
+ * where a model has either.
+ */
+export class HardActivation extends tf.layers.Layer {
+  /** Registered class name, as used in translated configs. */
+  static readonly className = 'HardActivation';
+  private readonly kind: 'hardswish' | 'hardsigmoid';
+
+  constructor(args: {kind?: string; name?: string; trainable?: boolean}) {
+    super(args);
+    this.kind = args.kind === 'hardswish' ? 'hardswish' : 'hardsigmoid';
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const gate = tf.div(tf.relu6(tf.add(x, 3)), 6);
+      return this.kind === 'hardswish' ? tf.mul(x, gate) : gate;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {...super.getConfig(), kind: this.kind};
+  }
+}
+
+tf.serialization.registerClass(HardActivation);

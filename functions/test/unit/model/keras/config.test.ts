@@ -28,12 +28,60 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
         'dropTrainingOnlyOptions',
         'keepDimsPooling',
         'spatialDropoutToDropout',
+        'hardActivations',
         'renameActivations',
+        'normalizationAsBatchNorm',
         'batchNormAxis',
         'convGroups',
         'reluOptions',
         'keras3InboundNodes',
       ]
+    );
+  });
+
+  it('hardActivations: hard_swish becomes a HardActivation layer; Keras 3 hard_sigmoid too, Keras 2 keeps tfjs hardSigmoid', () => {
+    const m = translateModelConfig(
+      sequential(
+        {class_name: 'Dense', config: {name: 'd', units: 2, activation: 'hard_swish', batch_input_shape: [null, 4]}},
+        {class_name: 'Activation', config: {name: 'a', activation: 'hard_sigmoid'}}
+      ),
+      known,
+      '3.9.1'
+    );
+    assert.deepEqual(
+      layersOf(m).map(l => [l.class_name, l.config['activation'] ?? l.config['kind']]),
+      [
+        ['Dense', 'linear'],
+        ['HardActivation', 'hardswish'],
+        ['HardActivation', 'hardsigmoid'],
+      ]
+    );
+    const k2 = translateModelConfig(
+      sequential({
+        class_name: 'Activation',
+        config: {name: 'a', activation: 'hard_sigmoid', batch_input_shape: [null, 4]},
+      }),
+      known,
+      '2.13.1'
+    );
+    assert.equal(layersOf(k2)[0]!.config['activation'], 'hardSigmoid');
+  });
+
+  it('normalizationAsBatchNorm: Normalization becomes a BatchNormalization carrying its mean and variance', () => {
+    const m = translateModelConfig(
+      sequential({
+        class_name: 'Normalization',
+        config: {name: 'n', axis: [3], mean: [1, 2, 3], variance: [4, 5, 6], batch_input_shape: [null, 2, 2, 3]},
+      }),
+      known
+    );
+    const l = layersOf(m)[0]!;
+    assert.equal(l.class_name, 'BatchNormalization');
+    assert.equal(l.config['axis'], 3);
+    assert.deepEqual(l.config['normalization'], {mean: [1, 2, 3], variance: [4, 5, 6], invert: false});
+    assert.throws(
+      () => translateModelConfig(sequential({class_name: 'Normalization', config: {name: 'n', axis: null}}), known),
+      /Normalization 'n' \(axis null/
     );
   });
 

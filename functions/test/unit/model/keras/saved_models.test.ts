@@ -1,0 +1,311 @@
+/**
+ * The models people save: Keras 3 `.keras` archives beside legacy `.h5`, the layers
+ * keras.applications models carry (Normalization, hard_swish, swish, gelu, the Multiply
+ * and Reshape of squeeze-and-excite blocks), and nested models (transfer learning).
+ *
+ * Each model is written by this project's Keras writer in both formats and run on both
+ * engines; the expected outputs are computed here, by plain arithmetic on the same
+ * numbers, not by the code under test. The `.keras` layout itself is checked against a
+ * real Keras 3 archive from the shared fixtures (keras_archive_fixture.test.ts).
+ */
+import assert from 'node:assert/strict';
+import {describe, it} from 'node:test';
+import {loadClassifier} from '../../../../src/model/loader.js';
+import type {Classifier} from '../../../../src/core/ports.js';
+import {writeKerasModel, type ModelSpec, type WeightSpec} from '../../../../../scripts/lib/keras_writer.js';
+
+// ---- Keras 3 config entries, as keras 3 serialises them ----
+type Entry = Record<string, unknown>;
+const tensor = (from: string) => ({
+  class_name: '__keras_tensor__',
+  config: {shape: null, dtype: 'float32', keras_history: [from, 0, 0]},
+});
+function layer(className: string, name: string, config: Entry, inputs: string[] = []): Entry {
+  return {
+    module: 'keras.layers',
+    class_name: className,
+    config: {
+      name,
+      trainable: true,
+      dtype: {module: 'keras', class_name: 'DTypePolicy', config: {name: 'float32'}},
+      ...config,
+    },
+    registered_name: null,
+    name,
+    inbound_nodes: inputs.length
+      ? [{args: inputs.length === 1 ? [tensor(inputs[0]!)] : [inputs.map(tensor)], kwargs: {}}]
+      : [],
+  };
+}
+const input = (name: string, shape: number[]) =>
+  layer('InputLayer', name, {batch_shape: [null, ...shape], sparse: false});
+function functional(name: string, layers: Entry[], inputName: string, outputName: string): ModelSpec['config'] {
+  return {
+    class_name: 'Functional',
+    config: {name, trainable: true, layers, input_layers: [inputName, 0, 0], output_layers: [outputName, 0, 0]},
+  } as ModelSpec['config'];
+}
+const dense = (name: string, units: number, activation: string, inputs: string[]) =>
+  layer('Dense', name, {units, activation, use_bias: true}, inputs);
+const w = (name: string, shape: number[], values: number[]): WeightSpec => ({name, shape, values});
+
+// ---- plain arithmetic, for the expected outputs ----
+const PIXELS = [0.1, 0.5, 0.9, 0.2, 0.4, 0.6, 0.8, 0.3, 0.7, 0.0, 1.0, 0.25]; // 2×2×3, HWC
+const deterministic = (n: number, seed: number) =>
+  Array.from({length: n}, (_, i) => Math.sin(seed * 7.1 + i * 1.7) * 0.8);
+const matVec = (x: number[], kernel: number[], bias: number[]) =>
+  bias.map((b, j) => x.reduce((sum, xi, i) => sum + xi * kernel[i * bias.length + j]!, b));
+const softmax = (z: number[]) => {
+  const m = Math.max(...z);
+  const e = z.map(v => Math.exp(v - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map(v => v / s);
+};
+const relu6 = (x: number) => Math.min(Math.max(x, 0), 6);
+const hardSwish = (x: number) => (x * relu6(x + 3)) / 6;
+const hardSigmoid3 = (x: number) => relu6(x + 3) / 6;
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const swish = (x: number) => x * sigmoid(x);
+/** erf by Abramowitz–Stegun 7.1.26 is too coarse (1.5e-7 abs is fine, but use a series for |x| < 3). */
+function erf(x: number): number {
+  let sum = 0;
+  let term = x;
+  for (let n = 0; n < 60; n++) {
+    sum += term / (2 * n + 1);
+    term *= (-x * x) / (n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+
+async function scores(model: Classifier, pixels: number[]): Promise<number[]> {
+  const [r] = await model.classifyPixels([Float32Array.from(pixels)], model.outputWidth);
+  const out = new Array<number>(model.outputWidth);
+  for (const t of r!.top_k) out[t.index] = t.score;
+  return out;
+}
+
+function close(actual: number[], expected: number[], tolerance = 1e-5): void {
+  assert.equal(actual.length, expected.length);
+  actual.forEach((a, i) =>
+    assert.ok(Math.abs(a - expected[i]!) <= tolerance, `output ${i}: ${a} vs expected ${expected[i]} (all: ${actual})`)
+  );
+}
+
+interface Case {
+  readonly name: string;
+  readonly spec: ModelSpec;
+  readonly expected: number[];
+}
+
+const cases: Case[] = [];
+
+{
+  // Normalization (mean and variance in the config) → Flatten → Dense with hard_swish → softmax.
+  const mean = [0.2, 0.5, 0.4];
+  const variance = [0.04, 0.25, 1.0];
+  const kernel = deterministic(12 * 3, 1);
+  const bias = [0.1, -0.2, 0.3];
+  const normalized = PIXELS.map((x, i) => (x - mean[i % 3]!) / Math.sqrt(variance[i % 3]!));
+  cases.push({
+    name: 'Normalization (config), Dense with hard_swish, Activation softmax',
+    spec: {
+      config: functional(
+        'norm_hswish',
+        [
+          input('image', [2, 2, 3]),
+          layer('Normalization', 'norm', {axis: -1, mean, variance, invert: false}, ['image']),
+          layer('Flatten', 'flat', {data_format: 'channels_last'}, ['norm']),
+          dense('logits', 3, 'hard_swish', ['flat']),
+          layer('Activation', 'probs', {activation: 'softmax'}, ['logits']),
+        ],
+        'image',
+        'probs'
+      ),
+      weights: {logits: [w('kernel', [12, 3], kernel), w('bias', [3], bias)]},
+    },
+    expected: softmax(matVec(normalized, kernel, bias).map(hardSwish)),
+  });
+}
+
+{
+  // Normalization adapted (mean, variance, count as weights, tf.keras style) with invert, then
+  // Keras 3's hard_sigmoid as an Activation layer.
+  const mean = [1, 2, 3];
+  const variance = [4, 9, 16];
+  const kernel = deterministic(12 * 4, 2);
+  const bias = [0, 0.5, -0.5, 0.25];
+  const inverted = PIXELS.map((x, i) => mean[i % 3]! + x * Math.sqrt(variance[i % 3]!));
+  const hidden = matVec(inverted, kernel, bias).map(hardSigmoid3);
+  cases.push({
+    name: 'Normalization (adapted weights, invert), Keras 3 hard_sigmoid',
+    spec: {
+      config: functional(
+        'norm_adapted',
+        [
+          input('image', [2, 2, 3]),
+          layer('Normalization', 'denorm', {axis: -1, mean: null, variance: null, invert: true}, ['image']),
+          layer('Flatten', 'flat', {}, ['denorm']),
+          dense('hidden', 4, 'linear', ['flat']),
+          layer('Activation', 'gate', {activation: 'hard_sigmoid'}, ['hidden']),
+          dense('probs', 2, 'softmax', ['gate']),
+        ],
+        'image',
+        'probs'
+      ),
+      weights: {
+        denorm: [w('mean', [3], mean), w('variance', [3], variance), w('count', [], [100])],
+        hidden: [w('kernel', [12, 4], kernel), w('bias', [4], bias)],
+        probs: [w('kernel', [4, 2], [1, -1, 0.5, 0.5, -1, 2, 0.3, 0]), w('bias', [2], [0, 0.1])],
+      },
+    },
+    expected: softmax(matVec(hidden, [1, -1, 0.5, 0.5, -1, 2, 0.3, 0], [0, 0.1])),
+  });
+}
+
+{
+  // A squeeze-and-excite block: GAP → Dense(swish) → Dense(sigmoid) → Reshape(1,1,C) →
+  // Multiply with the input, then Flatten → Dense(gelu) → softmax.
+  const k1 = deterministic(3 * 2, 3);
+  const b1 = [0.1, -0.1];
+  const k2 = deterministic(2 * 3, 4);
+  const b2 = [0, 0.2, -0.2];
+  const k3 = deterministic(12 * 3, 5);
+  const b3 = [0.05, 0, -0.05];
+  const pooled = [0, 1, 2].map(c => [0, 1, 2, 3].reduce((s, p) => s + PIXELS[p * 3 + c]!, 0) / 4);
+  const excite = matVec(matVec(pooled, k1, b1).map(swish), k2, b2).map(sigmoid);
+  const scaled = PIXELS.map((x, i) => x * excite[i % 3]!);
+  cases.push({
+    name: 'squeeze-and-excite: swish, sigmoid, Reshape, Multiply, then gelu',
+    spec: {
+      config: functional(
+        'se_block',
+        [
+          input('image', [2, 2, 3]),
+          layer('GlobalAveragePooling2D', 'squeeze', {data_format: 'channels_last', keepdims: false}, ['image']),
+          dense('reduce', 2, 'swish', ['squeeze']),
+          dense('expand', 3, 'sigmoid', ['reduce']),
+          layer('Reshape', 'se_shape', {target_shape: [1, 1, 3]}, ['expand']),
+          layer('Multiply', 'excite', {}, ['image', 'se_shape']),
+          layer('Flatten', 'flat', {}, ['excite']),
+          dense('head', 3, 'gelu', ['flat']),
+          layer('Softmax', 'probs', {axis: -1}, ['head']),
+        ],
+        'image',
+        'probs'
+      ),
+      weights: {
+        reduce: [w('kernel', [3, 2], k1), w('bias', [2], b1)],
+        expand: [w('kernel', [2, 3], k2), w('bias', [3], b2)],
+        head: [w('kernel', [12, 3], k3), w('bias', [3], b3)],
+      },
+    },
+    expected: softmax(matVec(scaled, k3, b3).map(gelu)),
+  });
+}
+
+{
+  // Transfer learning: Sequential([base, GlobalAveragePooling2D(), Dense(3, softmax)]), the base a
+  // Functional model (1×1 Conv2D with ReLU, then a BatchNormalization) used as a layer.
+  const conv = deterministic(3 * 2, 6); // [1, 1, 3, 2]
+  const convBias = [0.1, -0.3];
+  const gamma = [1.5, 0.5];
+  const beta = [0.1, 0.2];
+  const mm = [0.2, -0.1];
+  const mv = [0.5, 2];
+  const head = deterministic(2 * 3, 7);
+  const headBias = [0, 0.1, 0.2];
+  const features = [0, 1, 2, 3].map(p =>
+    matVec(PIXELS.slice(p * 3, p * 3 + 3), conv, convBias)
+      .map(v => Math.max(v, 0))
+      .map((v, c) => (gamma[c]! * (v - mm[c]!)) / Math.sqrt(mv[c]! + 1e-3) + beta[c]!)
+  );
+  const pooled = [0, 1].map(c => features.reduce((s, f) => s + f[c]!, 0) / 4);
+  const base = functional(
+    'base',
+    [
+      input('base_input', [2, 2, 3]),
+      layer(
+        'Conv2D',
+        'conv',
+        {
+          filters: 2,
+          kernel_size: [1, 1],
+          strides: [1, 1],
+          padding: 'valid',
+          data_format: 'channels_last',
+          dilation_rate: [1, 1],
+          activation: 'relu',
+          use_bias: true,
+        },
+        ['base_input']
+      ),
+      layer('BatchNormalization', 'bn', {axis: -1, epsilon: 1e-3, center: true, scale: true}, ['conv']),
+    ],
+    'base_input',
+    'bn'
+  );
+  cases.push({
+    name: 'a nested Functional base inside a Sequential (transfer learning)',
+    spec: {
+      config: {
+        class_name: 'Sequential',
+        config: {
+          name: 'classifier',
+          layers: [
+            {...input('image', [2, 2, 3]), inbound_nodes: undefined},
+            {module: 'keras', ...base, name: 'base'},
+            {
+              ...layer('GlobalAveragePooling2D', 'pool', {data_format: 'channels_last', keepdims: false}),
+              inbound_nodes: undefined,
+            },
+            {...dense('probs', 3, 'softmax', []), inbound_nodes: undefined},
+          ],
+        },
+      },
+      weights: {
+        base: [
+          w('conv/kernel', [1, 1, 3, 2], conv),
+          w('conv/bias', [2], convBias),
+          w('bn/gamma', [2], gamma),
+          w('bn/beta', [2], beta),
+          w('bn/moving_mean', [2], mm),
+          w('bn/moving_variance', [2], mv),
+        ],
+        probs: [w('kernel', [2, 3], head), w('bias', [3], headBias)],
+      },
+    },
+    expected: softmax(matVec(pooled, head, headBias)),
+  });
+}
+
+describe('saved models: .h5 and .keras, both engines, against hand-computed outputs', () => {
+  for (const c of cases) {
+    for (const format of ['h5', 'keras'] as const) {
+      for (const engine of ['onnx', 'tfjs'] as const) {
+        it(`${c.name} (.${format}, ${engine})`, async () => {
+          const bytes = await writeKerasModel(c.spec, format);
+          const model = await loadClassifier(bytes, {engine, scale: '0,1'});
+          try {
+            assert.equal(model.engine, engine);
+            close(await scores(model, PIXELS), c.expected);
+          } finally {
+            model.dispose();
+          }
+        });
+      }
+    }
+  }
+});
+
+describe('.keras archives', () => {
+  it('refuses a zip that is not a Keras archive, and one whose entry declares more than the size limit', async () => {
+    const {zipSync, strToU8} = await import('fflate');
+    await assert.rejects(loadClassifier(zipSync({'readme.txt': strToU8('hello')})), {kind: 'corrupt_archive'});
+    const big = zipSync({'config.json': new Uint8Array(2_000_000)}); // compresses to a few KB
+    await assert.rejects(loadClassifier(big, {maxBytes: 1_000_000}), {
+      kind: 'model_too_large',
+      message: /declares 2000000 bytes/,
+    });
+  });
+});
