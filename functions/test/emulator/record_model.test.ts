@@ -25,7 +25,7 @@ const SMALL = 'models/keras2/cnn_batch_norm_keras2.1.3.h5';
 function setup() {
   const bucket = unique('models');
   const collection = unique('models');
-  const config = parseConfig({MODEL_FILE_PATTERN: `gs://${bucket}/prod/*.h5`, MODELS_COLLECTION: collection});
+  const config = parseConfig({MODEL_FILE_PATTERN: `gs://${bucket}/prod/*.{h5,keras}`, MODELS_COLLECTION: collection});
   const db = firestore();
   const s = storage();
   const store = firestoreRegistry(db, config);
@@ -142,7 +142,11 @@ describe('recordModel on the emulators', {skip: !EMULATORS && 'emulators not run
         /^unsupported_layer: .*Attention/,
       ],
       ['prod/truncated.h5', fixtureBytes(MOBILENET).subarray(0, 700_000), /^corrupt_hdf5: /],
-      ['prod/zip.h5', fixtureBytes('models/not-hdf5/qkeras-v3_3layer.keras'), /^not_hdf5: .*\.keras archive/],
+      [
+        'prod/qkeras.keras',
+        fixtureBytes('models/not-hdf5/qkeras-v3_3layer.keras'),
+        /^unsupported_layer: .*QDense 'fc1'/,
+      ],
     ];
     for (const [name, bytes, why] of bad) {
       await new Promise(r => setTimeout(r, 3));

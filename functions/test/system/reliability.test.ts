@@ -226,10 +226,10 @@ describe('reliability on the local stack', {timeout: 600_000}, () => {
       const broken: Array<[string, Buffer, Record<string, string>, RegExp]> = [
         ['models/truncated.h5', MOBILENET.subarray(0, MOBILENET.length >> 1), {}, /corrupt|truncat/i],
         [
-          'models/zipped.h5',
+          'models/qkeras.keras',
           fs.readFileSync(path.join(FIXTURES, 'models/not-hdf5/qkeras-v3_3layer.keras')),
           {},
-          /\.keras archive/,
+          /^unsupported_layer: .*QDense 'fc1'/,
         ],
         [
           'models/lambda.h5',
