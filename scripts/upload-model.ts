@@ -12,6 +12,7 @@ import {parseArgs} from 'node:util';
 import {Storage} from '@google-cloud/storage';
 import {parseScale} from '../functions/src/core/scale.js';
 import {MODEL_KEY} from '../functions/src/core/glob.js';
+import {parseRolloutPlan} from '../functions/src/core/rollout.js';
 import {resolveTarget} from './lib/target.js';
 import {runMain} from './lib/cli.js';
 
@@ -22,6 +23,9 @@ const USAGE = `usage: npm run upload-model -- <file.h5> [options]
   --scale MODE      preprocessing recorded in metadata: 0,1 | -1,1 (tf) | 0,255 (raw) | caffe | torch |
                     'mean=a,b,c;std=d,e,f' (default: DEFAULT_INPUT_SCALE); README has one row per keras.applications family
   --labels L        labels: a local file (uploaded to labels/<name>) or a gs:// URI
+  --rollout R       canary:<percent> or shadow:<percent>: bake beside the current model before promotion
+  --bake-samples N  candidate samples before promotion (default 200)
+  --bake-seconds S  seconds before promotion (default 300)
   --project P       a real project (default: the local stack when npm start runs)
   --json            print the uploaded object as JSON`;
 
@@ -34,6 +38,9 @@ async function main(): Promise<number> {
       bucket: {type: 'string'},
       scale: {type: 'string'},
       labels: {type: 'string'},
+      rollout: {type: 'string'},
+      'bake-samples': {type: 'string'},
+      'bake-seconds': {type: 'string'},
       project: {type: 'string'},
       json: {type: 'boolean', default: false},
       help: {type: 'boolean', short: 'h', default: false},
@@ -53,6 +60,7 @@ async function main(): Promise<number> {
     return 64;
   }
   if (values.scale) parseScale(values.scale); // fail before uploading
+  parseRolloutPlan(values.rollout, values['bake-samples'], values['bake-seconds']);
   const target = resolveTarget(values);
   const bucketName = values.bucket ?? target.modelsBucket;
   if (!bucketName) {
@@ -65,6 +73,9 @@ async function main(): Promise<number> {
   const resumable = target.kind === 'local' ? false : undefined;
   const metadata: Record<string, string> = {};
   if (values.scale) metadata['scale'] = values.scale;
+  if (values.rollout) metadata['rollout'] = values.rollout;
+  if (values['bake-samples']) metadata['bake_samples'] = values['bake-samples'];
+  if (values['bake-seconds']) metadata['bake_seconds'] = values['bake-seconds'];
   if (values.labels) {
     if (values.labels.startsWith('gs://')) metadata['labels'] = values.labels;
     else {

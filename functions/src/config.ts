@@ -5,6 +5,7 @@
  */
 import {parseFilePattern, PatternError, type FilePattern} from './core/glob.js';
 import {DEFAULT_SCALE, parseScale, type Scale} from './core/scale.js';
+import {DEFAULT_THRESHOLDS, type RolloutThresholds} from './core/rollout.js';
 
 /** One or more environment variables are invalid. */
 export class ConfigError extends Error {}
@@ -34,6 +35,20 @@ export interface Config {
    */
   readonly maxCachedModels: number;
   readonly modelCacheBytes: number;
+  /** `ROLLOUT_FLUSH_INTERVAL` (default 5 s): how often an instance reports its rollout counts. */
+  readonly rolloutFlushMs: number;
+  /**
+   * The rollout judge's thresholds: `ROLLOUT_MAX_FAILURE_INCREASE` (0.05),
+   * `ROLLOUT_MIN_AGREEMENT` (0.9), `ROLLOUT_MIN_SAMPLES` (20), `ROLLOUT_MAX_P99_FACTOR` (2).
+   */
+  readonly rolloutThresholds: RolloutThresholds;
+  /**
+   * `CUTOVER` (default `available`): `available` keeps answering with the old model while a
+   * new one loads (`stale_model: true`); `consistent` never does: a message waits for the
+   * new model up to `CUTOVER_WAIT` (default 30 s), else is redelivered.
+   */
+  readonly cutover: 'available' | 'consistent';
+  readonly cutoverWaitMs: number;
   /** `PREDICTIONS_COLLECTION` (default `predictions`). */
   readonly predictionsCollection: string;
   /** `VALIDATE_MODELS` (default true): load + warm up before promoting. */
@@ -97,6 +112,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function share(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new Error(`must be a number from 0 to 1, not '${value}'`);
+  return n;
+}
+
 function bool(value: string): boolean {
   if (/^(1|true|yes|on)$/i.test(value.trim())) return true;
   if (/^(0|false|no|off)$/i.test(value.trim())) return false;
@@ -145,6 +166,23 @@ export function parseConfig(env: Env = process.env): Config {
     defaultModelKey: read<string | null>('DEFAULT_MODEL_KEY', null, firestoreId),
     maxCachedModels: read('MAX_CACHED_MODELS', 4, positiveInt),
     modelCacheBytes: read('MODEL_CACHE_BYTES', 1024 * 1024 * 1024, positiveInt),
+    rolloutFlushMs: read('ROLLOUT_FLUSH_INTERVAL', 5000, durationMs),
+    rolloutThresholds: {
+      maxFailureRateIncrease: read('ROLLOUT_MAX_FAILURE_INCREASE', DEFAULT_THRESHOLDS.maxFailureRateIncrease, share),
+      minAgreement: read('ROLLOUT_MIN_AGREEMENT', DEFAULT_THRESHOLDS.minAgreement, share),
+      minSamples: read('ROLLOUT_MIN_SAMPLES', DEFAULT_THRESHOLDS.minSamples, positiveInt),
+      maxP99Factor: read('ROLLOUT_MAX_P99_FACTOR', DEFAULT_THRESHOLDS.maxP99Factor, v => {
+        const n = Number(v);
+        if (!(n >= 1)) throw new Error(`must be a number ≥ 1, not '${v}'`);
+        return n;
+      }),
+    },
+    cutover: read<'available' | 'consistent'>('CUTOVER', 'available', v => {
+      const e = v.trim();
+      if (e !== 'available' && e !== 'consistent') throw new Error(`must be available or consistent, not '${v}'`);
+      return e;
+    }),
+    cutoverWaitMs: read('CUTOVER_WAIT', 30_000, durationMs),
     validateModels: read('VALIDATE_MODELS', true, bool),
     maxModelBytes: read('MAX_MODEL_BYTES', 512 * 1024 * 1024, positiveInt),
     defaultScale: read('DEFAULT_INPUT_SCALE', DEFAULT_SCALE, parseScale),

@@ -3,6 +3,7 @@
  * two CloudEvent functions with the Functions Framework.
  */
 import './prewarm.js'; // first: overlaps the engine's loading with the client libraries'
+import {randomUUID} from 'node:crypto';
 import * as functions from '@google-cloud/functions-framework';
 import {Firestore} from '@google-cloud/firestore';
 import {Storage} from '@google-cloud/storage';
@@ -74,7 +75,9 @@ functions.cloudEvent(
       maxModels: config.maxCachedModels,
       maxBytes: config.modelCacheBytes,
       keyed: config.modelFilePattern.keyed,
+      ...(config.cutover === 'consistent' ? {consistentWaitMs: config.cutoverWaitMs} : {}),
     }),
+    instance: randomUUID().slice(0, 8),
     logger,
     now: () => new Date(),
   })

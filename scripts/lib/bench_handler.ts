@@ -14,6 +14,7 @@ import {firestoreRegistry} from '../../functions/src/adapters/firestore_registry
 import {gcsObjectStore} from '../../functions/src/adapters/gcs_object_store.js';
 import {parseConfig} from '../../functions/src/config.js';
 import {parseFilePattern} from '../../functions/src/core/glob.js';
+import {DEFAULT_THRESHOLDS} from '../../functions/src/core/rollout.js';
 import {jsonLogger, type Logger} from '../../functions/src/core/log.js';
 import {buildRecord, type ModelRecord, type StorageObjectData} from '../../functions/src/core/model_record.js';
 import type {ModelRegistry, ObjectStore} from '../../functions/src/core/ports.js';
@@ -97,6 +98,8 @@ function harness(engine: Engine, registry: ModelRegistry, objects: ObjectStore, 
       currentDocument: 'current',
       modelKeyAttribute: 'model',
       defaultModelKey: null,
+      rolloutFlushMs: 1000,
+      rolloutThresholds: DEFAULT_THRESHOLDS,
     },
     registry: () => registry,
     objects,

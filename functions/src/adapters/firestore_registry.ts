@@ -3,7 +3,8 @@
  * entries live in its subcollection `history`, keyed by generation and object name.
  */
 import type {DocumentReference, Firestore, Transaction} from '@google-cloud/firestore';
-import {decide, historyId, isNewer, type CurrentModel, type ModelRecord} from '../core/model_record.js';
+import {decide, historyId, isNewer, startRollout, type CurrentModel, type ModelRecord} from '../core/model_record.js';
+import {emptyCounts, mergeCounts, stableHash, type Rollout, type RolloutCounts} from '../core/rollout.js';
 import type {ModelStore, RecordOutcome} from '../core/ports.js';
 
 /** Where the records live. */
@@ -19,6 +20,17 @@ function asCurrent(record: ModelRecord, pinned: string | null, changedBy: string
   return {...record, pinned, changed_by: changedBy, changed_at: now.toISOString()};
 }
 
+/** A rollout's end state in the record and the candidate's history entry. */
+function decided(
+  rollout: Rollout,
+  state: Rollout['state'],
+  reason: string,
+  figures: Rollout['figures'],
+  now: Date
+): Rollout {
+  return {...rollout, state, reason, figures, decided_at: now.toISOString()};
+}
+
 /** A Firestore-backed model registry. */
 export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelStore {
   const currentRef = db
@@ -27,6 +39,46 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
   const history = currentRef.collection('history');
   const historyRef = (r: Pick<ModelRecord, 'generation' | 'name'>) =>
     history.doc(historyId(r)) as DocumentReference<ModelRecord>;
+  // One document per instance and candidate: each instance overwrites its own totals, so
+  // no document is hot and a repeated flush counts nothing twice.
+  const stats = currentRef.collection('rollout_stats');
+  const statsOf = (candidateId: string) => stats.where('candidate_id', '==', candidateId);
+  const merged = (docs: Array<{data(): Record<string, unknown>}>) =>
+    mergeCounts(docs.map(d => d.data()['counts'] as RolloutCounts));
+
+  /** Writes a decided rollout: the record, and the candidate's history entry (status, decision). */
+  function applyDecision(
+    tx: Transaction,
+    current: CurrentModel,
+    end: Rollout,
+    changedBy: string,
+    now: Date
+  ): CurrentModel {
+    const candidate = end.candidate;
+    const next: CurrentModel =
+      end.state === 'promoted'
+        ? {...asCurrent(candidate, null, changedBy, now), rollout: end}
+        : {...current, changed_by: changedBy, changed_at: now.toISOString(), rollout: end};
+    delete next.revision;
+    tx.set(currentRef, next);
+    const decision = {state: end.state, reason: end.reason, figures: end.figures, decided_at: end.decided_at};
+    tx.set(
+      history.doc(historyId(candidate)),
+      {
+        rollout: decision,
+        ...(end.state === 'promoted' ? {} : {status: 'rolled_back' as const, reason: `rolled_back: ${end.reason}`}),
+      },
+      {merge: true}
+    );
+    return next;
+  }
+
+  async function baking(tx: Transaction): Promise<{current: CurrentModel; rollout: Rollout}> {
+    const current = await requireCurrent(tx, 'end a rollout of');
+    if (current.rollout?.state !== 'baking')
+      throw new RegistryError(`no rollout is baking (current is ${current.model_id})`);
+    return {current, rollout: current.rollout};
+  }
 
   async function accepted(tx: Transaction): Promise<ModelRecord[]> {
     const snap = await tx.get(history.where('status', '==', 'accepted'));
@@ -65,6 +117,12 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
           tx.set(currentRef, next);
           return {decision, newVersion, current: next};
         }
+        if (decision === 'start_rollout' && current && record.rollout_plan) {
+          // The stable model stays current; the candidate bakes beside it.
+          const next: CurrentModel = {...current, rollout: startRollout(record, record.rollout_plan, now)};
+          tx.set(currentRef, next);
+          return {decision, newVersion, current: next};
+        }
         return {decision, newVersion, current};
       });
     },
@@ -93,6 +151,64 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
         tx.set(currentRef, next);
         return next;
       });
+    },
+
+    async reportRollout(instance, candidateId, counts, judgeRollout, now) {
+      await stats
+        .doc(`${instance}__${stableHash(candidateId).toString(36)}`)
+        .set({candidate_id: candidateId, instance, counts, updated: now.toISOString()});
+      return db.runTransaction(async tx => {
+        const snap = await tx.get(currentRef);
+        const current = snap.exists ? (snap.data() as CurrentModel) : null;
+        const rollout = current?.rollout;
+        if (!current || rollout?.state !== 'baking' || rollout.candidate.model_id !== candidateId) return null;
+        const verdict = judgeRollout(rollout, merged((await tx.get(statsOf(candidateId))).docs));
+        if (verdict.decision === 'wait') return verdict;
+        const state = verdict.decision === 'promote' ? 'promoted' : 'rolled_back';
+        applyDecision(
+          tx,
+          current,
+          decided(rollout, state, verdict.reason, verdict.figures, now),
+          `rollout judge (${instance})`,
+          now
+        );
+        return verdict;
+      });
+    },
+
+    startRollout(modelId, plan, changedBy, now) {
+      return db.runTransaction(async tx => {
+        const current = await requireCurrent(tx, 'roll out beside');
+        const candidate = (await accepted(tx)).find(r => r.model_id === modelId);
+        if (!candidate) throw new RegistryError(`no accepted model ${modelId} in history`);
+        if (candidate.model_id === current.model_id) throw new RegistryError(`${modelId} is already current`);
+        const next: CurrentModel = {
+          ...current,
+          changed_by: changedBy,
+          changed_at: now.toISOString(),
+          rollout: startRollout(candidate, plan, now),
+        };
+        delete next.revision;
+        tx.set(currentRef, next);
+        return next;
+      });
+    },
+
+    endRollout(action, changedBy, now) {
+      return db.runTransaction(async tx => {
+        const {current, rollout} = await baking(tx);
+        const figures = null;
+        const end =
+          action === 'promote'
+            ? decided(rollout, 'promoted', `promoted by hand (${changedBy})`, figures, now)
+            : decided(rollout, 'aborted', `aborted by hand (${changedBy})`, figures, now);
+        return applyDecision(tx, current, end, changedBy, now);
+      });
+    },
+
+    async rolloutCounts(candidateId) {
+      const docs = (await statsOf(candidateId).get()).docs;
+      return docs.length ? merged(docs) : emptyCounts();
     },
 
     rollback(changedBy, now) {

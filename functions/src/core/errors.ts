@@ -138,3 +138,10 @@ export class UnknownModelError extends PermanentError {
     super('unknown_model', message);
   }
 }
+
+/** A model whose output for an image is NaN or Infinity: kind `bad_output`, permanent for that image. */
+export class BadOutputError extends PermanentError {
+  constructor(message: string) {
+    super('bad_output', message);
+  }
+}

@@ -3,6 +3,7 @@
  * ignore rules, "newer than", and the promotion decision. Pure: no SDK, no clock.
  */
 import {parseScaleOrNull, SCALE_HELP, type Scale} from './scale.js';
+import {parseRolloutPlan, type Rollout, type RolloutPlan} from './rollout.js';
 
 /** The `data` of a `google.cloud.storage.object.v1.finalized` CloudEvent (StorageObjectData, JSON form). */
 export interface StorageObjectData {
@@ -18,8 +19,8 @@ export interface StorageObjectData {
   metadata?: Record<string, string> | null;
 }
 
-/** Whether the promotion gate accepted the model. */
-export type ModelStatus = 'accepted' | 'rejected';
+/** Whether the promotion gate accepted the model; `rolled_back`: a rollout judged it worse. */
+export type ModelStatus = 'accepted' | 'rejected' | 'rolled_back';
 
 /** A model version: `models/current` and each history entry. */
 export interface ModelRecord {
@@ -47,6 +48,8 @@ export interface ModelRecord {
   status: ModelStatus;
   /** Why the gate rejected it (`kind: message`). */
   reason: string | null;
+  /** A rollout the upload declared (object metadata `rollout`, `bake_samples`, `bake_seconds`), or null. */
+  rollout_plan?: RolloutPlan | null;
 }
 
 /** `models/current`: the record plus who changed it and the pin. */
@@ -56,6 +59,8 @@ export interface CurrentModel extends ModelRecord {
   changed_by: string;
   /** RFC 3339. */
   changed_at: string;
+  /** The rollout of a candidate, while it bakes and after it is decided (absent: none). */
+  rollout?: Rollout | null;
   /**
    * Not stored: the document's server-assigned update time as read (`seconds.nanos`,
    * zero-padded so that strings compare in time order). It grows with every change,
@@ -100,6 +105,13 @@ export function buildRecord(
   // classify wrongly without an error.
   const parsed = parseScaleOrNull(declared);
   const badScale = declared !== undefined && declared.trim() !== '' && parsed === null;
+  let plan: RolloutPlan | null = null;
+  let badPlan: string | null = null;
+  try {
+    plan = parseRolloutPlan(metadata['rollout'], metadata['bake_samples'], metadata['bake_seconds']);
+  } catch (e) {
+    badPlan = (e as Error).message;
+  }
   const scale = parsed ?? defaults.scale;
   const labels = metadata['labels'] ? resolveLabels(metadata['labels'], object.bucket) : defaults.labels;
   const generation = String(object.generation);
@@ -119,8 +131,13 @@ export function buildRecord(
     labels,
     input_shape: null,
     output_width: null,
-    status: badScale ? 'rejected' : 'accepted',
-    reason: badScale ? `invalid_scale: metadata scale '${declared}' is not one of ${SCALE_HELP}` : null,
+    status: badScale || badPlan ? 'rejected' : 'accepted',
+    reason: badScale
+      ? `invalid_scale: metadata scale '${declared}' is not one of ${SCALE_HELP}`
+      : badPlan
+        ? `invalid_rollout: ${badPlan}`
+        : null,
+    rollout_plan: plan,
   };
 }
 
@@ -144,15 +161,37 @@ export function isNewer(
 }
 
 /** What recording a version does to `current`. */
-export type Decision = 'promote' | 'stale' | 'duplicate' | 'pinned' | 'rejected';
+export type Decision = 'promote' | 'start_rollout' | 'stale' | 'duplicate' | 'pinned' | 'rejected';
 
-/** Decides, inside the transaction, what a version does to `current`. */
+/**
+ * Decides, inside the transaction, what a version does to `current`. With a rollout baking,
+ * "newer" is against the candidate too, and a version that declares a rollout starts one
+ * (replacing the baking one) instead of being promoted; with no stable model yet there is
+ * nothing to compare with, so it is promoted at once.
+ */
 export function decide(candidate: ModelRecord, current: CurrentModel | null): Decision {
-  if (candidate.status === 'rejected') return 'rejected';
+  if (candidate.status !== 'accepted') return 'rejected';
   if (current && current.model_id === candidate.model_id) return 'duplicate';
+  const baking = current?.rollout?.state === 'baking' ? current.rollout.candidate : null;
+  if (baking?.model_id === candidate.model_id) return 'duplicate';
   if (current?.pinned) return 'pinned';
   if (current && !isNewer(candidate, current)) return 'stale';
+  if (baking && !isNewer(candidate, baking)) return 'stale';
+  if (current && candidate.rollout_plan) return 'start_rollout';
   return 'promote';
+}
+
+/** The rollout a version starts (state baking). */
+export function startRollout(candidate: ModelRecord, plan: RolloutPlan, now: Date): Rollout {
+  return {
+    ...plan,
+    candidate,
+    state: 'baking',
+    started_at: now.toISOString(),
+    decided_at: null,
+    reason: null,
+    figures: null,
+  };
 }
 
 /** Firestore document id of a history entry: generation first, so ids sort by age. */

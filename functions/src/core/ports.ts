@@ -7,6 +7,7 @@
  * transient. The client libraries already retry their own idempotent calls.
  */
 import type {CurrentModel, Decision, ModelRecord} from './model_record.js';
+import type {Judgement, Rollout, RolloutCounts, RolloutPlan} from './rollout.js';
 import type {Scale} from './scale.js';
 
 /**
@@ -19,6 +20,19 @@ export type ModelStores = (key: string) => ModelStore;
 export interface ModelRegistry {
   /** `models/current`, or null when no model was ever recorded. */
   current(): Promise<CurrentModel | null>;
+  /**
+   * Stores this instance's totals for a baking candidate, then, in a transaction, merges
+   * every instance's totals and applies `judge` to the rollout: a promotion or a rollback
+   * is written to the record and the candidate's history entry. Null when the rollout is no
+   * longer baking (or is another candidate's).
+   */
+  reportRollout(
+    instance: string,
+    candidateId: string,
+    counts: RolloutCounts,
+    judge: (rollout: Rollout, merged: RolloutCounts) => Judgement,
+    now: Date
+  ): Promise<Judgement | null>;
 }
 
 /** Outcome of {@link ModelStore.recordVersion}. */
@@ -46,6 +60,12 @@ export interface ModelStore extends ModelRegistry {
   unpin(changedBy: string, now: Date): Promise<CurrentModel>;
   /** Makes the accepted version before current current, and pins it. */
   rollback(changedBy: string, now: Date): Promise<CurrentModel>;
+  /** Starts a rollout of an accepted version newer than current (`npm run rollout -- start`). */
+  startRollout(modelId: string, plan: RolloutPlan, changedBy: string, now: Date): Promise<CurrentModel>;
+  /** Ends the baking rollout by hand: `promote` makes the candidate current, `abort` rolls it back. */
+  endRollout(action: 'promote' | 'abort', changedBy: string, now: Date): Promise<CurrentModel>;
+  /** Every instance's totals for a candidate, merged. */
+  rolloutCounts(candidateId: string): Promise<RolloutCounts>;
 }
 
 /** Read access to Cloud Storage objects. */
@@ -144,8 +164,11 @@ export interface Lease {
 
 /** Which classifier serves a record (model/model_cache.ts): a handler's whole contact with the model. */
 export interface ModelProvider {
-  /** Leases the model of `record`, the current record of model key `key` (default: the only key). */
-  acquire(record: CurrentModel, key?: string): Promise<Lease>;
+  /**
+   * Leases the model of `record`, the current record of model key `key` (default: the only
+   * key). `consistent`: never the model it replaces, wait for this one (a rollout's candidate).
+   */
+  acquire(record: CurrentModel, key?: string, options?: {consistent?: boolean}): Promise<Lease>;
 }
 
 /** What recordModel's gate learns about a model that loads. */

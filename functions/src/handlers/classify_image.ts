@@ -16,6 +16,8 @@ import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
 import {decodeImagePath, type ImageLocation} from '../core/image_path.js';
 import type {FileStore, Lease, ModelProvider, ModelRegistry, ObjectStore, PredictionSink} from '../core/ports.js';
+import {count, type RolloutCounts} from '../core/rollout.js';
+import {candidateRecord, candidateSlot, routeOf, RolloutTally, shadowRun, type Route} from './rollout_tally.js';
 
 /** The Pub/Sub CloudEvent payload (`google.events.cloud.pubsub.v1.MessagePublishedData`). */
 export interface MessagePublishedData {
@@ -43,6 +45,8 @@ export interface ClassifyImageDeps {
     | 'currentDocument'
     | 'modelKeyAttribute'
     | 'defaultModelKey'
+    | 'rolloutFlushMs'
+    | 'rolloutThresholds'
   >;
   /** The record of a model key (one key, CURRENT_MODEL_DOC, without `{key}` in the pattern). */
   readonly registry: (key: string) => ModelRegistry;
@@ -52,6 +56,8 @@ export interface ClassifyImageDeps {
   readonly models: ModelProvider;
   readonly logger: Logger;
   readonly now: () => Date;
+  /** This instance's id, under which it reports rollout counts (default: random). */
+  readonly instance?: string;
 }
 
 /** Shares one registry read among all invocations that ask while it is in flight. */
@@ -103,6 +109,14 @@ export function makeClassifyImageHandler(
   // Only a keyed deployment names the key in documents and logs (unkeyed ones stay as they were).
   const keyFields = (key: string | null) => (keyed ? {model_key: key} : {});
   const policy = {imageBuckets: config.imageBuckets, localImageDir: config.localImageDir};
+  const tally = new RolloutTally({
+    instance: deps.instance ?? `instance-${Math.random().toString(36).slice(2, 10)}`,
+    intervalMs: config.rolloutFlushMs,
+    thresholds: config.rolloutThresholds,
+    registry: deps.registry,
+    logger,
+    now: deps.now,
+  });
 
   const handle = async (event: CloudEvent<MessagePublishedData>): Promise<void> => {
     const started = performance.now();
@@ -129,6 +143,8 @@ export function makeClassifyImageHandler(
     let key: string | null = null;
     let record: CurrentModel | null = null;
     let registryReadMs = 0;
+    let route: Route | null = null;
+    let counts: RolloutCounts | null = null;
     let image = '';
     let lease: Lease | null = null;
     const base = {message_id: messageId, created: deps.now().toISOString()};
@@ -143,10 +159,24 @@ export function makeClassifyImageHandler(
         throw new Error('no model has been recorded yet (upload a .h5 matching MODEL_FILE_PATTERN); will retry');
       const location = decodeImagePath(data, policy);
       image = location.kind === 'gcs' ? `gs://${location.bucket}/${location.name}` : location.path;
+      route = routeOf(record, messageId);
+      counts = route.rollout ? tally.counts(key, route.rollout.candidate.model_id) : null;
       // Acquire first (instant unless a load is due), so that the finally below always releases it.
-      lease = await deps.models.acquire(record, key);
+      lease =
+        route.arm === 'candidate'
+          ? await deps.models.acquire(candidateRecord(record, route.rollout!), candidateSlot(key), {consistent: true})
+          : await deps.models.acquire(record, key);
       const bytes = await readImage(location, deps, config.maxImageBytes);
       const r = await lease.classifier.classify(bytes, config.topK);
+      if (counts) count(counts[route.arm], {latencyMs: r.inference_ms + r.preprocess_ms});
+      const shadow =
+        route.shadow && counts
+          ? await shadowRun(
+              {models: deps.models, record, rollout: route.rollout!, key, bytes, topK: config.topK, served: r},
+              counts
+            )
+          : null;
+      const arm = route.rollout ? {arm: route.arm} : {};
       const name = lease.record.model_name;
       const {engine, backend} = lease.classifier;
       const doc = {
@@ -159,6 +189,9 @@ export function makeClassifyImageHandler(
         model_id: lease.record.model_id,
         model_name: name,
         ...keyFields(key),
+        ...arm,
+        // The candidate's answer in shadow mode: stored beside, never served.
+        ...(shadow ? {shadow} : {}),
         // True when the record already names a newer model that is still loading here.
         stale_model: lease.stale,
         engine,
@@ -171,6 +204,8 @@ export function makeClassifyImageHandler(
         outcome: 'predicted',
         model_id: lease.record.model_id,
         ...keyFields(key),
+        ...arm,
+        ...(shadow && 'agrees' in shadow ? {shadow_agrees: shadow['agrees']} : {}),
         engine,
         backend,
         stale_model: lease.stale,
@@ -191,6 +226,9 @@ export function makeClassifyImageHandler(
       const ran = lease?.record ?? record;
       const model_id = ran?.model_id ?? null;
       const name = ran?.model_name ?? null;
+      // A failure counts against the arm whose model was chosen for the message.
+      if (counts && route && lease) count(counts[route.arm], {failure: kind});
+      const arm = route?.rollout ? {arm: route.arm} : {};
       await deps.predictions.write(messageId, {
         ...base,
         image: image || null,
@@ -200,12 +238,14 @@ export function makeClassifyImageHandler(
         model_id,
         model_name: name,
         ...keyFields(key),
+        ...arm,
       });
       logger.log('WARNING', `classifyImage: ${image || 'message'} failed permanently (${kind}): ${reason}`, {
         message_id: messageId,
         outcome: 'failed',
         error_kind: kind,
         ...keyFields(key),
+        ...arm,
         ...(name ? {[`${name}_failed_inferences`]: 1} : {}),
         registry_read_ms: Math.round(registryReadMs),
         'logging.googleapis.com/labels': {
@@ -217,6 +257,7 @@ export function makeClassifyImageHandler(
     } finally {
       lease?.release();
     }
+    if (counts) await tally.maybeFlush(); // never throws: a failed flush is logged and retried
   };
 
   return async event => {

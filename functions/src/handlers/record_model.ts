@@ -86,10 +86,11 @@ export function makeRecordModelHandler(deps: RecordModelDeps): (event: CloudEven
     const outcome = await store.recordVersion(record, `recordModel (event ${event.id})`, deps.now());
     const messages: Record<string, string> = {
       promote: `promoted ${record.model_id} to current`,
+      start_rollout: `started a ${record.rollout_plan?.mode} rollout of ${record.model_id} at ${record.rollout_plan?.percent}% beside ${outcome.current?.model_id}`,
       stale: `kept current ${outcome.current?.model_id}: ${record.model_id} is not newer`,
       duplicate: `${record.model_id} is already current (duplicate event)`,
       pinned: `recorded ${record.model_id}; current is pinned to ${outcome.current?.pinned}`,
-      rejected: `rejected ${record.model_id}: ${record.reason}`,
+      rejected: `${record.status === 'rolled_back' ? 'not promoting rolled-back' : 'rejected'} ${record.model_id}: ${record.reason}`,
     };
     logger.log(outcome.decision === 'rejected' ? 'WARNING' : 'INFO', `recordModel: ${messages[outcome.decision]}`, {
       event_id: event.id,

@@ -4,6 +4,7 @@
  * tfjs-models' mobilenet, `load()` (model/loader.ts) returns the {@link Classifier}
  * interface and this class stays private to model/.
  */
+import {BadOutputError} from '../core/errors.js';
 import type {Classification, Classifier, InputContract} from '../core/ports.js';
 import type {EngineModel} from './engines/engine.js';
 import {preprocessImage, type PreprocessOptions} from './preprocess.js';
@@ -119,6 +120,10 @@ export class ImageClassifier implements Classifier {
     const k = Math.max(1, Math.min(topK, width));
     return images.map((_, i) => {
       const row = values.subarray(i * width, (i + 1) * width);
+      // NaN or Infinity out of a model that passed its warm-up: the weights blow up on real
+      // inputs. A permanent failure for this image, never a label picked from garbage.
+      if (row.some(v => !Number.isFinite(v)))
+        throw new BadOutputError(`the model's output is not finite (NaN or Infinity) for this image`);
       if (!this.outputsProbabilities) softmaxInPlace(row);
       const top = topIndices(row, k).map(index => ({
         label: this.labels?.[index] ?? String(index),

@@ -18,6 +18,9 @@ import {ModelSlot, type CacheStats} from './model_slot.js';
 
 export {ModelUnavailableError} from './model_slot.js';
 
+/** How long a consistent acquire waits for a load when CUTOVER_WAIT is not given. */
+const DEFAULT_WAIT_MS = 30_000;
+
 /** The key of an unkeyed deployment's only model (callers that name no key). */
 const SINGLE = 'current';
 
@@ -32,6 +35,8 @@ export interface ModelCacheOptions {
   readonly maxBytes?: number;
   /** Whether keys are named in log lines (`model_key`): true for a keyed pattern. */
   readonly keyed?: boolean;
+  /** CUTOVER=consistent: wait this long for a new model rather than answer with the old (see ModelSlot). */
+  readonly consistentWaitMs?: number;
 }
 
 /** One cached model, for `status`-like views and tests. */
@@ -65,14 +70,18 @@ export class ModelCache implements ModelProvider {
     );
   }
 
-  /** Leases the model for `record` under `key`, loading it if needed. */
-  acquire(record: CurrentModel, key: string = SINGLE): Promise<Lease> {
+  /**
+   * Leases the model for `record` under `key`, loading it if needed. `options.consistent`:
+   * wait for that very model (up to CUTOVER_WAIT, default 30 s) rather than lease the one it
+   * replaces, whatever CUTOVER says (a rollout's candidate arm is answered by the candidate only).
+   */
+  acquire(record: CurrentModel, key: string = SINGLE, options: {consistent?: boolean} = {}): Promise<Lease> {
     let slot = this.slots.get(key);
     if (slot) this.slots.delete(key);
     else slot = this.newSlot(key);
     this.slots.set(key, slot); // most recently used last
     this.lastKey = key;
-    return slot.acquire(record);
+    return slot.acquire(record, options.consistent ? (this.options.consistentWaitMs ?? DEFAULT_WAIT_MS) : undefined);
   }
 
   private newSlot(key: string): ModelSlot {
@@ -85,6 +94,7 @@ export class ModelCache implements ModelProvider {
       nextSeq: () => ++this.leaseCount,
       onServing: () => this.enforceBounds(key),
       labels,
+      ...(this.options.consistentWaitMs === undefined ? {} : {consistentWaitMs: this.options.consistentWaitMs}),
     });
   }
 

@@ -15,7 +15,7 @@
  */
 import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
-import type {Classifier, Lease, ModelProvider} from '../core/ports.js';
+import type {Classifier, Lease} from '../core/ports.js';
 
 /** No model can serve: none loaded yet and the current one failed (transient for the caller). */
 export class ModelUnavailableError extends Error {}
@@ -48,10 +48,28 @@ export interface SlotOptions {
   readonly onServing: () => void;
   /** Labels of this slot's log lines (`model_key` when the pattern is keyed). */
   readonly labels: Record<string, string>;
+  /**
+   * CUTOVER=consistent: how long a request waits for the new model instead of being
+   * answered by the old one; past it, ModelUnavailableError (the message is redelivered).
+   * Unset: CUTOVER=available.
+   */
+  readonly consistentWaitMs?: number;
+}
+
+/** The load, or ModelUnavailableError after `ms` (the load goes on: a redelivery finds it). */
+function within<T>(load: Promise<T>, ms: number, modelId: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ModelUnavailableError(`model ${modelId} still loading after ${ms} ms (CUTOVER=consistent)`)),
+      ms
+    );
+  });
+  return Promise.race([load, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A model key's serving model, its load in flight and its failed-load back-off. */
-export class ModelSlot implements ModelProvider {
+export class ModelSlot {
   private active: Entry | null = null;
   private loading: {modelId: string; promise: Promise<Entry>} | null = null;
   private failure: {modelId: string; until: number; reason: string} | null = null;
@@ -95,24 +113,27 @@ export class ModelSlot implements ModelProvider {
   }
 
   /** Leases the model for `record`, loading it if needed (see the module comment). */
-  async acquire(asked: CurrentModel): Promise<Lease> {
+  async acquire(asked: CurrentModel, consistentWaitMs = this.options.consistentWaitMs): Promise<Lease> {
     const record = this.newest(asked);
     const active = this.active;
     if (active && active.record.model_id === record.model_id) return this.lease(active, false);
     const now = (this.options.now ?? Date.now)();
+    // CUTOVER=consistent (or a rollout's candidate): never answer with the old model once the
+    // record names a new one.
     if (this.failure?.modelId === record.model_id && now < this.failure.until) {
-      if (active) return this.lease(active, true);
+      if (active && consistentWaitMs === undefined) return this.lease(active, true);
       throw new ModelUnavailableError(
         `model ${record.model_id} failed to load (${this.failure.reason}); retrying after the back-off`
       );
     }
     const promise = this.startLoad(record);
-    if (active) return this.lease(active, true);
+    if (active && consistentWaitMs === undefined) return this.lease(active, true);
     try {
-      const entry = await promise;
+      const entry = active ? await within(promise, consistentWaitMs!, record.model_id) : await promise;
       // If a newer load won meanwhile, serve that one (its own record goes with it).
       return this.lease(entry.retired && this.active ? this.active : entry, false);
     } catch (e) {
+      if (e instanceof ModelUnavailableError) throw e;
       throw new ModelUnavailableError(`model ${record.model_id} cannot be loaded: ${(e as Error).message}`);
     }
   }

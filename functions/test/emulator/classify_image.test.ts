@@ -47,6 +47,7 @@ const registry: ModelRegistry = {
     if (registryDown) return Promise.reject(Object.assign(new Error('14 UNAVAILABLE: simulated outage'), {code: 14}));
     return store.current();
   },
+  reportRollout: (...args) => store.reportRollout(...args),
 };
 const cache = new ModelCache(
   r => loadRecordedModel(r, {objects, files, maxModelBytes: config.maxModelBytes}, {engine: config.engine, logger}),

@@ -1,5 +1,6 @@
 /** In-memory implementations of the ports, for unit and integration tests. */
-import {decide, historyId, type CurrentModel, type ModelRecord} from '../../src/core/model_record.js';
+import {decide, historyId, startRollout, type CurrentModel, type ModelRecord} from '../../src/core/model_record.js';
+import {mergeCounts, type Judgement, type Rollout, type RolloutCounts} from '../../src/core/rollout.js';
 import {ObjectNotFoundError, ObjectTooLargeError} from '../../src/core/errors.js';
 import type {ModelStore, ObjectStore} from '../../src/core/ports.js';
 
@@ -34,10 +35,69 @@ export class MemoryModelStore implements ModelStore {
     if (newVersion) this.history.set(historyId(record), structuredClone(record));
     const decision = decide(record, this.currentDoc);
     if (decision === 'promote') {
-      const revision = `${String(++this.writes).padStart(12, '0')}.000000000`;
-      this.currentDoc = {...record, pinned: null, changed_by: changedBy, changed_at: now.toISOString(), revision};
+      this.currentDoc = {
+        ...record,
+        pinned: null,
+        changed_by: changedBy,
+        changed_at: now.toISOString(),
+        revision: this.revision(),
+      };
+    }
+    if (decision === 'start_rollout' && this.currentDoc && record.rollout_plan) {
+      this.currentDoc = {
+        ...this.currentDoc,
+        rollout: startRollout(record, record.rollout_plan, now),
+        revision: this.revision(),
+      };
     }
     return {decision, newVersion, current: this.currentDoc};
+  }
+  private revision(): string {
+    return `${String(++this.writes).padStart(12, '0')}.000000000`;
+  }
+  /** Each instance's totals per candidate, as the Firestore store keeps them. */
+  readonly rolloutStats = new Map<string, {candidate: string; counts: RolloutCounts}>();
+  async reportRollout(
+    instance: string,
+    candidateId: string,
+    counts: RolloutCounts,
+    judge: (rollout: Rollout, merged: RolloutCounts) => Judgement,
+    now: Date
+  ): Promise<Judgement | null> {
+    this.check();
+    this.rolloutStats.set(`${instance}|${candidateId}`, {candidate: candidateId, counts: structuredClone(counts)});
+    const rollout = this.currentDoc?.rollout;
+    if (!this.currentDoc || rollout?.state !== 'baking' || rollout.candidate.model_id !== candidateId) return null;
+    const verdict = judge(rollout, await this.rolloutCounts(candidateId));
+    if (verdict.decision === 'wait') return verdict;
+    const end: Rollout = {
+      ...rollout,
+      state: verdict.decision === 'promote' ? 'promoted' : 'rolled_back',
+      reason: verdict.reason,
+      figures: verdict.figures,
+      decided_at: now.toISOString(),
+    };
+    this.currentDoc =
+      end.state === 'promoted'
+        ? {
+            ...end.candidate,
+            pinned: null,
+            changed_by: 'judge',
+            changed_at: now.toISOString(),
+            rollout: end,
+            revision: this.revision(),
+          }
+        : {...this.currentDoc, rollout: end, revision: this.revision()};
+    return verdict;
+  }
+  async rolloutCounts(candidateId: string): Promise<RolloutCounts> {
+    return mergeCounts([...this.rolloutStats.values()].filter(s => s.candidate === candidateId).map(s => s.counts));
+  }
+  async startRollout(): Promise<CurrentModel> {
+    throw new Error('not used in unit tests');
+  }
+  async endRollout(): Promise<CurrentModel> {
+    throw new Error('not used in unit tests');
   }
   async listHistory(limit: number) {
     return [...this.history.entries()]

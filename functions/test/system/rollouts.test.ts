@@ -1,0 +1,271 @@
+/**
+ * Rollouts on the whole local stack: uploads declare `rollout` in their metadata, messages go
+ * through the Pub/Sub emulator to classifyImage, which routes them, counts per arm, and
+ * judges at its flushes (ROLLOUT_FLUSH_INTERVAL 500 ms here, ROLLOUT_MIN_SAMPLES 10).
+ *
+ * - canary 30% of a good candidate (same weights, new name): 20–40% of answers from it, a
+ *   redelivered message keeps its arm, promoted after the bake with its figures in history;
+ * - shadow 50% of a candidate with shuffled labels: never served, agreement near 0, rolled back;
+ * - canary of a candidate that fails on every image (NaN out): rolled back on failure rate.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {after, before, describe, it} from 'node:test';
+import {Firestore} from '@google-cloud/firestore';
+import {PubSub, type Topic} from '@google-cloud/pubsub';
+import {Storage} from '@google-cloud/storage';
+import {startStack, type Stack} from '../../../scripts/lib/stack.js';
+import {writeKerasModel} from '../../../scripts/lib/keras_writer.js';
+import {upload as uploadObject} from '../helpers/emulators.js';
+
+const FIXTURES = process.env['FIXTURES_DIR']!;
+const MOBILENET = fs.readFileSync(path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'));
+const LABELS = fs.readFileSync(path.join(FIXTURES, 'labels/ImageNetLabels.txt'), 'utf8');
+const PHOTOS = fs.readdirSync(path.join(FIXTURES, 'images')).sort();
+
+interface Doc {
+  label?: string;
+  model_id: string;
+  arm?: string;
+  shadow?: {model_id: string; label?: string; agrees?: boolean; error?: {kind: string}};
+  error?: {kind: string; message: string};
+}
+interface Record {
+  model_id: string;
+  rollout?: {
+    state: string;
+    reason: string | null;
+    candidate: {model_id: string};
+    figures: {candidate: {answers: number; failures: number}; agreement: number | null} | null;
+  } | null;
+}
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/** A model that passes the gate (its warm-up input is 0.5 everywhere) but gives NaN on any real photo. */
+function nanModel(): Promise<Uint8Array> {
+  const norms = Array.from({length: 6}, (_, i) => ({
+    class_name: 'Normalization',
+    config: {name: `blow_up_${i}`, axis: -1, mean: [0.5, 0.5, 0.5].map(m => (i === 0 ? m : 0)), variance: [0, 0, 0]},
+  }));
+  return writeKerasModel(
+    {
+      config: {
+        class_name: 'Sequential',
+        config: {
+          name: 'nan_on_photos',
+          layers: [
+            {class_name: 'InputLayer', config: {name: 'image', batch_shape: [null, 2, 2, 3]}},
+            ...norms,
+            {class_name: 'Flatten', config: {name: 'flat'}},
+            {class_name: 'Dense', config: {name: 'probs', units: 3, activation: 'softmax', use_bias: true}},
+          ],
+        },
+      },
+      weights: {
+        probs: [
+          {name: 'kernel', shape: [12, 3], values: Array.from({length: 36}, (_, i) => ((i % 5) - 2) / 3)},
+          {name: 'bias', shape: [3], values: [0, 0, 0]},
+        ],
+      },
+    },
+    'h5'
+  );
+}
+
+describe('rollouts on the local stack', {timeout: 600_000}, () => {
+  let stack: Stack;
+  let db: Firestore;
+  let storage: Storage;
+  let pubsub: PubSub;
+  let topic: Topic;
+  let stable = '';
+  const contract = {scale: '-1,1', labels: 'labels/ImageNetLabels.txt'};
+
+  const upload = async (name: string, bytes: Uint8Array, metadata: {[k: string]: string} = {}) => {
+    const o = await uploadObject(storage, stack.info.modelsBucket, name, Buffer.from(bytes), metadata);
+    return `gs://${o.bucket}/${name}#${o.generation}`;
+  };
+  const record = async () => (await db.doc('models/current').get()).data() as Record;
+  const waitRecord = async (what: string, ok: (r: Record) => boolean, during?: () => Promise<unknown>) => {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const r = await record();
+      if (r && ok(r)) return r;
+      if (Date.now() > deadline) assert.fail(`${what}: record is ${JSON.stringify(r).slice(0, 600)}`);
+      await (during ? during() : sleep(300));
+    }
+  };
+  const publish = (n: number, offset = 0) =>
+    Promise.all(
+      Array.from({length: n}, (_, i) =>
+        topic.publishMessage({
+          data: Buffer.from(`gs://${stack.info.imagesBucket}/photos/${PHOTOS[(i + offset) % PHOTOS.length]}`),
+        })
+      )
+    );
+  const results = async (ids: string[]): Promise<Doc[]> => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(id)));
+      if (snaps.every(s => s.exists)) return snaps.map(s => s.data() as Doc);
+      if (Date.now() > deadline) assert.fail(`${snaps.filter(s => s.exists).length} of ${ids.length} have a result`);
+      await sleep(300);
+    }
+  };
+  /** Pushes a message to classifyImage as the Pub/Sub emulator does (a redelivery is the same body again). */
+  const push = async (messageId: string) => {
+    const body = {
+      subscription: `projects/${stack.info.projectId}/subscriptions/${stack.info.subscription}`,
+      message: {
+        data: Buffer.from(`gs://${stack.info.imagesBucket}/photos/${PHOTOS[0]}`).toString('base64'),
+        messageId,
+        publishTime: new Date().toISOString(),
+      },
+    };
+    const url = `${stack.functions.classifyImage.url}projects/${stack.info.projectId}/topics/${stack.info.topic}`;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify(body),
+    });
+    assert.ok(res.status < 300, `push answered ${res.status}`);
+    return (await db.doc(`predictions/${messageId}`).get()).data() as Doc;
+  };
+
+  before(
+    async () => {
+      stack = await startStack({
+        functionEnv: {ROLLOUT_FLUSH_INTERVAL: '500ms', ROLLOUT_MIN_SAMPLES: '10', MODEL_RELOAD_BACKOFF: '1s'},
+      });
+      db = new Firestore({projectId: stack.info.projectId});
+      storage = new Storage({projectId: stack.info.projectId});
+      pubsub = new PubSub({projectId: stack.info.projectId});
+      topic = pubsub.topic(stack.info.topic);
+      await upload('labels/ImageNetLabels.txt', Buffer.from(LABELS));
+      // The same 1000 labels in another order (no label keeps its place: 388 i ≡ 983 mod 1000
+      // has no solution), `background` still first: every top-1 label changes, no score does.
+      const [background, ...classes] = LABELS.trimEnd().split('\n');
+      const shuffled = classes.map((_, i) => classes[(i * 389 + 17) % classes.length]!);
+      await upload('labels/shuffled.txt', Buffer.from([background, ...shuffled].join('\n')));
+      for (const p of PHOTOS)
+        await uploadObject(
+          storage,
+          stack.info.imagesBucket,
+          `photos/${p}`,
+          fs.readFileSync(path.join(FIXTURES, 'images', p))
+        );
+      stable = await upload('models/mobilenet_v1.h5', MOBILENET, contract);
+      await waitRecord('v1 current', r => r.model_id === stable);
+    },
+    {timeout: 120_000}
+  );
+
+  after(async () => {
+    await Promise.allSettled([pubsub?.close(), db?.terminate()]);
+    await stack?.stop();
+  });
+
+  it('canary 30%: about 30% answered by the candidate, redeliveries keep their arm, promoted after the bake', async () => {
+    const candidate = await upload('models/mobilenet_v1_canary.h5', MOBILENET, {
+      ...contract,
+      rollout: 'canary:30',
+      // More candidate samples than the stream below gives (~45), so that it bakes throughout.
+      bake_samples: '80',
+      bake_seconds: '2',
+    });
+    await waitRecord('canary baking', r => r.rollout?.state === 'baking' && r.rollout.candidate.model_id === candidate);
+    // A redelivery is the same push again: it must land on the same arm (and overwrite its document).
+    for (let i = 0; i < 8; i++) {
+      const first = await push(`redelivered-${i}`);
+      const again = await push(`redelivered-${i}`);
+      assert.equal(again.arm, first.arm, `redelivered-${i}`);
+      assert.equal(again.model_id, first.model_id);
+    }
+    const docs = await results(await publish(150));
+    const fromCandidate = docs.filter(d => d.arm === 'candidate');
+    assert.ok(
+      docs.every(d => d.label && d.arm),
+      'every answer names its arm'
+    );
+    assert.ok(fromCandidate.every(d => d.model_id === candidate));
+    assert.ok(docs.filter(d => d.arm === 'stable').every(d => d.model_id === stable));
+    const share = fromCandidate.length / docs.length;
+    assert.ok(share >= 0.2 && share <= 0.4, `${(share * 100).toFixed(1)}% from the candidate`);
+    const promoted = await waitRecord(
+      'canary promoted',
+      r => r.model_id === candidate,
+      async () => results(await publish(5)) // each round answered before the next: nothing left in flight
+    );
+    assert.equal(promoted.rollout?.state, 'promoted');
+    assert.match(promoted.rollout!.reason!, /baked \d+ samples/);
+    const history = (
+      await db.collection('models/current/history').where('model_id', '==', candidate).get()
+    ).docs[0]!.data();
+    assert.equal(history['rollout'].state, 'promoted');
+    assert.ok(history['rollout'].figures.candidate.answers >= 30);
+    stable = candidate;
+  });
+
+  it('shadow 50% of shuffled labels: never served, agreement near 0, rolled back with the reason in history', async () => {
+    const candidate = await upload('models/mobilenet_v1_shuffled.h5', MOBILENET, {
+      scale: '-1,1',
+      labels: 'labels/shuffled.txt',
+      rollout: 'shadow:50',
+      bake_samples: '1000',
+    });
+    await waitRecord('shadow baking', r => r.rollout?.state === 'baking' && r.rollout.candidate.model_id === candidate);
+    const docs = await results(await publish(60));
+    // Every answer is stable's, with arm 'stable' while the shadow bakes (none after its rollback).
+    assert.ok(
+      docs.every(d => d.model_id === stable && (d.arm ?? 'stable') === 'stable'),
+      `every answer comes from stable ${stable}: ${JSON.stringify(docs.filter(d => d.model_id !== stable).slice(0, 2))}`
+    );
+    const shadowed = docs.filter(d => d.shadow);
+    assert.ok(
+      shadowed.length >= 10,
+      `${shadowed.length} shadowed (at least ROLLOUT_MIN_SAMPLES before the rollback): ${JSON.stringify(docs.slice(0, 2))} ${JSON.stringify(await record()).slice(0, 1500)}`
+    );
+    assert.ok(shadowed.every(d => d.shadow!.model_id === candidate && d.shadow!.agrees === false));
+    const after = await waitRecord(
+      'shadow rolled back',
+      r => r.rollout?.state === 'rolled_back',
+      async () => results(await publish(5)) // each round answered before the next: nothing left in flight
+    );
+    assert.equal(after.model_id, stable);
+    assert.match(after.rollout!.reason!, /agreement 0\.0% with stable/);
+    assert.equal(after.rollout!.figures!.agreement, 0);
+    const history = (
+      await db.collection('models/current/history').where('model_id', '==', candidate).get()
+    ).docs[0]!.data();
+    assert.equal(history['status'], 'rolled_back');
+    assert.match(history['reason'], /^rolled_back: agreement/);
+  });
+
+  it('a candidate that fails on every image is rolled back on failure rate', async () => {
+    const candidate = await upload('models/nan_on_photos.h5', await nanModel(), {
+      scale: '0,1',
+      rollout: 'canary:50',
+      bake_samples: '1000',
+    });
+    await waitRecord(
+      'failing canary baking',
+      r => r.rollout?.state === 'baking' && r.rollout.candidate.model_id === candidate
+    );
+    const docs = await results(await publish(60));
+    const failed = docs.filter(d => d.arm === 'candidate');
+    assert.ok(
+      failed.length >= 10 && failed.every(d => d.error?.kind === 'bad_output' && d.model_id === candidate),
+      `the candidate fails every image: ${JSON.stringify(failed.filter(d => d.error?.kind !== 'bad_output').slice(0, 2))}`
+    );
+    assert.ok(docs.filter(d => d.arm !== 'candidate').every(d => d.label && d.model_id === stable));
+    const after = await waitRecord(
+      'failing canary rolled back',
+      r => r.rollout?.state === 'rolled_back',
+      async () => results(await publish(5)) // each round answered before the next: nothing left in flight
+    );
+    assert.equal(after.model_id, stable);
+    assert.match(after.rollout!.reason!, /failure rate 100\.0% against stable's 0\.0%/);
+  });
+});
