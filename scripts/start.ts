@@ -115,7 +115,7 @@ ${Object.entries(info.env)
       if (process.ppid !== parent) stop('parent exited');
     }, 500);
     watchdog.unref();
-    for (const fn of Object.values(stack.functions))
+    for (const fn of [stack.functions.recordModel, ...stack.functions.classifyImages])
       void fn.exited.then(how => {
         // Ctrl-C reaches the whole process group, so the functions may stop first: that is fine.
         if (!stopping) console.error(`[${fn.name}] exited unexpectedly (${how}); the other parts keep running`);

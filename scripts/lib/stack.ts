@@ -20,6 +20,7 @@ import path from 'node:path';
 import {createRequire} from 'node:module';
 import {fileURLToPath} from 'node:url';
 import {PubSub} from '@google-cloud/pubsub';
+import {startBalancer, type Balancer} from './balancer.js';
 import {faultProxy, type FaultProxy} from './fault_proxy.js';
 import {startLivePage, type LivePage} from './live_page.js';
 import {
@@ -93,6 +94,11 @@ export interface StackOptions {
   readonly livePage?: boolean;
   /** A model per key: MODEL_FILE_PATTERN `gs://<models>/{key}/*.{h5,keras}` (npm start -- --keyed). */
   readonly keyed?: boolean;
+  /**
+   * classifyImage processes behind the push endpoint (default 1). With more than one, a
+   * round-robin balancer (scripts/lib/balancer.ts) is the push endpoint, as Cloud Run's URL is.
+   */
+  readonly classifyInstances?: number;
 }
 
 /** A running function process. */
@@ -110,7 +116,10 @@ export interface Stack {
   readonly firestore: Emulator;
   readonly pubsub: Emulator;
   readonly storage: Emulator;
-  readonly functions: {recordModel: FunctionProcess; classifyImage: FunctionProcess};
+  /** `classifyImage` is the first of `classifyImages` (all of them behind the push endpoint). */
+  readonly functions: {recordModel: FunctionProcess; classifyImage: FunctionProcess; classifyImages: FunctionProcess[]};
+  /** The balancer in front of the classifyImage processes, when there are several. */
+  readonly balancer: Balancer | null;
   readonly bridge: EventBridge;
   /** The outage switches, when started with `faults: true`. */
   readonly faults: {firestore: FaultProxy; storage: FaultProxy} | null;
@@ -307,17 +316,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       LOCAL_IMAGE_DIR: process.env['FIXTURES_DIR'] ?? path.resolve(ROOT, '../shared/fixtures'),
       ...options.functionEnv,
     };
-    const [recordModel, classifyImage] = await Promise.all([
+    const instances = options.classifyInstances ?? 1;
+    const [recordModel, ...classifyImages] = await Promise.all([
       startFunction('recordModel', functionEnv, options.onFunctionLine),
-      startFunction('classifyImage', functionEnv, options.onFunctionLine),
+      ...Array.from({length: instances}, () => startFunction('classifyImage', functionEnv, options.onFunctionLine)),
     ]);
-    started.push(
-      () => stopFunction(recordModel),
-      () => stopFunction(classifyImage)
-    );
+    const classifyImage = classifyImages[0]!;
+    started.push(() => stopFunction(recordModel), ...classifyImages.map(fn => () => stopFunction(fn)));
     recordModelUrl = recordModel.url;
+    let balancer: Balancer | null = null;
+    if (instances > 1) {
+      balancer = await startBalancer(() => classifyImages.map(fn => fn.url));
+      started.push(balancer.close);
+    }
+    const pushBase = balancer?.url ?? classifyImage.url;
     // functions-framework reads the topic from the push path when it converts a raw push body.
-    await createPubSub(names, `${classifyImage.url}projects/${names.projectId}/topics/${names.topic}`);
+    await createPubSub(names, `${pushBase}projects/${names.projectId}/topics/${names.topic}`);
 
     let page: LivePage | null = null;
     if (options.livePage) {
@@ -342,7 +356,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         storage: `http://${storage.hostPort}`,
         ...(page ? {page: page.url} : {}),
       },
-      pids: [firestore.pid, pubsub.pid, recordModel.child.pid, classifyImage.child.pid].filter(
+      pids: [firestore.pid, pubsub.pid, recordModel.child.pid, ...classifyImages.map(fn => fn.child.pid)].filter(
         (p): p is number => p !== undefined
       ),
     };
@@ -350,7 +364,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       fs.writeFileSync(STACK_FILE, JSON.stringify(info, null, 2));
       started.unshift(async () => fs.rmSync(STACK_FILE, {force: true}));
     }
-    return {info, firestore, pubsub, storage, functions: {recordModel, classifyImage}, bridge, faults, stop: stopAll};
+    return {
+      info,
+      firestore,
+      pubsub,
+      storage,
+      functions: {recordModel, classifyImage, classifyImages},
+      balancer,
+      bridge,
+      faults,
+      stop: stopAll,
+    };
   } catch (e) {
     await stopAll();
     throw e;

@@ -47,6 +47,7 @@ export interface ClassifyImageDeps {
     | 'defaultModelKey'
     | 'rolloutFlushMs'
     | 'rolloutThresholds'
+    | 'cutover'
   >;
   /** The record of a model key (one key, CURRENT_MODEL_DOC, without `{key}` in the pattern). */
   readonly registry: (key: string) => ModelRegistry;
@@ -95,6 +96,9 @@ export function makeClassifyImageHandler(
   // One coalesced read per key: invocations for the same key share a read in flight.
   const reads = new Map<string, () => Promise<CurrentModel | null>>();
   const currentRecord = (key: string) => {
+    // CUTOVER=consistent: a read already in flight may have started before this message was
+    // published, and so miss a promotion committed in between; read afresh.
+    if (config.cutover === 'consistent') return deps.registry(key).current();
     let read = reads.get(key);
     if (!read) reads.set(key, (read = coalesced(() => deps.registry(key).current())));
     return read();

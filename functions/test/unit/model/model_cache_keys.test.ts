@@ -116,4 +116,25 @@ describe('ModelCache with model keys', () => {
       ['a']
     );
   });
+
+  it('CUTOVER=consistent: waits for the new model instead of the old, and gives up after the bound', async () => {
+    let finish: (c: Classifier) => void = () => {};
+    const load = (r: CurrentModel) =>
+      r.model_id === 'v2'
+        ? new Promise<Classifier>(resolve => (finish = resolve))
+        : Promise.resolve({name: r.model_id, byteSize: 1, dispose: () => {}} as unknown as Classifier);
+    const cache = new ModelCache(load, {backoffMs: 1000, logger: memoryLogger(), consistentWaitMs: 200});
+    (await cache.acquire(record('v1'))).release();
+    const waiting = cache.acquire(record('v2'));
+    await tick();
+    finish({name: 'v2', byteSize: 1, dispose: () => {}} as unknown as Classifier);
+    assert.equal((await waiting).record.model_id, 'v2'); // not v1 while v2 loaded
+    // A load that never ends: the request gives up after the bound (and is redelivered).
+    const never = new ModelCache(
+      (r: CurrentModel) => (r.model_id === 'v2' ? new Promise<Classifier>(() => {}) : load(r)),
+      {backoffMs: 1000, logger: memoryLogger(), consistentWaitMs: 50}
+    );
+    (await never.acquire(record('v1'))).release();
+    await assert.rejects(never.acquire(record('v2')), /still loading after 50 ms \(CUTOVER=consistent\)/);
+  });
 });
