@@ -1,0 +1,95 @@
+/**
+ * The rollout side of the Firestore registry on the emulator: a version that declares a
+ * rollout starts one beside the stable model; several instances' totals are merged in the
+ * judging transaction; a decision is written to the record and to the candidate's history
+ * entry; `npm run rollout`'s start, promote and abort; a rolled-back version is not
+ * promoted again by a redelivered event.
+ */
+import assert from 'node:assert/strict';
+import {describe, it} from 'node:test';
+import {firestoreRegistry} from '../../src/adapters/firestore_registry.js';
+import type {ModelRecord} from '../../src/core/model_record.js';
+import {count, DEFAULT_THRESHOLDS, emptyCounts, judge} from '../../src/core/rollout.js';
+import {EMULATORS, firestore, unique} from '../helpers/emulators.js';
+
+function version(n: number, rollout: string | null = null): ModelRecord {
+  return {
+    model_id: `gs://m/v${n}.h5#${n}`,
+    model_name: `v${n}`,
+    bucket: 'm',
+    name: `v${n}.h5`,
+    generation: String(n),
+    metageneration: '1',
+    updated: new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString(),
+    size: 1,
+    md5Hash: null,
+    content_type: null,
+    event_id: `e${n}`,
+    input_scale: '0,1',
+    labels: null,
+    input_shape: [2, 2, 3],
+    output_width: 3,
+    status: 'accepted',
+    reason: null,
+    rollout_plan: rollout ? {mode: 'canary', percent: 50, bake_samples: 10, bake_seconds: 0} : null,
+  };
+}
+
+describe('rollouts in the Firestore registry (emulator)', {skip: !EMULATORS && 'emulators not running'}, () => {
+  const now = new Date('2026-06-01T00:00:00Z');
+  const judgeNow = (r: Parameters<typeof judge>[0], m: Parameters<typeof judge>[1]) =>
+    judge(r, m, DEFAULT_THRESHOLDS, now);
+
+  it('starts a rollout, merges two instances, promotes, and records the decision in history', async () => {
+    const db = firestore();
+    const store = firestoreRegistry(db, {modelsCollection: unique('models'), currentDocument: 'current'});
+    await store.recordVersion(version(1), 'test', now);
+    const started = await store.recordVersion(version(2, 'canary:50'), 'test', now);
+    assert.equal(started.decision, 'start_rollout');
+    assert.equal((await store.current())!.model_id, version(1).model_id);
+    // The same event again: nothing restarts.
+    assert.equal((await store.recordVersion(version(2, 'canary:50'), 'test', now)).decision, 'duplicate');
+    const half = emptyCounts();
+    for (let i = 0; i < 6; i++) {
+      count(half.stable, {latencyMs: 5});
+      count(half.candidate, {latencyMs: 5});
+    }
+    const candidate = version(2).model_id;
+    assert.equal((await store.reportRollout('a', candidate, half, judgeNow, now))?.decision, 'wait'); // 6 < 10
+    assert.equal((await store.reportRollout('a', candidate, half, judgeNow, now))?.decision, 'wait'); // idempotent
+    const verdict = await store.reportRollout('b', candidate, half, judgeNow, now); // 12 ≥ 10
+    assert.equal(verdict?.decision, 'promote');
+    const current = (await store.current())!;
+    assert.equal(current.model_id, candidate);
+    assert.equal(current.rollout?.state, 'promoted');
+    assert.equal(current.rollout?.figures?.candidate.answers, 12);
+    const entry = await store.historyEntry(version(2));
+    assert.equal((entry as unknown as {rollout: {state: string}}).rollout.state, 'promoted');
+    assert.equal((await store.rolloutCounts(candidate)).candidate.answers, 12);
+    await db.terminate();
+  });
+
+  it('aborts by hand; the rolled-back version is never promoted by its event again', async () => {
+    const db = firestore();
+    const store = firestoreRegistry(db, {modelsCollection: unique('models'), currentDocument: 'current'});
+    await store.recordVersion(version(1), 'test', now);
+    await store.recordVersion(version(3), 'test', now); // accepted, current
+    await assert.rejects(store.endRollout('abort', 'test', now), /no rollout is baking/);
+    await store.rollback('test', now); // v1 current (pinned): v3 is rolled out again by hand
+    const rolling = await store.startRollout(
+      version(3).model_id,
+      {mode: 'shadow', percent: 20, bake_samples: 5, bake_seconds: 0},
+      'me',
+      now
+    );
+    assert.equal(rolling.rollout?.state, 'baking');
+    const aborted = await store.endRollout('abort', 'me', now);
+    assert.equal(aborted.model_id, version(1).model_id);
+    assert.equal(aborted.rollout?.state, 'aborted');
+    const entry = (await store.historyEntry(version(3)))!;
+    assert.equal(entry.status, 'rolled_back');
+    // Its finalize event redelivered: the stored verdict stands.
+    assert.equal((await store.recordVersion(entry, 'redelivery', now)).decision, 'rejected');
+    await db.terminate();
+  });
+});
