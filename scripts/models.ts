@@ -188,6 +188,7 @@ function printHuman(command: string, result: unknown): void {
       model_name: string;
       error?: {kind: string; message: string};
       message_data?: string;
+      arm?: string;
     }>;
   };
   console.log(
@@ -202,7 +203,7 @@ function printHuman(command: string, result: unknown): void {
   for (const p of predictions) {
     const what = p.error ? `failed: ${p.error.kind}: ${p.error.message}` : `${p.label} (${p.score?.toFixed(3)})`;
     const input = p.image ?? (p.message_data !== undefined ? `message "${p.message_data}"` : '(empty message)');
-    console.log(`  ${p.created}  ${input}  ${what}  by ${p.model_name}`);
+    console.log(`  ${p.created}  ${input}  ${what}  by ${p.model_name}${p.arm ? ` (${p.arm})` : ''}`);
   }
 }
 

@@ -118,7 +118,7 @@ function harness(engine: Engine, registry: ModelRegistry, objects: ObjectStore, 
   return {handler, answers, written, swaps, close: async () => void (await (await tfjs.pool())?.close())};
 }
 
-function record(name: string, generation: number, bytes: Buffer): ModelRecord {
+function record(name: string, generation: number, bytes: Buffer, extra: Record<string, string> = {}): ModelRecord {
   const updated = new Date(Date.UTC(2026, 0, 1) + generation * 1000).toISOString();
   const data: StorageObjectData = {
     bucket: MODELS,
@@ -127,7 +127,7 @@ function record(name: string, generation: number, bytes: Buffer): ModelRecord {
     metageneration: '1',
     updated,
     size: String(bytes.length),
-    metadata: {scale: '-1,1'},
+    metadata: {scale: '-1,1', ...extra},
   };
   return buildRecord(data, `bench-${generation}`, {scale: '-1,1', labels: null});
 }
@@ -184,6 +184,36 @@ export async function handlerRuns(
     };
   }
   await h.close();
+  return out;
+}
+
+/**
+ * What a rollout costs the served traffic: throughput at `concurrency` with no rollout, then
+ * with the same model as a candidate in shadow at 50% and 100% (each shadowed message runs
+ * the model twice) and as a canary at 50% (no extra work: the control). The bake is never
+ * reached and the candidate agrees, so the rollout stays on throughout each run.
+ */
+export async function rolloutRuns(engine: Engine, model: Buffer, photos: Photo[], total: number, concurrency = 4) {
+  const out: Record<string, {images_per_s: number; p50_ms: number; p99_ms: number; overhead: string}> = {};
+  let plain = 0;
+  for (const rollout of ['none', 'canary:50', 'shadow:50', 'shadow:100']) {
+    const {store, objects} = memory(photos, model);
+    await store.recordVersion(record('v1.h5', 1, model), 'bench', new Date());
+    if (rollout !== 'none')
+      await store.recordVersion(record('v2.h5', 2, model, {rollout, bake_samples: '1000000'}), 'bench', new Date());
+    const h = harness(engine, store, objects);
+    await drive(h, photos, 1, sent => sent < 8); // loads stable and the candidate
+    const run = await drive(h, photos, concurrency, sent => sent < total);
+    const rate = run.latencies.length / run.seconds;
+    if (rollout === 'none') plain = rate;
+    out[rollout] = {
+      images_per_s: round(rate),
+      p50_ms: round(pct(run.latencies, 50)),
+      p99_ms: round(pct(run.latencies, 99)),
+      overhead: rollout === 'none' ? '-' : `${round(100 * (1 - rate / plain))}%`,
+    };
+    await h.close();
+  }
   return out;
 }
 
