@@ -15,7 +15,8 @@ import {after, before, describe, it} from 'node:test';
 import {Firestore} from '@google-cloud/firestore';
 import {PubSub, type Topic} from '@google-cloud/pubsub';
 import {Storage} from '@google-cloud/storage';
-import {startStack, type Stack} from '../../../scripts/lib/stack.js';
+import {spawnSync} from 'node:child_process';
+import {ROOT, startStack, type Stack} from '../../../scripts/lib/stack.js';
 import {writeKerasModel} from '../../../scripts/lib/keras_writer.js';
 import {upload as uploadObject} from '../helpers/emulators.js';
 
