@@ -55,6 +55,11 @@ export interface Config {
   readonly validateModels: boolean;
   /** `MAX_MODEL_BYTES` (default 512 MiB). */
   readonly maxModelBytes: number;
+  /**
+   * `MAX_MODEL_PARAMS` (default 100 M): weight values a model may declare; checked from the
+   * declared shapes before any weight is read (compressed datasets can declare gigabytes).
+   */
+  readonly maxModelParams: number;
   /** `DEFAULT_INPUT_SCALE` (default `0,1`) for models whose object metadata has no `scale`. */
   readonly defaultScale: Scale;
   /** `DEFAULT_LABELS`: label file URI for models whose metadata has no `labels` (default none). */
@@ -185,6 +190,7 @@ export function parseConfig(env: Env = process.env): Config {
     cutoverWaitMs: read('CUTOVER_WAIT', 30_000, durationMs),
     validateModels: read('VALIDATE_MODELS', true, bool),
     maxModelBytes: read('MAX_MODEL_BYTES', 512 * 1024 * 1024, positiveInt),
+    maxModelParams: read('MAX_MODEL_PARAMS', 100_000_000, positiveInt),
     defaultScale: read('DEFAULT_INPUT_SCALE', DEFAULT_SCALE, parseScale),
     defaultLabels: read<string | null>('DEFAULT_LABELS', null, v => {
       if (!/^gs:\/\/[^/]+\/.+/.test(v) && !v.startsWith('/'))

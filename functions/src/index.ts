@@ -36,7 +36,7 @@ const store = (key: string): ModelStore => {
     );
   return s;
 };
-const sources = {objects, files, maxModelBytes: config.maxModelBytes};
+const sources = {objects, files, maxModelBytes: config.maxModelBytes, maxModelParams: config.maxModelParams};
 const engine = {
   engine: config.engine,
   onnx: {threads: config.inferenceThreads, spin: config.ortSpin},

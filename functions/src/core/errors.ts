@@ -145,3 +145,9 @@ export class BadOutputError extends PermanentError {
     super('bad_output', message);
   }
 }
+
+/**
+ * No model can serve a request: none loaded yet and the one asked for failed to load, or
+ * (CUTOVER=consistent) it is still loading. Transient: the message is redelivered.
+ */
+export class ModelUnavailableError extends Error {}

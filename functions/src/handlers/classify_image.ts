@@ -10,7 +10,7 @@
  */
 import type {CloudEvent} from '@google-cloud/functions-framework';
 import type {Config} from '../config.js';
-import {isPermanent, UnknownModelError} from '../core/errors.js';
+import {isPermanent, ModelUnavailableError, UnknownModelError} from '../core/errors.js';
 import {messageModelKey} from '../core/model_key.js';
 import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
@@ -166,10 +166,22 @@ export function makeClassifyImageHandler(
       route = routeOf(record, messageId);
       counts = route.rollout ? tally.counts(key, route.rollout.candidate.model_id) : null;
       // Acquire first (instant unless a load is due), so that the finally below always releases it.
-      lease =
-        route.arm === 'candidate'
-          ? await deps.models.acquire(candidateRecord(record, route.rollout!), candidateSlot(key), {consistent: true})
-          : await deps.models.acquire(record, key);
+      let candidateError: {kind: string; message: string} | null = null;
+      if (route.arm === 'candidate') {
+        try {
+          lease = await deps.models.acquire(candidateRecord(record, route.rollout!), candidateSlot(key), {
+            consistent: true,
+          });
+        } catch (e) {
+          if (!(e instanceof ModelUnavailableError)) throw e;
+          // A candidate that cannot load fails this message's candidate share: count it against
+          // the candidate (the judge rolls it back) and answer with stable.
+          candidateError = {kind: 'model_unavailable', message: e.message.split('\n')[0]!};
+          count(counts![route.arm], {failure: candidateError.kind});
+          route = {...route, arm: 'stable'};
+        }
+      }
+      lease ??= await deps.models.acquire(record, key);
       const bytes = await readImage(location, deps, config.maxImageBytes);
       const r = await lease.classifier.classify(bytes, config.topK);
       if (counts) count(counts[route.arm], {latencyMs: r.inference_ms + r.preprocess_ms});
@@ -180,7 +192,7 @@ export function makeClassifyImageHandler(
               counts
             )
           : null;
-      const arm = route.rollout ? {arm: route.arm} : {};
+      const arm = route.rollout ? {arm: route.arm, ...(candidateError ? {candidate_error: candidateError} : {})} : {};
       const name = lease.record.model_name;
       const {engine, backend} = lease.classifier;
       const doc = {

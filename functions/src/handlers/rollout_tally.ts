@@ -10,7 +10,7 @@
  */
 import type {Logger} from '../core/log.js';
 import type {CurrentModel} from '../core/model_record.js';
-import {isPermanent} from '../core/errors.js';
+import {isPermanent, ModelUnavailableError} from '../core/errors.js';
 import type {Classification, Lease, ModelProvider, ModelRegistry} from '../core/ports.js';
 import {
   count,
@@ -173,9 +173,12 @@ export async function shadowRun(
     counts.score_diff_sum += Math.abs(r.score - run.served.score);
     return {model_id: lease.record.model_id, label: r.label, score: r.score, agrees};
   } catch (e) {
-    if (!isPermanent(e)) return {model_id: candidate.model_id, skipped: (e as Error).message.split('\n')[0]};
-    count(counts.candidate, {failure: e.kind});
-    return {model_id: candidate.model_id, error: {kind: e.kind, message: e.message.split('\n')[0]}};
+    // A candidate that cannot load (or answer) fails this comparison; anything else transient
+    // (Storage unavailable for the image cannot be: stable just read it) is not its fault.
+    const kind = isPermanent(e) ? e.kind : e instanceof ModelUnavailableError ? 'model_unavailable' : null;
+    if (!kind) return {model_id: candidate.model_id, skipped: (e as Error).message.split('\n')[0]};
+    count(counts.candidate, {failure: kind});
+    return {model_id: candidate.model_id, error: {kind, message: (e as Error).message.split('\n')[0]}};
   } finally {
     lease?.release();
   }

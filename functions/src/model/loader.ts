@@ -48,6 +48,10 @@ export interface LoadOptions {
   readonly scale?: Scale;
   /** Size cap in bytes (MAX_MODEL_BYTES). */
   readonly maxBytes?: number;
+  /** `MAX_MODEL_PARAMS`: refuse a model whose weights declare more values (before reading them). */
+  readonly maxParams?: number;
+  /** The promotion gate's load: also refuse NaN on its probe images, or a constant output. */
+  readonly gate?: boolean;
   readonly engine?: EngineChoice;
   readonly onnx?: OnnxOptions;
   /** How tfjs runs (default: in this thread, tfjs loaded on first use). */
@@ -135,7 +139,10 @@ async function engineFor(
  */
 export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {}): Promise<Classifier> {
   const t0 = performance.now();
-  const file = await readKerasModel(bytes, options.maxBytes === undefined ? {} : {maxBytes: options.maxBytes});
+  const file = await readKerasModel(bytes, {
+    ...(options.maxBytes === undefined ? {} : {maxBytes: options.maxBytes}),
+    ...(options.maxParams === undefined ? {} : {maxParams: options.maxParams}),
+  });
   const t1 = performance.now();
   const {model, contract} = await engineFor(file, options.scale ?? DEFAULT_SCALE, options);
   try {
@@ -147,6 +154,7 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
     if (probe.some(v => !Number.isFinite(v))) {
       throw new NotAClassifierError('warm-up prediction produced NaN or Infinity: the weights are broken');
     }
+    if (options.gate) await refuseConstantOrBroken(model, contract);
     const t3 = performance.now();
     const configName = (file.modelConfig.config as {name?: string} | null)?.name;
     return new ImageClassifier(
@@ -169,6 +177,45 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
   }
 }
 
+/**
+ * The gate's extra check: NaN or Infinity on any probe is broken weights; the same output for
+ * all of them is a constant (an untrained or dead network), not a classifier.
+ */
+async function refuseConstantOrBroken(model: EngineModel, contract: Classifier['input']): Promise<void> {
+  // One batch of three (one engine call), raw outputs: a one-unit head is constant after a
+  // softmax but not before it.
+  const inputs = probes(contract);
+  const batch = new Float32Array(inputs.reduce((n, x) => n + x.length, 0));
+  inputs.forEach((x, i) => batch.set(x, i * x.length));
+  const all = await model.predict(batch, inputs.length);
+  const w = model.outputWidth;
+  const rows = inputs.map((_, i) => all.subarray(i * w, (i + 1) * w));
+  if (rows.some(row => row.some(v => !Number.isFinite(v))))
+    throw new NotAClassifierError('a gate probe image produced NaN or Infinity: the weights are broken');
+  if (rows.every(row => row.every((v, i) => v === rows[0]![i])))
+    throw new NotAClassifierError(
+      'the model gives the same output for a flat, a ramp and a noise image: a constant, not a classifier (untrained or dead weights?)'
+    );
+}
+
+/**
+ * The gate's probe images (HWC, already in the model's input scale): flat grey 0.5, a ramp whose
+ * channels differ, and a deterministic colour noise from 0 to 1. A model that
+ * answers all three identically is a constant; NaN or Infinity on any is broken weights.
+ */
+function probes(contract: Classifier['input']): Float32Array[] {
+  const pixels = contract.height * contract.width;
+  // Different means and colours as well as patterns: a model that pools first, or normalises
+  // over channels (where a grey pixel is all zeros), still sees them apart.
+  const c = contract.channels;
+  const n = pixels * c;
+  return [
+    Float32Array.from({length: n}, () => 0.5),
+    Float32Array.from({length: n}, (_, i) => 0.6 + (0.4 * Math.floor(i / c)) / Math.max(1, pixels - 1) - 0.2 * (i % c)),
+    Float32Array.from({length: n}, (_, i) => ((Math.imul(i + 1, 2654435761) >>> 0) % 1000) / 999),
+  ];
+}
+
 /** Label files are small; anything bigger is a mistake (a model uploaded as labels, say). */
 const MAX_LABEL_BYTES = 8 * 1024 * 1024;
 
@@ -177,6 +224,8 @@ export interface RecordSources {
   readonly objects: ObjectStore;
   readonly files: FileStore;
   readonly maxModelBytes: number;
+  /** `MAX_MODEL_PARAMS` (default 100 M). */
+  readonly maxModelParams?: number;
 }
 
 async function readLabels(uri: string, sources: RecordSources): Promise<string[]> {
@@ -210,20 +259,22 @@ export async function loadRecordedModel(
     ...(record.labels ? {labelsSource: record.labels} : {}),
     scale: record.input_scale,
     maxBytes: sources.maxModelBytes,
+    ...(sources.maxModelParams === undefined ? {} : {maxParams: sources.maxModelParams}),
   });
 }
 
 /**
  * recordModel's promotion gate: loads the recorded model exactly as classifyImage will
- * (download, labels, translation, engine, warm-up), reports its input shape and class
- * count, and frees it.
+ * (download, labels, translation, engine, warm-up), checks that it is neither broken nor a
+ * constant ({@link refuseConstantOrBroken}), reports its input shape and class count, and
+ * frees it.
  */
 export async function validateModel(
   record: ModelRecord,
   sources: RecordSources,
   options: Parameters<typeof loadRecordedModel>[2] = {}
 ): Promise<Validation> {
-  const model = await loadRecordedModel(record, sources, options);
+  const model = await loadRecordedModel(record, sources, {...options, gate: true});
   try {
     const {height, width, channels} = model.input;
     return {input_shape: [height, width, channels], output_width: model.outputWidth};

@@ -81,7 +81,20 @@ export class ModelCache implements ModelProvider {
     else slot = this.newSlot(key);
     this.slots.set(key, slot); // most recently used last
     this.lastKey = key;
+    if (slot.activeModelId !== record.model_id && !slot.isLoading) this.adoptFromOtherSlot(slot, key, record.model_id);
     return slot.acquire(record, options.consistent ? (this.options.consistentWaitMs ?? DEFAULT_WAIT_MS) : undefined);
+  }
+
+  /** Moves `modelId` here if another slot serves it (a candidate just promoted): same bytes, no reload. */
+  private adoptFromOtherSlot(slot: ModelSlot, key: string, modelId: string): void {
+    for (const [other, donor] of this.slots) {
+      if (other === key) continue;
+      const entry = donor.give(modelId);
+      if (!entry) continue;
+      if (!donor.isLoading) this.slots.delete(other);
+      slot.adopt(entry);
+      return;
+    }
   }
 
   private newSlot(key: string): ModelSlot {

@@ -17,10 +17,11 @@ import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
 import type {Classifier, Lease} from '../core/ports.js';
 
-/** No model can serve: none loaded yet and the current one failed (transient for the caller). */
-export class ModelUnavailableError extends Error {}
+import {ModelUnavailableError} from '../core/errors.js';
+export {ModelUnavailableError};
 
-interface Entry {
+/** A loaded model and its leases (handed whole from slot to slot, never copied). */
+export interface Entry {
   readonly model: Classifier;
   readonly record: CurrentModel;
   readonly loadMs: number;
@@ -105,6 +106,27 @@ export class ModelSlot {
    * Stops serving this key: the model is disposed when its last lease is released, never
    * under a request that uses it. The cache drops the slot afterwards.
    */
+  /** Hands over the serving model if it is `modelId`; this slot then serves nothing. */
+  give(modelId: string): Entry | null {
+    const active = this.active;
+    if (active?.record.model_id !== modelId) return null;
+    this.active = null;
+    return active;
+  }
+
+  /**
+   * Serves a model another slot already loaded (a promoted candidate moving to its key's
+   * stable slot): no second load, and no stale answers while one would run.
+   */
+  adopt(entry: Entry): void {
+    const old = this.active;
+    this.active = entry;
+    this.wanted = entry.record.model_id;
+    this.failure = null;
+    if (old) this.retire(old);
+    this.options.onServing();
+  }
+
   evict(): CurrentModel | null {
     const active = this.active;
     this.active = null;

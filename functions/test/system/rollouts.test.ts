@@ -6,7 +6,8 @@
  * - canary 30% of a good candidate (same weights, new name): 20–40% of answers from it, a
  *   redelivered message keeps its arm, promoted after the bake with its figures in history;
  * - shadow 50% of a candidate with shuffled labels: never served, agreement near 0, rolled back;
- * - canary of a candidate that fails on every image (NaN out): rolled back on failure rate.
+ * - canary of a candidate that fails on every image (its file deleted after the gate): stable
+ *   answers its share, and it is rolled back on failure rate.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -17,7 +18,6 @@ import {PubSub, type Topic} from '@google-cloud/pubsub';
 import {Storage} from '@google-cloud/storage';
 import {spawnSync} from 'node:child_process';
 import {ROOT, startStack, type Stack} from '../../../scripts/lib/stack.js';
-import {writeKerasModel} from '../../../scripts/lib/keras_writer.js';
 import {upload as uploadObject} from '../helpers/emulators.js';
 
 const FIXTURES = process.env['FIXTURES_DIR']!;
@@ -43,37 +43,6 @@ interface Record {
 }
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-
-/** A model that passes the gate (its warm-up input is 0.5 everywhere) but gives NaN on any real photo. */
-function nanModel(): Promise<Uint8Array> {
-  const norms = Array.from({length: 6}, (_, i) => ({
-    class_name: 'Normalization',
-    config: {name: `blow_up_${i}`, axis: -1, mean: [0.5, 0.5, 0.5].map(m => (i === 0 ? m : 0)), variance: [0, 0, 0]},
-  }));
-  return writeKerasModel(
-    {
-      config: {
-        class_name: 'Sequential',
-        config: {
-          name: 'nan_on_photos',
-          layers: [
-            {class_name: 'InputLayer', config: {name: 'image', batch_shape: [null, 2, 2, 3]}},
-            ...norms,
-            {class_name: 'Flatten', config: {name: 'flat'}},
-            {class_name: 'Dense', config: {name: 'probs', units: 3, activation: 'softmax', use_bias: true}},
-          ],
-        },
-      },
-      weights: {
-        probs: [
-          {name: 'kernel', shape: [12, 3], values: Array.from({length: 36}, (_, i) => ((i % 5) - 2) / 3)},
-          {name: 'bias', shape: [3], values: [0, 0, 0]},
-        ],
-      },
-    },
-    'h5'
-  );
-}
 
 describe('rollouts on the local stack', {timeout: 600_000}, () => {
   let stack: Stack;
@@ -218,11 +187,14 @@ describe('rollouts on the local stack', {timeout: 600_000}, () => {
     });
     await waitRecord('shadow baking', r => r.rollout?.state === 'baking' && r.rollout.candidate.model_id === candidate);
     const docs = await results(await publish(60));
-    // Every answer is stable's, with arm 'stable' while the shadow bakes (none after its rollback).
-    assert.ok(
-      docs.every(d => d.model_id === stable && (d.arm ?? 'stable') === 'stable'),
-      `every answer comes from stable ${stable}: ${JSON.stringify(docs.filter(d => d.model_id !== stable).slice(0, 2))}`
+    // No answer comes from the shadow candidate: stable's (arm 'stable' while the shadow bakes,
+    // none after its rollback).
+    assert.deepEqual(
+      docs.filter(d => d.model_id === candidate || (d.arm ?? 'stable') !== 'stable'),
+      [],
+      'a message was answered by the shadow candidate'
     );
+    assert.ok(docs.every(d => d.model_id === stable));
     const shadowed = docs.filter(d => d.shadow);
     assert.ok(
       shadowed.length >= 10,
@@ -242,29 +214,47 @@ describe('rollouts on the local stack', {timeout: 600_000}, () => {
     ).docs[0]!.data();
     assert.equal(history['status'], 'rolled_back');
     assert.match(history['reason'], /^rolled_back: agreement/);
+    // npm run status shows the rollout: mode, percent, per-arm counts, agreement, state, reason.
+    const status = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/models.ts', 'status', '--project', stack.info.projectId],
+      {cwd: ROOT, encoding: 'utf8'}
+    );
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(
+      status.stdout,
+      /rollout: shadow 50% of .*mobilenet_v1_shuffled\.h5#\d+, rolled_back \(agreement 0\.0% with stable/
+    );
+    assert.match(status.stdout, /^ {2}stable +\d+ answers, 0 failures, p50 [\d.]+ ms, p99 [\d.]+ ms$/m);
+    assert.match(status.stdout, /^ {2}agreement 0\.0% of \d+ compared, mean top-1 score difference 0\.000$/m);
   });
 
-  it('a candidate that fails on every image is rolled back on failure rate', async () => {
-    const candidate = await upload('models/nan_on_photos.h5', await nanModel(), {
-      scale: '0,1',
-      rollout: 'canary:50',
-      bake_samples: '1000',
-    });
+  it('a candidate that fails on every image (its file is gone) is rolled back on failure rate; stable answers meanwhile', async () => {
+    const name = 'models/mobilenet_v1_vanishing.h5';
+    const candidate = await upload(name, MOBILENET, {...contract, rollout: 'canary:50', bake_samples: '1000'});
     await waitRecord(
       'failing canary baking',
       r => r.rollout?.state === 'baking' && r.rollout.candidate.model_id === candidate
     );
+    // Deleted after the gate accepted it: every load of it fails from now on.
+    await storage.bucket(stack.info.modelsBucket).file(name).delete();
     const docs = await results(await publish(60));
-    const failed = docs.filter(d => d.arm === 'candidate');
     assert.ok(
-      failed.length >= 10 && failed.every(d => d.error?.kind === 'bad_output' && d.model_id === candidate),
-      `the candidate fails every image: ${JSON.stringify(failed.filter(d => d.error?.kind !== 'bad_output').slice(0, 2))}`
+      docs.every(d => d.label && d.model_id === stable),
+      'stable answered every message'
     );
-    assert.ok(docs.filter(d => d.arm !== 'candidate').every(d => d.label && d.model_id === stable));
+    const failed = docs.filter(d => (d as {candidate_error?: {kind: string}}).candidate_error);
+    assert.ok(
+      failed.length >= 10,
+      `${failed.length} messages of the candidate's share (at least ROLLOUT_MIN_SAMPLES before the rollback)`
+    );
+    assert.ok(
+      failed.every(d => (d as {candidate_error?: {kind: string}}).candidate_error!.kind === 'model_unavailable')
+    );
     const after = await waitRecord(
       'failing canary rolled back',
       r => r.rollout?.state === 'rolled_back',
-      async () => results(await publish(5)) // each round answered before the next: nothing left in flight
+      async () => results(await publish(5))
     );
     assert.equal(after.model_id, stable);
     assert.match(after.rollout!.reason!, /failure rate 100\.0% against stable's 0\.0%/);

@@ -16,10 +16,13 @@
  * refused before it is inflated (a zip bomb costs nothing).
  */
 import {unzipSync} from 'fflate';
+import {parseConfigJson} from './json.js';
 import {CorruptArchiveError, ModelTooLargeError, ModelUnusableError} from '../../core/errors.js';
 import {
   DEFAULT_MAX_MODEL_BYTES,
+  paramBudget,
   readDataset,
+  type ParamBudget,
   withH5,
   type H5Group,
   type KerasModelFile,
@@ -49,8 +52,9 @@ export function snakeCase(className: string): string {
 function parseJson(bytes: Uint8Array | undefined, name: string): unknown {
   if (!bytes) return null;
   try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+    return parseConfigJson(Buffer.from(bytes).toString('utf8'), name);
   } catch (e) {
+    if (e instanceof ModelUnusableError) throw e;
     throw new CorruptArchiveError(`${name} in the .keras archive is not valid JSON: ${(e as Error).message}`);
   }
 }
@@ -92,7 +96,7 @@ export async function readKerasArchive(bytes: Uint8Array, options: ReadOptions =
   let paramCount = 0;
   if (weightsBytes) {
     await withH5(weightsBytes, file => {
-      for (const [name, weights] of containerWeights(file, '', config)) {
+      for (const [name, weights] of containerWeights(file, '', config, paramBudget(options))) {
         layerWeights.set(name, weights);
         paramCount += weights.reduce((n, w) => n + w.values.length, 0);
       }
@@ -114,7 +118,7 @@ function modelLayers(model: Entry): Entry[] {
 }
 
 /** Layer name → weights for each layer of a model whose group is `path`. */
-function containerWeights(file: H5Group, path: string, model: Entry): Map<string, StoredWeight[]> {
+function containerWeights(file: H5Group, path: string, model: Entry, budget: ParamBudget): Map<string, StoredWeight[]> {
   const used = new Map<string, number>();
   const out = new Map<string, StoredWeight[]>();
   for (const layer of modelLayers(model)) {
@@ -126,11 +130,11 @@ function containerWeights(file: H5Group, path: string, model: Entry): Map<string
     let weights: StoredWeight[];
     if (Array.isArray(layer.config.layers)) {
       // A nested model: its layers' weights, named `<inner layer>/<i>` for the graph to split.
-      weights = [...containerWeights(file, `${group}/`, layer)].flatMap(([inner, ws]) =>
+      weights = [...containerWeights(file, `${group}/`, layer, budget)].flatMap(([inner, ws]) =>
         ws.map(w => ({...w, name: `${inner}/${w.name}`}))
       );
     } else {
-      weights = objectWeights(file, group, name);
+      weights = objectWeights(file, group, name, budget);
     }
     out.set(name, weights);
   }
@@ -141,7 +145,7 @@ function containerWeights(file: H5Group, path: string, model: Entry): Map<string
 const SUB_OBJECT_ORDER = ['cell', 'forward_layer', 'backward_layer'];
 
 /** A layer's own `vars/0..n-1`, then its sub-objects' (an RNN's cell), named `<layer>/<i>`. */
-function objectWeights(file: H5Group, group: string, name: string): StoredWeight[] {
+function objectWeights(file: H5Group, group: string, name: string, budget: ParamBudget): StoredWeight[] {
   const node = file.get(group) as H5Group | null;
   if (!node || !('keys' in node)) return [];
   const out: StoredWeight[] = [];
@@ -152,7 +156,7 @@ function objectWeights(file: H5Group, group: string, name: string): StoredWeight
       .map(Number)
       .sort((a, b) => a - b);
     for (const i of indices) {
-      const w = readDataset(vars, String(i), `${group}/vars/${i}`);
+      const w = readDataset(vars, String(i), `${group}/vars/${i}`, budget);
       if (w) out.push({...w, name: `${name}/${out.length}`});
     }
   }
@@ -161,7 +165,8 @@ function objectWeights(file: H5Group, group: string, name: string): StoredWeight
     .filter(k => k !== 'vars')
     .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
   for (const child of children)
-    for (const w of objectWeights(file, `${group}/${child}`, name)) out.push({...w, name: `${name}/${out.length}`});
+    for (const w of objectWeights(file, `${group}/${child}`, name, budget))
+      out.push({...w, name: `${name}/${out.length}`});
   return out;
 }
 

@@ -21,6 +21,7 @@ import {
   UnsupportedKerasVersionError,
   WeightsOnlyError,
 } from '../../core/errors.js';
+import {parseConfigJson} from './json.js';
 
 /** One stored weight array. */
 export interface StoredWeight {
@@ -46,6 +47,20 @@ export interface KerasModelFile {
 export interface ReadOptions {
   /** Refuse files larger than this many bytes before reading them. */
   readonly maxBytes?: number;
+  /**
+   * Refuse a model whose datasets declare more values than this, before reading them
+   * (`MAX_MODEL_PARAMS`): a few KB of gzip-filtered HDF5 may declare gigabytes.
+   */
+  readonly maxParams?: number;
+}
+
+/** Default `MAX_MODEL_PARAMS`: 100 M values (400 MB of float32; ResNet50 has 25 M). */
+export const DEFAULT_MAX_MODEL_PARAMS = 100_000_000;
+
+/** What is left of a model's parameter budget while its weights are read. */
+export interface ParamBudget {
+  left: number;
+  readonly max: number;
 }
 
 /** Default cap on model size (`MAX_MODEL_BYTES`): 512 MiB. */
@@ -206,7 +221,7 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
   }
   if (!hasHdf5Signature(bytes)) rejectNonHdf5(bytes);
 
-  return withH5(bytes, readOpenFile);
+  return withH5(bytes, file => readOpenFile(file, paramBudget(options)));
 }
 
 /**
@@ -247,10 +262,25 @@ export async function withH5<T>(bytes: Uint8Array, read: (file: H5Group) => T): 
 /** An open HDF5 group (h5wasm's Group). */
 export type H5Group = InstanceType<H5Module['Group']>;
 
-/** The dataset at `path` in `group` as float32, or null when there is none. */
-export function readDataset(group: H5Group, path: string, where: string): StoredWeight | null {
+/** A fresh budget for one model's weights. */
+export function paramBudget(options: ReadOptions): ParamBudget {
+  const max = options.maxParams ?? DEFAULT_MAX_MODEL_PARAMS;
+  return {left: max, max};
+}
+
+/**
+ * The dataset at `path` in `group` as float32, or null when there is none. Its declared
+ * shape is charged to `budget` before a byte of it is read or inflated.
+ */
+export function readDataset(group: H5Group, path: string, where: string, budget: ParamBudget): StoredWeight | null {
   const dataset = group.get(path) as {value: unknown; shape: number[] | null; dtype: string} | null;
   if (!dataset || !('dtype' in dataset)) return null;
+  const declared = (dataset.shape ?? []).reduce((n, d) => n * d, 1);
+  budget.left -= declared;
+  if (budget.left < 0)
+    throw new ModelTooLargeError(
+      `weight '${where}' declares ${declared} values (shape [${(dataset.shape ?? []).join(', ')}]); the model is over MAX_MODEL_PARAMS (${budget.max}) and is refused before its weights are read`
+    );
   let raw: unknown;
   try {
     raw = dataset.value;
@@ -280,7 +310,7 @@ function summarise(lines: string[] | undefined, e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function readOpenFile(file: H5Group): KerasModelFile {
+function readOpenFile(file: H5Group, budget: ParamBudget): KerasModelFile {
   const kerasVersion = attrString(file, 'keras_version');
   const backend = attrString(file, 'backend');
   const rawConfig = attrString(file, 'model_config');
@@ -296,8 +326,9 @@ function readOpenFile(file: H5Group): KerasModelFile {
   }
   let modelConfig: {class_name: string; config: unknown};
   try {
-    modelConfig = JSON.parse(rawConfig) as {class_name: string; config: unknown};
+    modelConfig = parseConfigJson(rawConfig, 'model_config') as {class_name: string; config: unknown};
   } catch (e) {
+    if (e instanceof ModelUnusableError) throw e;
     throw new CorruptHdf5Error(`model_config attribute is not valid JSON: ${(e as Error).message}`);
   }
   if (detectKeras1(modelConfig, kerasVersion)) {
@@ -315,7 +346,7 @@ function readOpenFile(file: H5Group): KerasModelFile {
     if (!group) throw new CorruptHdf5Error(`model_weights lists layer '${layerName}' but has no group for it`);
     const weights: StoredWeight[] = [];
     for (const weightName of attrStrings(group, 'weight_names')) {
-      const weight = readDataset(group, weightName, `${layerName}/${weightName}`);
+      const weight = readDataset(group, weightName, `${layerName}/${weightName}`, budget);
       if (!weight) {
         throw new CorruptHdf5Error(`layer '${layerName}' lists weight '${weightName}' but the dataset is missing`);
       }

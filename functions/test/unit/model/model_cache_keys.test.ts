@@ -137,4 +137,23 @@ describe('ModelCache with model keys', () => {
     (await never.acquire(record('v1'))).release();
     await assert.rejects(never.acquire(record('v2')), /still loading after 50 ms \(CUTOVER=consistent\)/);
   });
+
+  it('a promoted candidate moves to its key without a second load (no stale answers meanwhile)', async () => {
+    const m = models({});
+    const cache = new ModelCache(m.load, {backoffMs: 1000, logger: memoryLogger()});
+    (await cache.acquire(record('v1'), 'current')).release();
+    const inFlight = await cache.acquire(record('v2'), 'current#candidate');
+    const promoted = await cache.acquire(record('v2'), 'current'); // no wait, no load
+    assert.equal(promoted.classifier, inFlight.classifier);
+    assert.equal(promoted.stale, false);
+    assert.deepEqual(m.loads, ['current:v1', 'current#candidate:v2']);
+    assert.deepEqual(m.disposed, ['v1']);
+    inFlight.release();
+    promoted.release();
+    assert.deepEqual(m.disposed, ['v1']); // v2 still serves
+    assert.deepEqual(
+      cache.cached().map(c => `${c.key}:${c.model_id}`),
+      ['current:v2']
+    );
+  });
 });
