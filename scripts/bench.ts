@@ -41,7 +41,15 @@ import {preprocessImage} from '../functions/src/model/preprocess.js';
 import {mobileNetV2H5} from './lib/mobilenet_v2.js';
 import {ROOT} from './lib/stack.js';
 import {runMain} from './lib/cli.js';
-import {handlerRuns, rolloutRuns, rollTimeline, swapRun, type Engine, type Photo} from './lib/bench_handler.js';
+import {
+  handlerRuns,
+  readsPerMessage,
+  rolloutRuns,
+  rollTimeline,
+  swapRun,
+  type Engine,
+  type Photo,
+} from './lib/bench_handler.js';
 import {coldStart} from './lib/bench_cold.js';
 
 /** MobileNetV2 1.0 224: 300 M multiply-adds (Sandler et al. 2018, Table 4) = 600 MFLOP. */
@@ -246,6 +254,8 @@ async function main(): Promise<void> {
   );
   table('swap at concurrency 8', swap as Record<string, Record<string, unknown>>);
   const rollouts = await rolloutRuns('onnx', v2, pics, values.quick ? 40 : 120);
+  const reads = await readsPerMessage('onnx', v2, pics, values.quick ? 160 : 400);
+  table('model-record reads per message (document gets; onnx, in-memory adapters)', reads);
   table('rollouts: served throughput at concurrency 4, onnx (images/s, ms)', rollouts);
 
   // 6 + 7. cold start, RSS and the roll timeline on the emulators
@@ -313,7 +323,7 @@ async function main(): Promise<void> {
       raw_mobilenet_v2: Object.fromEntries(Object.entries(rawV2).filter(([k]) => k.startsWith(engine))),
       handler_mobilenet_v2: handler[engine],
       swap: swap[engine],
-      ...(engine === 'onnx' ? {rollout_overhead_c4: rollouts} : {}),
+      ...(engine === 'onnx' ? {rollout_overhead_c4: rollouts, record_reads_per_message: reads} : {}),
       cold_start: Object.fromEntries(Object.entries(cold).filter(([k]) => k.startsWith(engine))),
       roll_timeline: timeline[engine],
     })),

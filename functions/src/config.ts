@@ -49,6 +49,12 @@ export interface Config {
    */
   readonly cutover: 'available' | 'consistent';
   readonly cutoverWaitMs: number;
+  /**
+   * `RECORD_MAX_STALENESS_MS` (default 0): 0 reads the model record on every invocation (read
+   * in flight shared). Above 0, an instance reuses a record read less than that long ago:
+   * fewer Firestore reads, and a roll reaches the instance up to that much later.
+   */
+  readonly recordMaxStalenessMs: number;
   /** `PREDICTIONS_COLLECTION` (default `predictions`). */
   readonly predictionsCollection: string;
   /** `VALIDATE_MODELS` (default true): load + warm up before promoting. */
@@ -188,6 +194,11 @@ export function parseConfig(env: Env = process.env): Config {
       return e;
     }),
     cutoverWaitMs: read('CUTOVER_WAIT', 30_000, durationMs),
+    recordMaxStalenessMs: read('RECORD_MAX_STALENESS_MS', 0, v => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`must be a whole number of milliseconds ≥ 0, not '${v}'`);
+      return n;
+    }),
     validateModels: read('VALIDATE_MODELS', true, bool),
     maxModelBytes: read('MAX_MODEL_BYTES', 512 * 1024 * 1024, positiveInt),
     maxModelParams: read('MAX_MODEL_PARAMS', 100_000_000, positiveInt),
@@ -243,6 +254,10 @@ export function parseConfig(env: Env = process.env): Config {
     }),
     maxBatch: read('MAX_BATCH', 1, positiveInt),
   };
+  if (config.cutover === 'consistent' && config.recordMaxStalenessMs > 0)
+    problems.push(
+      'RECORD_MAX_STALENESS_MS: must be 0 with CUTOVER=consistent (a reused record may predate a promotion)'
+    );
   if (config.defaultModelKey && modelFilePattern && !modelFilePattern.keyed)
     problems.push("DEFAULT_MODEL_KEY: only meaningful with '{key}' in MODEL_FILE_PATTERN");
   if (problems.length > 0 || !modelFilePattern) {

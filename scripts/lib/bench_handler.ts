@@ -68,7 +68,13 @@ interface Harness {
 }
 
 /** classifyImage as index.ts wires it, with the engine's default configuration. */
-function harness(engine: Engine, registry: ModelRegistry, objects: ObjectStore, onnx: OnnxOptions = {}): Harness {
+function harness(
+  engine: Engine,
+  registry: ModelRegistry,
+  objects: ObjectStore,
+  onnx: OnnxOptions = {},
+  staleness = 0
+): Harness {
   const answers = new Map<string, string>();
   const written = new Map<string, number>();
   const swaps: Harness['swaps'] = [];
@@ -101,6 +107,7 @@ function harness(engine: Engine, registry: ModelRegistry, objects: ObjectStore, 
       rolloutFlushMs: 1000,
       rolloutThresholds: DEFAULT_THRESHOLDS,
       cutover: 'available',
+      recordMaxStalenessMs: staleness,
     },
     registry: () => registry,
     objects,
@@ -213,6 +220,52 @@ export async function rolloutRuns(engine: Engine, model: Buffer, photos: Photo[]
       overhead: rollout === 'none' ? '-' : `${round(100 * (1 - rate / plain))}%`,
     };
     await h.close();
+  }
+  return out;
+}
+
+/**
+ * Model-record reads per message: Firestore document gets of the record, on the Firestore
+ * emulator (real reads, with their latency: concurrent invocations share a read in flight),
+ * counted at the registry. RECORD_MAX_STALENESS_MS reuses a recent one. Model and photos
+ * come from memory, so only the record's reads touch Firestore.
+ */
+export async function readsPerMessage(engine: Engine, model: Buffer, photos: Photo[], total: number) {
+  fs.mkdirSync(path.join(ROOT, '.local'), {recursive: true});
+  const emulator = await startFirestore({logFile: path.join(ROOT, '.local/bench-firestore-reads.log')});
+  process.env['FIRESTORE_EMULATOR_HOST'] = emulator.hostPort;
+  const db = new Firestore({projectId: 'demo-bench', ignoreUndefinedProperties: true});
+  const out: Record<string, {messages: number; reads: number; reads_per_message: number; images_per_s: number}> = {};
+  try {
+    for (const staleness of [0, 1000]) {
+      for (const c of [1, 8, 80]) {
+        const {objects} = memory(photos, model);
+        const store = firestoreRegistry(db, {modelsCollection: `reads-${staleness}-${c}`, currentDocument: 'current'});
+        await store.recordVersion(record('v1.h5', 1, model), 'bench', new Date());
+        let reads = 0;
+        const counted: ModelRegistry = {
+          current: () => {
+            reads++;
+            return store.current();
+          },
+          reportRollout: (...args) => store.reportRollout(...args),
+        };
+        const h = harness(engine, counted, objects, {}, staleness);
+        await drive(h, photos, 1, sent => sent < 2);
+        reads = 0;
+        const run = await drive(h, photos, c, sent => sent < total);
+        out[`c${c}, RECORD_MAX_STALENESS_MS=${staleness}`] = {
+          messages: run.latencies.length,
+          reads,
+          reads_per_message: round(reads / run.latencies.length, 3),
+          images_per_s: round(run.latencies.length / run.seconds),
+        };
+        await h.close();
+      }
+    }
+  } finally {
+    await db.terminate();
+    await emulator.stop();
   }
   return out;
 }

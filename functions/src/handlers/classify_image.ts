@@ -48,6 +48,7 @@ export interface ClassifyImageDeps {
     | 'rolloutFlushMs'
     | 'rolloutThresholds'
     | 'cutover'
+    | 'recordMaxStalenessMs'
   >;
   /** The record of a model key (one key, CURRENT_MODEL_DOC, without `{key}` in the pattern). */
   readonly registry: (key: string) => ModelRegistry;
@@ -95,13 +96,24 @@ export function makeClassifyImageHandler(
   const {config, logger} = deps;
   // One coalesced read per key: invocations for the same key share a read in flight.
   const reads = new Map<string, () => Promise<CurrentModel | null>>();
+  const fresh = new Map<string, {at: number; record: Promise<CurrentModel | null>}>();
   const currentRecord = (key: string) => {
     // CUTOVER=consistent: a read already in flight may have started before this message was
     // published, and so miss a promotion committed in between; read afresh.
     if (config.cutover === 'consistent') return deps.registry(key).current();
     let read = reads.get(key);
     if (!read) reads.set(key, (read = coalesced(() => deps.registry(key).current())));
-    return read();
+    if (config.recordMaxStalenessMs === 0) return read();
+    // RECORD_MAX_STALENESS_MS: reuse a read younger than the bound (a failed one is not kept).
+    const now = deps.now().getTime();
+    const kept = fresh.get(key);
+    if (kept && now - kept.at < config.recordMaxStalenessMs) return kept.record;
+    const record = read();
+    fresh.set(key, {at: now, record});
+    record.catch(() => {
+      if (fresh.get(key)?.record === record) fresh.delete(key);
+    });
+    return record;
   };
   const keyed = config.modelFilePattern.keyed;
   const keys = {
