@@ -30,6 +30,7 @@ import {DEMO_LABELS, DEMO_MODEL, DEMO_PHOTOS, DownloadError, fetchAsset} from '.
 import {MissingEmulatorError} from './lib/emulators.js';
 import {ROOT, startStack, type Stack} from './lib/stack.js';
 import {glueValues, runMain} from './lib/cli.js';
+import {predictionId} from '../functions/src/core/prediction_id.js';
 
 const USAGE = `usage: npm run demo [-- --model x.h5 --images DIR [--labels FILE] [--scale -1,1]] [-- --timeout SECONDS]
 Starts the local stack, rolls model v1 → v2 while classifying photos, prints a table, stops.
@@ -200,7 +201,7 @@ async function main(): Promise<number> {
         phase.ids.set(await topic.publishMessage({data: Buffer.from(image)}), image);
       }
       console.log(`demo: ${name}: published ${phase.ids.size} image paths; waiting for results`);
-      const refs = [...phase.ids.keys()].map(id => firestore.collection('predictions').doc(id));
+      const refs = [...phase.ids.keys()].map(id => firestore.collection('predictions').doc(predictionId(id)));
       await until(`${name} results`, deadline, async () => {
         const snaps = await firestore.getAll(...refs);
         phase.results = new Map(snaps.filter(s => s.exists).map(s => [s.id, s.data() as Prediction]));

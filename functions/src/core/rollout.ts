@@ -75,14 +75,23 @@ export function parseRolloutPlan(
   };
 }
 
-/** FNV-1a, 32 bits: a stable, well-spread hash of a message id (same id → same arm). */
+/**
+ * FNV-1a, 32 bits, then MurmurHash3's finaliser: a stable hash of a message id (same id → same
+ * arm, same document). The finaliser spreads ids that differ only in their last digits, which
+ * FNV-1a alone leaves clustered in the high bits.
+ */
 export function stableHash(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
+    h = Math.imul(h, 0x01000193);
   }
-  return h;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 /** Whether a message falls in the candidate's `percent` (to 1/100 of a percent). */

@@ -1,7 +1,7 @@
 /**
  * `classifyImage`: Pub/Sub "message published" → read the model record (coalesced), make
  * sure the cached model is that one (lazy reload), read and preprocess the image,
- * classify, and write `predictions/{messageId}`: Beam's ReadFromPubSub → read_image →
+ * classify, and write `predictions/{hash}-{messageId}`: Beam's ReadFromPubSub → read_image →
  * RunInference(model_metadata side input) → PostProcessor.
  *
  * Permanent problems (bad message, missing object, undecodable image) are recorded as a

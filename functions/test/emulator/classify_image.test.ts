@@ -21,6 +21,7 @@ import {ModelCache} from '../../src/model/model_cache.js';
 import {MOBILENET, fixtureBytes, fixtureDir} from '../helpers/fixtures.js';
 import {EMULATORS, firestore, storage, unique, upload} from '../helpers/emulators.js';
 import {numTensors} from '../helpers/models.js';
+import {predictionId} from '../../src/core/prediction_id.js';
 
 const modelsBucket = unique('models');
 const imagesBucket = unique('images');
@@ -103,7 +104,7 @@ function raw(path: string | Buffer, id = `m-${++n}`) {
     .send(JSON.stringify(pushBody(path, id)));
 }
 async function prediction(id: string): Promise<Record<string, unknown> | undefined> {
-  return (await db.collection(predictionsCollection).doc(id).get()).data();
+  return (await db.collection(predictionsCollection).doc(predictionId(id)).get()).data();
 }
 let version = 0;
 async function recordModel(name: string): Promise<string> {

@@ -15,6 +15,7 @@ import {Storage} from '@google-cloud/storage';
 import {startStack, type Stack} from '../../../scripts/lib/stack.js';
 import {mobileNetV2H5} from '../../../scripts/lib/mobilenet_v2.js';
 import {upload as uploadObject} from '../helpers/emulators.js';
+import {predictionId} from '../../src/core/prediction_id.js';
 
 const FIXTURES = process.env['FIXTURES_DIR']!;
 const MOBILENET = fs.readFileSync(path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'));
@@ -37,7 +38,7 @@ describe('CUTOVER=consistent with two classifyImage instances', {timeout: 300_00
   const results = async (ids: string[]) => {
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(id)));
+      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(predictionId(id))));
       if (snaps.every(s => s.exists)) return snaps.map(s => s.data() as {model_id: string; label?: string});
       if (Date.now() > deadline) assert.fail(`${snaps.filter(s => s.exists).length} of ${ids.length} answered`);
       await sleep(300);

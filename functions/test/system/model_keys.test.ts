@@ -14,6 +14,7 @@ import {PubSub, type Topic} from '@google-cloud/pubsub';
 import {Storage} from '@google-cloud/storage';
 import {startStack, type Stack} from '../../../scripts/lib/stack.js';
 import {upload as uploadObject} from '../helpers/emulators.js';
+import {predictionId} from '../../src/core/prediction_id.js';
 
 const FIXTURES = process.env['FIXTURES_DIR']!;
 const MOBILENET = fs.readFileSync(path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'));
@@ -62,7 +63,7 @@ describe('a model per key on the local stack', {timeout: 600_000}, () => {
   const results = async (ids: string[]): Promise<Doc[]> => {
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(id)));
+      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(predictionId(id))));
       if (snaps.every(s => s.exists)) return snaps.map(s => s.data() as Doc);
       if (Date.now() > deadline)
         assert.fail(`${snaps.filter(s => s.exists).length} of ${ids.length} messages have a result`);

@@ -14,6 +14,7 @@ import {PubSub, type Topic} from '@google-cloud/pubsub';
 import {Storage} from '@google-cloud/storage';
 import {ROOT, startStack, type Stack} from '../../../scripts/lib/stack.js';
 import {upload as uploadObject} from '../helpers/emulators.js';
+import {predictionId} from '../../src/core/prediction_id.js';
 
 const FIXTURES = process.env['FIXTURES_DIR']!;
 const MOBILENET = fs.readFileSync(path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'));
@@ -82,7 +83,7 @@ describe('reliability on the local stack', {timeout: 600_000}, () => {
     const deadline = Date.now() + ms;
     let got = new Map<string, Doc>();
     while (Date.now() < deadline) {
-      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(id)));
+      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(predictionId(id))));
       got = new Map(snaps.filter(s => s.exists).map(s => [s.id, s.data() as Doc]));
       if (got.size === ids.length) return got;
       await sleep(300);

@@ -19,6 +19,7 @@ import {Storage} from '@google-cloud/storage';
 import {spawnSync} from 'node:child_process';
 import {ROOT, startStack, type Stack} from '../../../scripts/lib/stack.js';
 import {upload as uploadObject} from '../helpers/emulators.js';
+import {predictionId} from '../../src/core/prediction_id.js';
 
 const FIXTURES = process.env['FIXTURES_DIR']!;
 const MOBILENET = fs.readFileSync(path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'));
@@ -78,7 +79,7 @@ describe('rollouts on the local stack', {timeout: 600_000}, () => {
   const results = async (ids: string[]): Promise<Doc[]> => {
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(id)));
+      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(predictionId(id))));
       if (snaps.every(s => s.exists)) return snaps.map(s => s.data() as Doc);
       if (Date.now() > deadline) assert.fail(`${snaps.filter(s => s.exists).length} of ${ids.length} have a result`);
       await sleep(300);
@@ -101,7 +102,7 @@ describe('rollouts on the local stack', {timeout: 600_000}, () => {
       body: JSON.stringify(body),
     });
     assert.ok(res.status < 300, `push answered ${res.status}`);
-    return (await db.doc(`predictions/${messageId}`).get()).data() as Doc;
+    return (await db.doc(`predictions/${predictionId(messageId)}`).get()).data() as Doc;
   };
 
   before(
