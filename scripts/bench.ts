@@ -41,6 +41,7 @@ import {preprocessImage} from '../functions/src/model/preprocess.js';
 import {mobileNetV2H5} from './lib/mobilenet_v2.js';
 import {ROOT} from './lib/stack.js';
 import {runMain} from './lib/cli.js';
+import {stackLoad} from './lib/bench_stack.js';
 import {
   handlerRuns,
   readsPerMessage,
@@ -275,6 +276,13 @@ async function main(): Promise<void> {
     timeline as Record<string, Record<string, unknown>>
   );
 
+  // 8. the whole stack under load: 2,000 messages through Pub/Sub, two classifyImage processes
+  const stackRun = await stackLoad(shared ?? v2, '-1,1', pics, values.quick ? 300 : 2000);
+  // The handler alone (in-memory adapters, one process, MobileNetV2) beside it, for scale.
+  const handlerC16 = (handler['onnx'] as Record<string, {images_per_s: number}>)['c16']!.images_per_s;
+  const load = {...stackRun, handler_onnx_c16_images_per_s: handlerC16};
+  table('whole local stack, two classifyImage processes (end to end)', {load});
+
   const h = handler as Record<Engine, Record<string, {images_per_s: number}>>;
   const bestC = (e: Engine) => Math.max(h[e]['c4']!.images_per_s, h[e]['c16']!.images_per_s);
   const shipsTfjs = rawV2['tfjs wasm, BN folded (ships)']!.batch1_ms!;
@@ -327,6 +335,7 @@ async function main(): Promise<void> {
       cold_start: Object.fromEntries(Object.entries(cold).filter(([k]) => k.startsWith(engine))),
       roll_timeline: timeline[engine],
     })),
+    stack_load: {...load, model: shared ? 'mobilenet_v1_0.25 (shared)' : 'mobilenet_v2_1.0 (random)'},
     targets,
     seconds: Math.round((Date.now() - started) / 1000),
   };

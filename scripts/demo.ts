@@ -204,7 +204,9 @@ async function main(): Promise<number> {
       const refs = [...phase.ids.keys()].map(id => firestore.collection('predictions').doc(predictionId(id)));
       await until(`${name} results`, deadline, async () => {
         const snaps = await firestore.getAll(...refs);
-        phase.results = new Map(snaps.filter(s => s.exists).map(s => [s.id, s.data() as Prediction]));
+        phase.results = new Map(
+          snaps.filter(s => s.exists).map(s => [String(s.get('message_id')), s.data() as Prediction])
+        );
         return phase.results.size === phase.ids.size ? true : null;
       });
       return phase;

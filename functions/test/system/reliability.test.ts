@@ -84,7 +84,7 @@ describe('reliability on the local stack', {timeout: 600_000}, () => {
     let got = new Map<string, Doc>();
     while (Date.now() < deadline) {
       const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(predictionId(id))));
-      got = new Map(snaps.filter(s => s.exists).map(s => [s.id, s.data() as Doc]));
+      got = new Map(snaps.filter(s => s.exists).map(s => [String(s.get('message_id')), s.data() as Doc]));
       if (got.size === ids.length) return got;
       await sleep(300);
     }
