@@ -35,7 +35,16 @@ export async function upload(
   metadata: Record<string, string> = {}
 ): Promise<StorageObjectData> {
   const file = s.bucket(bucket).file(name);
-  await file.save(bytes, {resumable: false, contentType: 'application/octet-stream', metadata: {metadata}});
+  const save = () =>
+    file.save(bytes, {resumable: false, contentType: 'application/octet-stream', metadata: {metadata}});
+  try {
+    await save();
+  } catch (e) {
+    // The storage emulator sometimes resets a kept-alive connection it has idled out, and the
+    // client does not retry a multipart upload without a precondition: once more, in tests only.
+    if ((e as {code?: string}).code !== 'ECONNRESET') throw e;
+    await save();
+  }
   const [md] = await file.getMetadata();
   return {
     bucket,

@@ -6,20 +6,11 @@
  * messages for all three keys flow, and no request fails.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import {after, before, describe, it} from 'node:test';
-import {Firestore} from '@google-cloud/firestore';
-import {PubSub, type Topic} from '@google-cloud/pubsub';
-import {Storage} from '@google-cloud/storage';
 import {startStack, type Stack} from '../../../scripts/lib/stack.js';
-import {upload as uploadObject} from '../helpers/emulators.js';
-import {predictionId} from '../../src/core/prediction_id.js';
+import {CONTRACT as contract, MOBILENET, sleep, stackClients, type StackClients} from '../helpers/local_stack.js';
 
-const FIXTURES = process.env['FIXTURES_DIR']!;
-const MOBILENET = fs.readFileSync(path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'));
-const PHOTOS = fs.readdirSync(path.join(FIXTURES, 'images')).sort();
-
+// FIXTURES_DIR: the shared MobileNet and photos (helpers/local_stack.ts).
 interface Doc {
   label?: string;
   model_id: string | null;
@@ -27,22 +18,13 @@ interface Doc {
   error?: {kind: string; message: string};
 }
 
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-
 describe('a model per key on the local stack', {timeout: 600_000}, () => {
   let stack: Stack;
-  let db: Firestore;
-  let storage: Storage;
-  let pubsub: PubSub;
-  let topic: Topic;
+  let c: StackClients;
   const lines: string[] = [];
-  const contract = {scale: '-1,1', labels: 'labels/ImageNetLabels.txt'};
-
-  const upload = async (name: string, bytes: Buffer, metadata: Record<string, string> = {}) => {
-    const o = await uploadObject(storage, stack.info.modelsBucket, name, bytes, metadata);
-    return `gs://${o.bucket}/${name}#${o.generation}`;
-  };
-  const current = async (key: string) => (await db.doc(`models/${key}`).get()).get('model_id') as string | undefined;
+  const upload = (name: string, bytes: Buffer, metadata: Record<string, string> = {}) =>
+    c.uploadModel(name, bytes, metadata);
+  const current = async (key: string) => (await c.db.doc(`models/${key}`).get()).get('model_id') as string | undefined;
   const waitCurrent = async (key: string, modelId: string) => {
     const deadline = Date.now() + 60_000;
     while ((await current(key)) !== modelId) {
@@ -51,25 +33,8 @@ describe('a model per key on the local stack', {timeout: 600_000}, () => {
     }
   };
   /** Publishes one photo per message for `key` (or with no attribute for null). */
-  const publish = (key: string | null, n: number) =>
-    Promise.all(
-      Array.from({length: n}, (_, i) =>
-        topic.publishMessage({
-          data: Buffer.from(`gs://${stack.info.imagesBucket}/photos/${PHOTOS[i % PHOTOS.length]}`),
-          ...(key === null ? {} : {attributes: {model: key}}),
-        })
-      )
-    );
-  const results = async (ids: string[]): Promise<Doc[]> => {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(predictionId(id))));
-      if (snaps.every(s => s.exists)) return snaps.map(s => s.data() as Doc);
-      if (Date.now() > deadline)
-        assert.fail(`${snaps.filter(s => s.exists).length} of ${ids.length} messages have a result`);
-      await sleep(300);
-    }
-  };
+  const publish = (key: string | null, n: number) => c.publishPhotos(n, key === null ? {} : {attributes: {model: key}});
+  const results = (ids: string[]) => c.results<Doc>(ids);
 
   before(
     async () => {
@@ -83,24 +48,13 @@ describe('a model per key on the local stack', {timeout: 600_000}, () => {
           if (fn === 'classifyImage') lines.push(line);
         },
       });
-      db = new Firestore({projectId: stack.info.projectId});
-      storage = new Storage({projectId: stack.info.projectId});
-      pubsub = new PubSub({projectId: stack.info.projectId});
-      topic = pubsub.topic(stack.info.topic);
-      await upload('labels/ImageNetLabels.txt', fs.readFileSync(path.join(FIXTURES, 'labels/ImageNetLabels.txt')));
-      for (const p of PHOTOS)
-        await uploadObject(
-          storage,
-          stack.info.imagesBucket,
-          `photos/${p}`,
-          fs.readFileSync(path.join(FIXTURES, 'images', p))
-        );
+      c = await stackClients(stack);
     },
     {timeout: 120_000}
   );
 
   after(async () => {
-    await Promise.allSettled([pubsub?.close(), db?.terminate()]);
+    await c?.close();
     await stack?.stop();
   });
 

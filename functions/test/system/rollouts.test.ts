@@ -13,18 +13,20 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {after, before, describe, it} from 'node:test';
-import {Firestore} from '@google-cloud/firestore';
-import {PubSub, type Topic} from '@google-cloud/pubsub';
-import {Storage} from '@google-cloud/storage';
 import {spawnSync} from 'node:child_process';
 import {ROOT, startStack, type Stack} from '../../../scripts/lib/stack.js';
-import {upload as uploadObject} from '../helpers/emulators.js';
 import {predictionId} from '../../src/core/prediction_id.js';
+import {FIXTURES} from '../helpers/fixtures.js';
+import {
+  CONTRACT as contract,
+  MOBILENET,
+  PHOTOS,
+  sleep,
+  stackClients,
+  type StackClients,
+} from '../helpers/local_stack.js';
 
-const FIXTURES = process.env['FIXTURES_DIR']!;
-const MOBILENET = fs.readFileSync(path.join(FIXTURES, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5'));
 const LABELS = fs.readFileSync(path.join(FIXTURES, 'labels/ImageNetLabels.txt'), 'utf8');
-const PHOTOS = fs.readdirSync(path.join(FIXTURES, 'images')).sort();
 
 interface Doc {
   label?: string;
@@ -43,21 +45,15 @@ interface Record {
   } | null;
 }
 
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 describe('rollouts on the local stack', {timeout: 600_000}, () => {
   let stack: Stack;
-  let db: Firestore;
-  let storage: Storage;
-  let pubsub: PubSub;
-  let topic: Topic;
+  let c: StackClients;
+  let db: StackClients['db'];
+  let storage: StackClients['storage'];
   let stable = '';
-  const contract = {scale: '-1,1', labels: 'labels/ImageNetLabels.txt'};
-
-  const upload = async (name: string, bytes: Uint8Array, metadata: {[k: string]: string} = {}) => {
-    const o = await uploadObject(storage, stack.info.modelsBucket, name, Buffer.from(bytes), metadata);
-    return `gs://${o.bucket}/${name}#${o.generation}`;
-  };
+  const upload = (name: string, bytes: Uint8Array, metadata: {[k: string]: string} = {}) =>
+    c.uploadModel(name, bytes, metadata);
   const record = async () => (await db.doc('models/current').get()).data() as Record;
   const waitRecord = async (what: string, ok: (r: Record) => boolean, during?: () => Promise<unknown>) => {
     const deadline = Date.now() + 90_000;
@@ -68,23 +64,8 @@ describe('rollouts on the local stack', {timeout: 600_000}, () => {
       await (during ? during() : sleep(300));
     }
   };
-  const publish = (n: number, offset = 0) =>
-    Promise.all(
-      Array.from({length: n}, (_, i) =>
-        topic.publishMessage({
-          data: Buffer.from(`gs://${stack.info.imagesBucket}/photos/${PHOTOS[(i + offset) % PHOTOS.length]}`),
-        })
-      )
-    );
-  const results = async (ids: string[]): Promise<Doc[]> => {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const snaps = await db.getAll(...ids.map(id => db.collection('predictions').doc(predictionId(id))));
-      if (snaps.every(s => s.exists)) return snaps.map(s => s.data() as Doc);
-      if (Date.now() > deadline) assert.fail(`${snaps.filter(s => s.exists).length} of ${ids.length} have a result`);
-      await sleep(300);
-    }
-  };
+  const publish = (n: number, offset = 0) => c.publishPhotos(n, {offset});
+  const results = (ids: string[]) => c.results<Doc>(ids);
   /** Pushes a message to classifyImage as the Pub/Sub emulator does (a redelivery is the same body again). */
   const push = async (messageId: string) => {
     const body = {
@@ -110,23 +91,13 @@ describe('rollouts on the local stack', {timeout: 600_000}, () => {
       stack = await startStack({
         functionEnv: {ROLLOUT_FLUSH_INTERVAL: '500ms', ROLLOUT_MIN_SAMPLES: '10', MODEL_RELOAD_BACKOFF: '1s'},
       });
-      db = new Firestore({projectId: stack.info.projectId});
-      storage = new Storage({projectId: stack.info.projectId});
-      pubsub = new PubSub({projectId: stack.info.projectId});
-      topic = pubsub.topic(stack.info.topic);
-      await upload('labels/ImageNetLabels.txt', Buffer.from(LABELS));
+      c = await stackClients(stack);
+      ({db, storage} = c);
       // The same 1000 labels in another order (no label keeps its place: 388 i ≡ 983 mod 1000
       // has no solution), `background` still first: every top-1 label changes, no score does.
       const [background, ...classes] = LABELS.trimEnd().split('\n');
       const shuffled = classes.map((_, i) => classes[(i * 389 + 17) % classes.length]!);
       await upload('labels/shuffled.txt', Buffer.from([background, ...shuffled].join('\n')));
-      for (const p of PHOTOS)
-        await uploadObject(
-          storage,
-          stack.info.imagesBucket,
-          `photos/${p}`,
-          fs.readFileSync(path.join(FIXTURES, 'images', p))
-        );
       stable = await upload('models/mobilenet_v1.h5', MOBILENET, contract);
       await waitRecord('v1 current', r => r.model_id === stable);
     },
@@ -134,7 +105,7 @@ describe('rollouts on the local stack', {timeout: 600_000}, () => {
   );
 
   after(async () => {
-    await Promise.allSettled([pubsub?.close(), db?.terminate()]);
+    await c?.close();
     await stack?.stop();
   });
 
