@@ -17,7 +17,7 @@ import type {Logger} from '../core/log.js';
 import {decodeImagePath, type ImageLocation} from '../core/image_path.js';
 import type {FileStore, Lease, ModelProvider, ModelRegistry, ObjectStore, PredictionSink} from '../core/ports.js';
 import {count, type RolloutCounts} from '../core/rollout.js';
-import {candidateRecord, candidateSlot, routeOf, RolloutTally, shadowRun, type Route} from './rollout_tally.js';
+import {acquireCandidate, routeOf, RolloutTally, shadowRun, type Route} from './rollout_tally.js';
 
 /** The Pub/Sub CloudEvent payload (`google.events.cloud.pubsub.v1.MessagePublishedData`). */
 export interface MessagePublishedData {
@@ -62,17 +62,6 @@ export interface ClassifyImageDeps {
   readonly instance?: string;
 }
 
-/** Shares one registry read among all invocations that ask while it is in flight. */
-function coalesced<T>(read: () => Promise<T>): () => Promise<T> {
-  let inFlight: Promise<T> | null = null;
-  return () => {
-    inFlight ??= read().finally(() => {
-      inFlight = null;
-    });
-    return inFlight;
-  };
-}
-
 /** Longest preview of a bad message's data kept in its failure document. */
 const PREVIEW_CHARS = 200;
 
@@ -94,26 +83,23 @@ export function makeClassifyImageHandler(
   deps: ClassifyImageDeps
 ): (event: CloudEvent<MessagePublishedData>) => Promise<void> {
   const {config, logger} = deps;
-  // One coalesced read per key: invocations for the same key share a read in flight.
-  const reads = new Map<string, () => Promise<CurrentModel | null>>();
-  const fresh = new Map<string, {at: number; record: Promise<CurrentModel | null>}>();
-  const currentRecord = (key: string) => {
-    // CUTOVER=consistent: a read already in flight may have started before this message was
-    // published, and so miss a promotion committed in between; read afresh.
+  // Record reads per key. A read in flight is shared by every invocation that asks meanwhile;
+  // with RECORD_MAX_STALENESS_MS a finished read is reused until it is that old. A failed read
+  // is dropped at once (its callers redeliver). CUTOVER=consistent shares nothing: a read in
+  // flight may have started before this message was published, and miss a promotion.
+  const reads = new Map<string, {at: number; done: boolean; record: Promise<CurrentModel | null>}>();
+  const currentRecord = (key: string): Promise<CurrentModel | null> => {
     if (config.cutover === 'consistent') return deps.registry(key).current();
-    let read = reads.get(key);
-    if (!read) reads.set(key, (read = coalesced(() => deps.registry(key).current())));
-    if (config.recordMaxStalenessMs === 0) return read();
-    // RECORD_MAX_STALENESS_MS: reuse a read younger than the bound (a failed one is not kept).
     const now = deps.now().getTime();
-    const kept = fresh.get(key);
-    if (kept && now - kept.at < config.recordMaxStalenessMs) return kept.record;
-    const record = read();
-    fresh.set(key, {at: now, record});
-    record.catch(() => {
-      if (fresh.get(key)?.record === record) fresh.delete(key);
-    });
-    return record;
+    const kept = reads.get(key);
+    if (kept && (!kept.done || now - kept.at < config.recordMaxStalenessMs)) return kept.record;
+    const read = {at: now, done: false, record: deps.registry(key).current()};
+    reads.set(key, read);
+    read.record.then(
+      () => (read.done = true),
+      () => reads.get(key) === read && reads.delete(key)
+    );
+    return read.record;
   };
   const keyed = config.modelFilePattern.keyed;
   const keys = {
@@ -181,9 +167,7 @@ export function makeClassifyImageHandler(
       let candidateError: {kind: string; message: string} | null = null;
       if (route.arm === 'candidate') {
         try {
-          lease = await deps.models.acquire(candidateRecord(record, route.rollout!), candidateSlot(key), {
-            consistent: true,
-          });
+          lease = await acquireCandidate(deps.models, record, route.rollout!, key);
         } catch (e) {
           if (!(e instanceof ModelUnavailableError)) throw e;
           // A candidate that cannot load fails this message's candidate share: count it against

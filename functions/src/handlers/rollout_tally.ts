@@ -43,7 +43,7 @@ export function routeOf(record: CurrentModel, messageId: string): Route {
 }
 
 /** The candidate as a record the model cache can serve (same revision as the record read). */
-export function candidateRecord(record: CurrentModel, rollout: Rollout): CurrentModel {
+function candidateRecord(record: CurrentModel, rollout: Rollout): CurrentModel {
   return {
     ...rollout.candidate,
     pinned: null,
@@ -141,8 +141,19 @@ export class RolloutTally {
   }
 }
 
-/** The model-cache key of a candidate: beside its key's stable model, so both stay cached. */
-export const candidateSlot = (key: string) => `${key}#candidate`;
+/**
+ * Leases a rollout's candidate: in its own cache slot beside its key's stable model (so both
+ * stay cached), and only the candidate itself, waiting for its load rather than answering
+ * with whatever the slot held before.
+ */
+export function acquireCandidate(
+  models: ModelProvider,
+  record: CurrentModel,
+  rollout: Rollout,
+  key: string
+): Promise<Lease> {
+  return models.acquire(candidateRecord(record, rollout), `${key}#candidate`, {consistent: true});
+}
 
 /**
  * Shadow mode: runs the candidate on the image already answered by stable, counts it and
@@ -161,10 +172,9 @@ export async function shadowRun(
   },
   counts: RolloutCounts
 ): Promise<Record<string, unknown>> {
-  const candidate = candidateRecord(run.record, run.rollout);
   let lease: Lease | null = null;
   try {
-    lease = await run.models.acquire(candidate, candidateSlot(run.key), {consistent: true});
+    lease = await acquireCandidate(run.models, run.record, run.rollout, run.key);
     const r = await lease.classifier.classify(run.bytes, run.topK);
     count(counts.candidate, {latencyMs: r.inference_ms + r.preprocess_ms});
     const agrees = r.label === run.served.label;
@@ -176,9 +186,10 @@ export async function shadowRun(
     // A candidate that cannot load (or answer) fails this comparison; anything else transient
     // (Storage unavailable for the image cannot be: stable just read it) is not its fault.
     const kind = isPermanent(e) ? e.kind : e instanceof ModelUnavailableError ? 'model_unavailable' : null;
-    if (!kind) return {model_id: candidate.model_id, skipped: (e as Error).message.split('\n')[0]};
+    const model_id = run.rollout.candidate.model_id;
+    if (!kind) return {model_id, skipped: (e as Error).message.split('\n')[0]};
     count(counts.candidate, {failure: kind});
-    return {model_id: candidate.model_id, error: {kind, message: (e as Error).message.split('\n')[0]}};
+    return {model_id, error: {kind, message: (e as Error).message.split('\n')[0]}};
   } finally {
     lease?.release();
   }

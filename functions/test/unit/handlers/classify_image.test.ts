@@ -1,7 +1,7 @@
 /**
  * classifyImage's record reads, with fakes (the model is a stub: only the reads are under
- * test): RECORD_MAX_STALENESS_MS=0 reads the record for every message; above 0 a read younger
- * than the bound is reused, and an older one is read again.
+ * test): RECORD_MAX_STALENESS_MS=0 reads the record for every message, sharing a read in
+ * flight; above 0 a read younger than the bound is reused, and an older one is read again.
  */
 import assert from 'node:assert/strict';
 import {describe, it} from 'node:test';
@@ -77,6 +77,13 @@ describe('classifyImage record reads', () => {
     const {store, handler, written} = await setup('0');
     for (let i = 0; i < 3; i++) await handler(message());
     assert.equal(store.reads, 3);
+    assert.equal(written.length, 3);
+  });
+
+  it('concurrent messages share the read in flight', async () => {
+    const {store, handler, written} = await setup('0');
+    await Promise.all([handler(message()), handler(message()), handler(message())]);
+    assert.equal(store.reads, 1);
     assert.equal(written.length, 3);
   });
 
