@@ -3,8 +3,16 @@
  * entries live in its subcollection `history`, keyed by generation and object name.
  */
 import type {DocumentReference, Firestore, Transaction} from '@google-cloud/firestore';
-import {decide, historyId, isNewer, startRollout, type CurrentModel, type ModelRecord} from '../core/model_record.js';
-import {emptyCounts, mergeCounts, stableHash, type Rollout, type RolloutCounts} from '../core/rollout.js';
+import {
+  concludeRollout,
+  decide,
+  historyId,
+  isNewer,
+  startRollout,
+  type CurrentModel,
+  type ModelRecord,
+} from '../core/model_record.js';
+import {emptyCounts, mergeCounts, stableHash, type RolloutCounts} from '../core/rollout.js';
 import type {ModelStore, RecordOutcome} from '../core/ports.js';
 
 /** Where the records live. */
@@ -18,17 +26,6 @@ export class RegistryError extends Error {}
 
 function asCurrent(record: ModelRecord, pinned: string | null, changedBy: string, now: Date): CurrentModel {
   return {...record, pinned, changed_by: changedBy, changed_at: now.toISOString()};
-}
-
-/** A rollout's end state in the record and the candidate's history entry. */
-function decided(
-  rollout: Rollout,
-  state: Rollout['state'],
-  reason: string,
-  figures: Rollout['figures'],
-  now: Date
-): Rollout {
-  return {...rollout, state, reason, figures, decided_at: now.toISOString()};
 }
 
 /** A Firestore-backed model registry. */
@@ -46,38 +43,33 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
   const merged = (docs: Array<{data(): Record<string, unknown>}>) =>
     mergeCounts(docs.map(d => d.data()['counts'] as RolloutCounts));
 
-  /** Writes a decided rollout: the record, and the candidate's history entry (status, decision). */
+  /** Ends the baking rollout: the record (core's concludeRollout), and the candidate's history entry. */
   function applyDecision(
     tx: Transaction,
     current: CurrentModel,
-    end: Rollout,
+    end: Parameters<typeof concludeRollout>[1],
     changedBy: string,
     now: Date
   ): CurrentModel {
-    const candidate = end.candidate;
-    const next: CurrentModel =
-      end.state === 'promoted'
-        ? {...asCurrent(candidate, null, changedBy, now), rollout: end}
-        : {...current, changed_by: changedBy, changed_at: now.toISOString(), rollout: end};
-    delete next.revision;
+    const next = concludeRollout(current, end, changedBy, now);
     tx.set(currentRef, next);
-    const decision = {state: end.state, reason: end.reason, figures: end.figures, decided_at: end.decided_at};
+    const {candidate, state, reason, figures, decided_at} = next.rollout!;
     tx.set(
       history.doc(historyId(candidate)),
       {
-        rollout: decision,
-        ...(end.state === 'promoted' ? {} : {status: 'rolled_back' as const, reason: `rolled_back: ${end.reason}`}),
+        rollout: {state, reason, figures, decided_at},
+        ...(state === 'promoted' ? {} : {status: 'rolled_back' as const, reason: `rolled_back: ${reason}`}),
       },
       {merge: true}
     );
     return next;
   }
 
-  async function baking(tx: Transaction): Promise<{current: CurrentModel; rollout: Rollout}> {
+  async function baking(tx: Transaction): Promise<CurrentModel> {
     const current = await requireCurrent(tx, 'end a rollout of');
     if (current.rollout?.state !== 'baking')
       throw new RegistryError(`no rollout is baking (current is ${current.model_id})`);
-    return {current, rollout: current.rollout};
+    return current;
   }
 
   async function accepted(tx: Transaction): Promise<ModelRecord[]> {
@@ -168,7 +160,7 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
         applyDecision(
           tx,
           current,
-          decided(rollout, state, verdict.reason, verdict.figures, now),
+          {state, reason: verdict.reason, figures: verdict.figures},
           `rollout judge (${instance})`,
           now
         );
@@ -196,13 +188,15 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
 
     endRollout(action, changedBy, now) {
       return db.runTransaction(async tx => {
-        const {current, rollout} = await baking(tx);
-        const figures = null;
-        const end =
-          action === 'promote'
-            ? decided(rollout, 'promoted', `promoted by hand (${changedBy})`, figures, now)
-            : decided(rollout, 'aborted', `aborted by hand (${changedBy})`, figures, now);
-        return applyDecision(tx, current, end, changedBy, now);
+        const current = await baking(tx);
+        const state = action === 'promote' ? 'promoted' : 'aborted';
+        return applyDecision(
+          tx,
+          current,
+          {state, reason: `${state} by hand (${changedBy})`, figures: null},
+          changedBy,
+          now
+        );
       });
     },
 

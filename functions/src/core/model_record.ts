@@ -198,3 +198,25 @@ export function startRollout(candidate: ModelRecord, plan: RolloutPlan, now: Dat
 export function historyId(record: Pick<ModelRecord, 'generation' | 'name'>): string {
   return `${record.generation}__${encodeURIComponent(record.name)}`;
 }
+
+/**
+ * The record once a baking rollout ends. Promoted: the candidate becomes current (not
+ * pinned). Rolled back or aborted: stable stays. Either way the ended rollout stays beside it,
+ * with its state, reason and figures. (The caller also marks the candidate's history entry.)
+ */
+export function concludeRollout(
+  current: CurrentModel,
+  end: {state: 'promoted' | 'rolled_back' | 'aborted'; reason: string; figures: Rollout['figures']},
+  changedBy: string,
+  now: Date
+): CurrentModel {
+  const rollout: Rollout = {...current.rollout!, ...end, decided_at: now.toISOString()};
+  const base = end.state === 'promoted' ? {...rollout.candidate, pinned: null} : current;
+  const {revision: _, ...next} = {
+    ...base,
+    changed_by: changedBy,
+    changed_at: now.toISOString(),
+    rollout,
+  } as CurrentModel;
+  return next;
+}

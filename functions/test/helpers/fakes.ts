@@ -1,5 +1,12 @@
 /** In-memory implementations of the ports, for unit and integration tests. */
-import {decide, historyId, startRollout, type CurrentModel, type ModelRecord} from '../../src/core/model_record.js';
+import {
+  concludeRollout,
+  decide,
+  historyId,
+  startRollout,
+  type CurrentModel,
+  type ModelRecord,
+} from '../../src/core/model_record.js';
 import {mergeCounts, type Judgement, type Rollout, type RolloutCounts} from '../../src/core/rollout.js';
 import {ObjectNotFoundError, ObjectTooLargeError} from '../../src/core/errors.js';
 import type {ModelStore, ObjectStore} from '../../src/core/ports.js';
@@ -70,24 +77,12 @@ export class MemoryModelStore implements ModelStore {
     if (!this.currentDoc || rollout?.state !== 'baking' || rollout.candidate.model_id !== candidateId) return null;
     const verdict = judge(rollout, await this.rolloutCounts(candidateId));
     if (verdict.decision === 'wait') return verdict;
-    const end: Rollout = {
-      ...rollout,
-      state: verdict.decision === 'promote' ? 'promoted' : 'rolled_back',
+    const end = {
+      state: verdict.decision === 'promote' ? ('promoted' as const) : ('rolled_back' as const),
       reason: verdict.reason,
       figures: verdict.figures,
-      decided_at: now.toISOString(),
     };
-    this.currentDoc =
-      end.state === 'promoted'
-        ? {
-            ...end.candidate,
-            pinned: null,
-            changed_by: 'judge',
-            changed_at: now.toISOString(),
-            rollout: end,
-            revision: this.revision(),
-          }
-        : {...this.currentDoc, rollout: end, revision: this.revision()};
+    this.currentDoc = {...concludeRollout(this.currentDoc, end, 'judge', now), revision: this.revision()};
     return verdict;
   }
   async rolloutCounts(candidateId: string): Promise<RolloutCounts> {

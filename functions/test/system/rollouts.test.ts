@@ -45,7 +45,6 @@ interface Record {
   } | null;
 }
 
-
 describe('rollouts on the local stack', {timeout: 600_000}, () => {
   let stack: Stack;
   let c: StackClients;
