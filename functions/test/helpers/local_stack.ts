@@ -32,6 +32,8 @@ export interface StackClients {
   uploadModel(name: string, bytes: Uint8Array, metadata?: Record<string, string>): Promise<string>;
   /** Publishes `n` photos (cycling through PHOTOS from `offset`); returns the message ids. */
   publishPhotos(n: number, options?: {attributes?: Record<string, string>; offset?: number}): Promise<string[]>;
+  /** Waits until `models/{key}` names `modelId`; returns the commit time (the document's update time, ms). */
+  waitCurrent(key: string, modelId: string, ms?: number): Promise<number>;
   /** Waits (up to `ms`) until every message has its result document; returns them in order. */
   results<T>(ids: string[], ms?: number): Promise<T[]>;
   close(): Promise<void>;
@@ -66,6 +68,15 @@ export async function stackClients(stack: Stack): Promise<StackClients> {
           })
         )
       ),
+    async waitCurrent(key: string, modelId: string, ms = 60_000): Promise<number> {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const snap = await db.doc(`models/${key}`).get();
+        if (snap.get('model_id') === modelId) return snap.updateTime!.toMillis();
+        if (Date.now() > deadline) assert.fail(`models/${key} is ${snap.get('model_id')}, not ${modelId}`);
+        await sleep(50);
+      }
+    },
     async results<T>(ids: string[], ms = 120_000): Promise<T[]> {
       const deadline = Date.now() + ms;
       for (;;) {

@@ -16,16 +16,7 @@ describe('CUTOVER=consistent with two classifyImage instances', {timeout: 300_00
   let stack: Stack;
   let c: StackClients;
   const publish = (i: number) => c.publishPhotos(1, {offset: i}).then(ids => ids[0]!);
-  /** Waits until models/current names `modelId`; returns the commit time (the document's update time). */
-  const committed = async (modelId: string): Promise<number> => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const snap = await c.db.doc('models/current').get();
-      if (snap.get('model_id') === modelId) return snap.updateTime!.toMillis();
-      if (Date.now() > deadline) assert.fail(`models/current never became ${modelId}`);
-      await sleep(50);
-    }
-  };
+  const committed = (modelId: string) => c.waitCurrent('current', modelId);
 
   let BIG: Buffer;
   before(

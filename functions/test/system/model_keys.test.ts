@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import {after, before, describe, it} from 'node:test';
 import {startStack, type Stack} from '../../../scripts/lib/stack.js';
-import {CONTRACT as contract, MOBILENET, sleep, stackClients, type StackClients} from '../helpers/local_stack.js';
+import {CONTRACT as contract, MOBILENET, stackClients, type StackClients} from '../helpers/local_stack.js';
 
 // FIXTURES_DIR: the shared MobileNet and photos (helpers/local_stack.ts).
 interface Doc {
@@ -25,13 +25,7 @@ describe('a model per key on the local stack', {timeout: 600_000}, () => {
   const upload = (name: string, bytes: Buffer, metadata: Record<string, string> = {}) =>
     c.uploadModel(name, bytes, metadata);
   const current = async (key: string) => (await c.db.doc(`models/${key}`).get()).get('model_id') as string | undefined;
-  const waitCurrent = async (key: string, modelId: string) => {
-    const deadline = Date.now() + 60_000;
-    while ((await current(key)) !== modelId) {
-      if (Date.now() > deadline) assert.fail(`models/${key} is ${await current(key)}, not ${modelId}`);
-      await sleep(200);
-    }
-  };
+  const waitCurrent = (key: string, modelId: string) => c.waitCurrent(key, modelId);
   /** Publishes one photo per message for `key` (or with no attribute for null). */
   const publish = (key: string | null, n: number) => c.publishPhotos(n, key === null ? {} : {attributes: {model: key}});
   const results = (ids: string[]) => c.results<Doc>(ids);
