@@ -46,6 +46,7 @@ import {
   handlerRuns,
   readsPerMessage,
   rolloutRuns,
+  batchRuns,
   rollTimeline,
   swapRun,
   type Engine,
@@ -258,6 +259,8 @@ async function main(): Promise<void> {
   const reads = await readsPerMessage('onnx', v2, pics, values.quick ? 160 : 400);
   table('model-record reads per message (document gets; onnx, in-memory adapters)', reads);
   table('rollouts: served throughput at concurrency 4, onnx (images/s, ms)', rollouts);
+  const batches = await batchRuns('onnx', v2, pics, [1, 4, 8, 16], 64, values.quick ? 1 : 3);
+  table('batch messages of 64 photos, onnx, one message at a time (images/s)', batches);
 
   // 6 + 7. cold start, RSS and the roll timeline on the emulators
   const cold: Record<string, unknown> = {};
@@ -331,7 +334,9 @@ async function main(): Promise<void> {
       raw_mobilenet_v2: Object.fromEntries(Object.entries(rawV2).filter(([k]) => k.startsWith(engine))),
       handler_mobilenet_v2: handler[engine],
       swap: swap[engine],
-      ...(engine === 'onnx' ? {rollout_overhead_c4: rollouts, record_reads_per_message: reads} : {}),
+      ...(engine === 'onnx'
+        ? {rollout_overhead_c4: rollouts, record_reads_per_message: reads, batch_messages: batches}
+        : {}),
       cold_start: Object.fromEntries(Object.entries(cold).filter(([k]) => k.startsWith(engine))),
       roll_timeline: timeline[engine],
     })),

@@ -8,7 +8,11 @@
  * - a local image file (or a quoted local glob): uploaded to the images bucket under
  *   `uploads/`, then its gs:// path is published (`--local-paths` publishes the absolute
  *   path instead, for a classifyImage whose LOCAL_IMAGE_DIR contains it);
- * - a `.txt` or `.list` file: one of the above per line (blank lines and `#` skipped).
+ * - a `.txt` or `.list` file: one of the above per line (blank lines and `#` skipped);
+ * - `gs://bucket/folder/` (ending in `/`): published as is, one message that classifyImage
+ *   answers for every object in the folder.
+ *
+ * `--batch N` publishes the paths as batch messages, `{"images": [...]}` of up to N each.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +28,8 @@ const USAGE = `usage: npm run publish-images -- <path|glob|list-file ...> [optio
   --bucket B        images bucket for local files (default: the local stack's, or $IMAGES_BUCKET)
   --local-paths     publish local files as absolute paths instead of uploading them
   --repeat N        publish the whole list N times (default 1)
+  --batch N         publish {"images": [...]} messages of up to N paths each (classifyImage's
+                    MAX_BATCH_IMAGES, default 500, bounds N); gs://bucket/folder/ is one message already
   --key K           the model key to classify with (attribute 'model', or --key-attribute / $MODEL_KEY_ATTRIBUTE);
                     only with {key} in MODEL_FILE_PATTERN
   --project P       a real project (default: the local stack when npm start runs)
@@ -88,6 +94,7 @@ async function main(): Promise<number> {
       key: {type: 'string'},
       'key-attribute': {type: 'string', default: process.env['MODEL_KEY_ATTRIBUTE'] ?? 'model'},
       repeat: {type: 'string', default: '1'},
+      batch: {type: 'string', default: '0'},
       project: {type: 'string'},
       json: {type: 'boolean', default: false},
       help: {type: 'boolean', short: 'h', default: false},
@@ -98,7 +105,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const repeat = Number(values.repeat);
-  if (!positionals.length || !Number.isInteger(repeat) || repeat < 1) {
+  const batch = Number(values.batch);
+  if (!positionals.length || !Number.isInteger(repeat) || repeat < 1 || !Number.isInteger(batch) || batch < 0) {
     console.error(USAGE);
     return 64;
   }
@@ -129,7 +137,14 @@ async function main(): Promise<number> {
       images.push(`gs://${bucketName}/${name}`);
     }
   }
-  const all = Array.from({length: repeat}, () => images).flat();
+  const paths = Array.from({length: repeat}, () => images).flat();
+  // What each message carries: a path, or a batch of paths.
+  const all =
+    batch > 0
+      ? Array.from({length: Math.ceil(paths.length / batch)}, (_, i) =>
+          JSON.stringify({images: paths.slice(i * batch, (i + 1) * batch)})
+        )
+      : paths;
   const pubsub = new PubSub(target.projectId ? {projectId: target.projectId} : {});
   const topic = pubsub.topic(topicName);
   const messages: Array<{image: string; message_id: string}> = [];

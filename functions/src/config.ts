@@ -81,6 +81,13 @@ export interface Config {
   /** `MAX_IMAGE_BYTES` (default 20 MiB) and `MAX_IMAGE_PIXELS` (default 50 M). */
   readonly maxImageBytes: number;
   readonly maxImagePixels: number;
+  /** `MAX_BATCH_IMAGES` (default 500): most images one batch message may list (or a prefix hold). */
+  readonly maxBatchImages: number;
+  /**
+   * `INFERENCE_BATCH` (default 8): images of a batch message read, decoded and run through the
+   * engine together (the next group is read while one runs). Bounds a batch's memory too.
+   */
+  readonly inferenceBatch: number;
   /** `MODEL_RELOAD_BACKOFF` in ms (default 30 s): wait before retrying a model that failed to load. */
   readonly reloadBackoffMs: number;
   /**
@@ -227,6 +234,16 @@ export function parseConfig(env: Env = process.env): Config {
     topK: read('TOP_K', 5, positiveInt),
     maxImageBytes: read('MAX_IMAGE_BYTES', 20 * 1024 * 1024, positiveInt),
     maxImagePixels: read('MAX_IMAGE_PIXELS', 50_000_000, positiveInt),
+    maxBatchImages: read('MAX_BATCH_IMAGES', 500, v => {
+      const n = positiveInt(v);
+      if (n > 10_000) throw new Error(`must be at most 10000, not ${n}`);
+      return n;
+    }),
+    inferenceBatch: read('INFERENCE_BATCH', 8, v => {
+      const n = positiveInt(v);
+      if (n > 64) throw new Error(`must be at most 64, not ${n}`);
+      return n;
+    }),
     reloadBackoffMs: read('MODEL_RELOAD_BACKOFF', 30_000, durationMs),
     engine: read<'auto' | 'onnx' | 'tfjs'>('INFERENCE_ENGINE', 'auto', v => {
       const e = v.trim();

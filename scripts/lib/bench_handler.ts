@@ -73,7 +73,7 @@ function harness(
   registry: ModelRegistry,
   objects: ObjectStore,
   onnx: OnnxOptions = {},
-  staleness = 0
+  {staleness = 0, inferenceBatch = 8}: {staleness?: number; inferenceBatch?: number} = {}
 ): Harness {
   const answers = new Map<string, string>();
   const written = new Map<string, number>();
@@ -108,6 +108,8 @@ function harness(
       rolloutThresholds: DEFAULT_THRESHOLDS,
       cutover: 'available',
       recordMaxStalenessMs: staleness,
+      maxBatchImages: 500,
+      inferenceBatch,
     },
     registry: () => registry,
     objects,
@@ -116,6 +118,10 @@ function harness(
       write: async (id, doc) => {
         written.set(id, performance.now());
         answers.set(id, 'error' in doc ? 'failed' : String(doc['model_id']));
+      },
+      writeBatch: async (id, docs) => {
+        docs.forEach((doc, i) => answers.set(`${id}/${i}`, 'error' in doc ? 'failed' : String(doc['model_id'])));
+        written.set(id, performance.now());
       },
     },
     models: cache,
@@ -195,6 +201,56 @@ export async function handlerRuns(
 }
 
 /**
+ * Batch messages (`{"images": [...]}` of `size` photos), one at a time, at each INFERENCE_BATCH:
+ * images a second through the whole handler (reads, decoding, the engine, one batched write),
+ * against single-image messages at concurrency 1 and 4 on the same handler and photos.
+ */
+export async function batchRuns(
+  engine: Engine,
+  model: Buffer,
+  photos: Photo[],
+  groups: number[],
+  size = 64,
+  rounds = 3
+) {
+  const out: Record<string, {images_per_s: number; ms_per_message: number; failed: number}> = {};
+  const names = Array.from({length: size}, (_, i) => `gs://${IMAGES}/${photos[i % photos.length]!.name}`);
+  for (const group of groups) {
+    const {store, objects} = memory(photos, model);
+    await store.recordVersion(record('v1.h5', 1, model), 'bench', new Date());
+    const h = harness(engine, store, objects, {}, {inferenceBatch: group});
+    await drive(h, photos, 1, sent => sent < 2); // loads the model
+    if (group === groups[0]) {
+      for (const c of [1, 4]) {
+        const run = await drive(h, photos, c, sent => sent < size * rounds);
+        out[`single-image messages, c${c}`] = {
+          images_per_s: round(run.latencies.length / run.seconds),
+          ms_per_message: round(pct(run.latencies, 50)),
+          failed: run.failures + [...h.answers.values()].filter(v => v === 'failed').length,
+        };
+      }
+    }
+    h.answers.clear();
+    const times: number[] = [];
+    const t0 = performance.now();
+    for (let r = 0; r < rounds; r++) {
+      const t = performance.now();
+      await h.handler(event(JSON.stringify({images: names})));
+      times.push(performance.now() - t);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    out[`batch of ${size}, INFERENCE_BATCH=${group}`] = {
+      images_per_s: round((size * rounds) / seconds),
+      ms_per_message: round(pct(times, 50)),
+      failed:
+        [...h.answers.values()].filter(v => v === 'failed').length + (h.answers.size === size * rounds ? 0 : size),
+    };
+    await h.close();
+  }
+  return out;
+}
+
+/**
  * What a rollout costs the served traffic: throughput at `concurrency` with no rollout, then
  * with the same model as a candidate in shadow at 50% and 100% (each shadowed message runs
  * the model twice) and as a canary at 50% (no extra work: the control). The bake is never
@@ -250,7 +306,7 @@ export async function readsPerMessage(engine: Engine, model: Buffer, photos: Pho
           },
           reportRollout: (...args) => store.reportRollout(...args),
         };
-        const h = harness(engine, counted, objects, {}, staleness);
+        const h = harness(engine, counted, objects, {}, {staleness});
         await drive(h, photos, 1, sent => sent < 2);
         reads = 0;
         const run = await drive(h, photos, c, sent => sent < total);

@@ -39,5 +39,13 @@ export function gcsObjectStore(storage: Storage): ObjectStore {
         stream.on('end', () => resolve(Buffer.concat(chunks, size)));
       });
     },
+    async list(bucket, prefix, {limit}) {
+      // One page, with `/` as the delimiter: the folder's own objects, in name order (how
+      // Cloud Storage lists), never its sub-folders.
+      const [files] = await storage
+        .bucket(bucket)
+        .getFiles({prefix, delimiter: '/', maxResults: limit, autoPaginate: false});
+      return files.map(f => f.name).filter(name => !name.endsWith('/'));
+    },
   };
 }

@@ -6,6 +6,7 @@
  * for permanent problems and let everything else (unavailable, deadline, …) propagate as
  * transient. The client libraries already retry their own idempotent calls.
  */
+import type {PermanentError} from './errors.js';
 import type {CurrentModel, Decision, ModelRecord} from './model_record.js';
 import type {Judgement, Rollout, RolloutCounts, RolloutPlan} from './rollout.js';
 import type {Scale} from './scale.js';
@@ -72,6 +73,11 @@ export interface ModelStore extends ModelRegistry {
 export interface ObjectStore {
   /** The object's bytes; refuses objects over `maxBytes` before downloading them. */
   read(bucket: string, name: string, options: {generation?: string; maxBytes: number}): Promise<Buffer>;
+  /**
+   * Names of the objects directly under `prefix` (a "folder": not in its sub-folders), in
+   * name order, at most `limit` of them; names that end in `/` (folder placeholders) are left out.
+   */
+  list(bucket: string, prefix: string, options: {limit: number}): Promise<string[]>;
 }
 
 /** Read access to local files (local use: `LOCAL_IMAGE_DIR`, label files given as paths). */
@@ -82,7 +88,13 @@ export interface FileStore {
 
 /** Where results go: `predictions/{id}`, written idempotently (a redelivery overwrites). */
 export interface PredictionSink {
+  /** The result of a message that named one image (or of a message that failed as a whole). */
   write(messageId: string, doc: Record<string, unknown>): Promise<void>;
+  /**
+   * The results of a batch message, `docs[i]` for its i-th image, each under an id made of the
+   * message id and i (so a redelivered batch rewrites its own documents), in one commit.
+   */
+  writeBatch(messageId: string, docs: readonly Record<string, unknown>[]): Promise<void>;
 }
 
 /** How a model wants its pixels: shape, layout and value range. */
@@ -140,6 +152,12 @@ export interface Classifier {
    * classifies it. Throws ImageError (permanent) for an image that cannot be classified.
    */
   classify(image: Uint8Array, topK: number): Promise<Classification>;
+  /**
+   * Decodes and preprocesses several images at once (on libuv's threads) and classifies the
+   * ones that decode as one engine batch. Each image gets its answer or the permanent error it
+   * alone got: an undecodable image (or a NaN output) does not fail the others.
+   */
+  classifyMany(images: readonly Uint8Array[], topK: number): Promise<(Classification | PermanentError)[]>;
   /** Classifies already preprocessed images (HWC floats, scaled), as one batch. */
   classifyPixels(images: readonly Float32Array[], topK: number): Promise<Classification[]>;
   /** Frees the model. Further calls fail. */

@@ -7,7 +7,13 @@
  */
 import {stableHash} from './rollout.js';
 
-/** `predictions/{id}` of a message: `<8 hex digits of FNV-1a(messageId)>-<messageId>`. */
-export function predictionId(messageId: string): string {
-  return `${stableHash(messageId).toString(16).padStart(8, '0')}-${messageId}`;
+/**
+ * `predictions/{id}` of a message: `<8 hex digits of stableHash(messageId)>-<messageId>`; of
+ * the image at `index` of a batch message, `<hash of messageId/index>-<messageId>-<index>`, so
+ * the images of one batch spread over the key range too.
+ */
+export function predictionId(messageId: string, index?: number): string {
+  const key = index === undefined ? messageId : `${messageId}/${index}`;
+  const suffix = index === undefined ? messageId : `${messageId}-${index}`;
+  return `${stableHash(key).toString(16).padStart(8, '0')}-${suffix}`;
 }

@@ -2,7 +2,8 @@
  * `classifyImage`: Pub/Sub "message published" → read the model record (coalesced), make
  * sure the cached model is that one (lazy reload), read and preprocess the image,
  * classify, and write `predictions/{hash}-{messageId}`: Beam's ReadFromPubSub → read_image →
- * RunInference(model_metadata side input) → PostProcessor.
+ * RunInference(model_metadata side input) → PostProcessor. A batch message (a JSON list of
+ * paths, or a folder to list) goes through classify_batch.ts: a document per image.
  *
  * Permanent problems (bad message, missing object, undecodable image) are recorded as a
  * failure document and acknowledged; transient ones (Firestore, Storage unavailable; no
@@ -10,13 +11,24 @@
  */
 import type {CloudEvent} from '@google-cloud/functions-framework';
 import type {Config} from '../config.js';
-import {isPermanent, ModelUnavailableError, UnknownModelError} from '../core/errors.js';
+import {isPermanent, MessageError, ModelUnavailableError, UnknownModelError} from '../core/errors.js';
 import {messageModelKey} from '../core/model_key.js';
 import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
-import {decodeImagePath, type ImageLocation} from '../core/image_path.js';
-import type {FileStore, Lease, ModelProvider, ModelRegistry, ObjectStore, PredictionSink} from '../core/ports.js';
+import type {ImageLocation} from '../core/image_path.js';
+import {decodeImageRequest, imageName, type BatchEntry} from '../core/image_request.js';
+import type {
+  Classification,
+  FileStore,
+  Lease,
+  ModelProvider,
+  ModelRegistry,
+  ObjectStore,
+  PredictionSink,
+} from '../core/ports.js';
 import {count, type RolloutCounts} from '../core/rollout.js';
+import {classifyBatch} from './classify_batch.js';
+import {failed, predicted, type MessageRun} from './results.js';
 import {acquireCandidate, routeOf, RolloutTally, shadowRun, type Route} from './rollout_tally.js';
 
 /** The Pub/Sub CloudEvent payload (`google.events.cloud.pubsub.v1.MessagePublishedData`). */
@@ -41,6 +53,8 @@ export interface ClassifyImageDeps {
     | 'topK'
     | 'maxImageBytes'
     | 'maxImagePixels'
+    | 'maxBatchImages'
+    | 'inferenceBatch'
     | 'modelFilePattern'
     | 'currentDocument'
     | 'modelKeyAttribute'
@@ -70,6 +84,20 @@ export function preview(data: Buffer): string {
   const text = data.toString('utf8');
   const shown = JSON.stringify(text.slice(0, PREVIEW_CHARS)).slice(1, -1);
   return text.length > PREVIEW_CHARS ? `${shown}… (${data.length} bytes)` : shown;
+}
+
+/** The objects of a listed folder, as a batch (at most `max`: a larger folder is refused). */
+async function listFolder(
+  folder: {bucket: string; prefix: string},
+  deps: ClassifyImageDeps,
+  max: number
+): Promise<BatchEntry[]> {
+  const where = `gs://${folder.bucket}/${folder.prefix}`;
+  const names = await deps.objects.list(folder.bucket, folder.prefix, {limit: max + 1});
+  if (names.length > max)
+    throw new MessageError('batch_too_large', `${where} holds more than MAX_BATCH_IMAGES (${max}) objects`);
+  if (names.length === 0) throw new MessageError('bad_message', `${where} holds no objects`);
+  return names.map(name => ({kind: 'gcs', bucket: folder.bucket, name}));
 }
 
 /** The image's bytes; ObjectNotFoundError / ObjectTooLargeError are permanent. */
@@ -159,8 +187,8 @@ export function makeClassifyImageHandler(
         throw new UnknownModelError(`no model is recorded for key '${key}' (${config.modelFilePattern.raw})`);
       if (!record)
         throw new Error('no model has been recorded yet (upload a .h5 matching MODEL_FILE_PATTERN); will retry');
-      const location = decodeImagePath(data, policy);
-      image = location.kind === 'gcs' ? `gs://${location.bucket}/${location.name}` : location.path;
+      const request = decodeImageRequest(data, policy, config.maxBatchImages);
+      if (request.kind === 'single') image = imageName(request.location);
       route = routeOf(record, messageId);
       counts = route.rollout ? tally.counts(key, route.rollout.candidate.model_id) : null;
       // Acquire first (instant unless a load is due), so that the finally below always releases it.
@@ -178,94 +206,60 @@ export function makeClassifyImageHandler(
         }
       }
       lease ??= await deps.models.acquire(record, key);
-      const bytes = await readImage(location, deps, config.maxImageBytes);
-      const r = await lease.classifier.classify(bytes, config.topK);
-      if (counts) count(counts[route.arm], {latencyMs: r.inference_ms + r.preprocess_ms});
-      const shadow =
-        route.shadow && counts
-          ? await shadowRun(
-              {models: deps.models, record, rollout: route.rollout!, key, bytes, topK: config.topK, served: r},
-              counts
-            )
-          : null;
-      const arm = route.rollout ? {arm: route.arm, ...(candidateError ? {candidate_error: candidateError} : {})} : {};
-      const name = lease.record.model_name;
-      const {engine, backend} = lease.classifier;
-      const doc = {
-        ...base,
-        image,
-        label: r.label,
-        score: r.score,
-        top_k: r.top_k.map(t => ({label: t.label, score: t.score})),
-        // The model that actually ran, captured with it (never re-read afterwards).
-        model_id: lease.record.model_id,
-        model_name: name,
-        ...keyFields(key),
-        ...arm,
-        // The candidate's answer in shadow mode: stored beside, never served.
-        ...(shadow ? {shadow} : {}),
-        // True when the record already names a newer model that is still loading here.
-        stale_model: lease.stale,
-        engine,
-        backend,
-        timings: {registry_read_ms: registryReadMs, preprocess_ms: r.preprocess_ms, inference_ms: r.inference_ms},
+      const arm = route.arm;
+      const run: MessageRun = {
+        messageId,
+        base,
+        keyFields: keyFields(key),
+        armFields: route.rollout ? {arm, ...(candidateError ? {candidate_error: candidateError} : {})} : {},
+        lease,
+        registryReadMs,
+        started,
       };
-      await deps.predictions.write(messageId, doc);
-      logger.log('INFO', `classifyImage: ${image} → ${r.label} (${r.score.toFixed(3)}) by ${name}`, {
-        message_id: messageId,
-        outcome: 'predicted',
-        model_id: lease.record.model_id,
-        ...keyFields(key),
-        ...arm,
-        ...(shadow && 'agrees' in shadow ? {shadow_agrees: shadow['agrees']} : {}),
-        engine,
-        backend,
-        stale_model: lease.stale,
-        lease_seq: lease.seq,
-        [`${name}_num_inferences`]: 1,
-        [`${name}_inference_latency_ms`]: Math.round(r.inference_ms),
-        inference_latency_ms: Math.round(r.inference_ms), // fixed name for the log-based metric
-        [`${name}_model_byte_size`]: lease.classifier.byteSize,
-        registry_read_ms: Math.round(registryReadMs),
-        preprocess_ms: Math.round(r.preprocess_ms),
-        elapsed_ms: Math.round(performance.now() - started),
-        'logging.googleapis.com/labels': {...keyFields(key), model_name: name, function: 'classifyImage'},
-      });
+      const tallied = counts;
+      const rollout = route.rollout;
+      const shadowOf =
+        route.shadow && tallied && rollout
+          ? (bytes: Uint8Array, served: Classification) =>
+              shadowRun(
+                {models: deps.models, record: record!, rollout, key: key!, bytes, topK: config.topK, served},
+                tallied
+              )
+          : null;
+      if (request.kind === 'single') {
+        const bytes = await readImage(request.location, deps, config.maxImageBytes);
+        const r = await lease.classifier.classify(bytes, config.topK);
+        if (tallied) count(tallied[arm], {latencyMs: r.inference_ms + r.preprocess_ms});
+        const shadow = shadowOf ? await shadowOf(bytes, r) : null;
+        await deps.predictions.write(messageId, predicted(run, image, r, shadow, logger));
+      } else {
+        const docs = await classifyBatch({
+          run,
+          entries: request.kind === 'batch' ? request.entries : await listFolder(request, deps, config.maxBatchImages),
+          groupSize: config.inferenceBatch,
+          topK: config.topK,
+          read: location => readImage(location, deps, config.maxImageBytes),
+          shadow: shadowOf,
+          count: tallied ? outcome => count(tallied[arm], outcome) : null,
+          logger,
+        });
+        await deps.predictions.writeBatch(messageId, docs);
+      }
     } catch (e) {
       if (!isPermanent(e)) throw e;
-      const kind = e.kind;
-      const reason = e.message.split('\n')[0]!;
-      const ran = lease?.record ?? record;
-      const model_id = ran?.model_id ?? null;
-      const name = ran?.model_name ?? null;
       // A failure counts against the arm whose model was chosen for the message.
-      if (counts && route && lease) count(counts[route.arm], {failure: kind});
-      const arm = route?.rollout ? {arm: route.arm} : {};
-      await deps.predictions.write(messageId, {
-        ...base,
-        image: image || null,
+      if (counts && route && lease) count(counts[route.arm], {failure: e.kind});
+      const failure = {
+        messageId,
+        base,
+        keyFields: keyFields(key),
+        armFields: route?.rollout ? {arm: route.arm} : {},
+        ran: lease?.record ?? record,
+        registryReadMs,
         // What the message said, when it named no usable image (so `status` can show it).
-        ...(image ? {} : {message_data: preview(data)}),
-        error: {kind, message: reason},
-        model_id,
-        model_name: name,
-        ...keyFields(key),
-        ...arm,
-      });
-      logger.log('WARNING', `classifyImage: ${image || 'message'} failed permanently (${kind}): ${reason}`, {
-        message_id: messageId,
-        outcome: 'failed',
-        error_kind: kind,
-        ...keyFields(key),
-        ...arm,
-        ...(name ? {[`${name}_failed_inferences`]: 1} : {}),
-        registry_read_ms: Math.round(registryReadMs),
-        'logging.googleapis.com/labels': {
-          ...keyFields(key),
-          ...(name ? {model_name: name} : {}),
-          function: 'classifyImage',
-        },
-      });
+        extra: image ? {} : {message_data: preview(data)},
+      };
+      await deps.predictions.write(messageId, failed(failure, image || null, e, logger));
     } finally {
       lease?.release();
     }

@@ -4,7 +4,7 @@
  * tfjs-models' mobilenet, `load()` (model/loader.ts) returns the {@link Classifier}
  * interface and this class stays private to model/.
  */
-import {BadOutputError} from '../core/errors.js';
+import {BadOutputError, isPermanent, type PermanentError} from '../core/errors.js';
 import type {Classification, Classifier, InputContract} from '../core/ports.js';
 import type {EngineModel} from './engines/engine.js';
 import {preprocessImage, type PreprocessOptions} from './preprocess.js';
@@ -12,7 +12,7 @@ import {preprocessImage, type PreprocessOptions} from './preprocess.js';
 /** What a classifier says about itself, beside its engine. */
 export type ClassifierInfo = Omit<
   Classifier,
-  'engine' | 'backend' | 'outputWidth' | 'classify' | 'classifyPixels' | 'dispose'
+  'engine' | 'backend' | 'outputWidth' | 'classify' | 'classifyMany' | 'classifyPixels' | 'dispose'
 >;
 
 /** Indices of the k largest values, largest first (a partial selection, not a full sort). */
@@ -100,14 +100,51 @@ export class ImageClassifier implements Classifier {
     return {...result!, preprocess_ms: preprocessMs};
   }
 
+  async classifyMany(images: readonly Uint8Array[], topK: number): Promise<(Classification | PermanentError)[]> {
+    const t0 = performance.now();
+    const pixels = await Promise.all(
+      images.map(image =>
+        preprocessImage(image, this.input, this.preprocess).then(
+          pre => pre.data,
+          (e: unknown) => {
+            if (isPermanent(e)) return e;
+            throw e;
+          }
+        )
+      )
+    );
+    // The batch's preprocessing is concurrent: its wall time is the figure, for every image.
+    const preprocessMs = performance.now() - t0;
+    const decoded = pixels.filter((p): p is Float32Array => p instanceof Float32Array);
+    const {values, inferenceMs} = await this.run(decoded);
+    let row = 0;
+    return pixels.map(p => {
+      if (!(p instanceof Float32Array)) return p;
+      try {
+        return {...this.answer(values, row, topK, inferenceMs), preprocess_ms: preprocessMs};
+      } catch (e) {
+        if (isPermanent(e)) return e;
+        throw e;
+      } finally {
+        row++;
+      }
+    });
+  }
+
   async classifyPixels(images: readonly Float32Array[], topK: number): Promise<Classification[]> {
-    if (images.length === 0) return [];
+    const {values, inferenceMs} = await this.run(images);
+    return images.map((_, i) => this.answer(values, i, topK, inferenceMs));
+  }
+
+  /** Runs preprocessed images through the engine as one batch. */
+  private async run(images: readonly Float32Array[]): Promise<{values: Float32Array; inferenceMs: number}> {
+    if (images.length === 0) return {values: new Float32Array(0), inferenceMs: 0};
     const size = this.input.height * this.input.width * this.input.channels;
     for (const img of images) {
       if (img.length !== size) throw new Error(`preprocessed image has ${img.length} values, the model needs ${size}`);
     }
-    // One image (every classifyImage invocation) goes to the engine as it is; only a real
-    // batch is concatenated.
+    // One image (every single-image message) goes to the engine as it is; only a real batch
+    // is concatenated.
     let batch = images[0]!;
     if (images.length > 1) {
       batch = new Float32Array(size * images.length);
@@ -115,31 +152,33 @@ export class ImageClassifier implements Classifier {
     }
     const start = performance.now();
     const values = await this.model.predict(batch, images.length);
-    const inferenceMs = performance.now() - start;
+    return {values, inferenceMs: performance.now() - start};
+  }
+
+  /** Row `i` of a batch's outputs as probabilities, top-k and labels. */
+  private answer(values: Float32Array, i: number, topK: number, inferenceMs: number): Classification {
     const width = this.outputWidth;
     const k = Math.max(1, Math.min(topK, width));
-    return images.map((_, i) => {
-      const row = values.subarray(i * width, (i + 1) * width);
-      // NaN or Infinity out of a model that passed its warm-up: the weights blow up on real
-      // inputs. A permanent failure for this image, never a label picked from garbage.
-      if (row.some(v => !Number.isFinite(v)))
-        throw new BadOutputError(`the model's output is not finite (NaN or Infinity) for this image`);
-      if (!this.outputsProbabilities) softmaxInPlace(row);
-      const top = topIndices(row, k).map(index => ({
-        label: this.labels?.[index] ?? String(index),
-        index,
-        score: row[index]!,
-      }));
-      const best = top[0]!;
-      return {
-        label: best.label,
-        index: best.index,
-        score: best.score,
-        top_k: top,
-        inference_ms: inferenceMs,
-        preprocess_ms: 0,
-      };
-    });
+    const row = values.subarray(i * width, (i + 1) * width);
+    // NaN or Infinity out of a model that passed its warm-up: the weights blow up on real
+    // inputs. A permanent failure for this image, never a label picked from garbage.
+    if (row.some(v => !Number.isFinite(v)))
+      throw new BadOutputError(`the model's output is not finite (NaN or Infinity) for this image`);
+    if (!this.outputsProbabilities) softmaxInPlace(row);
+    const top = topIndices(row, k).map(index => ({
+      label: this.labels?.[index] ?? String(index),
+      index,
+      score: row[index]!,
+    }));
+    const best = top[0]!;
+    return {
+      label: best.label,
+      index: best.index,
+      score: best.score,
+      top_k: top,
+      inference_ms: inferenceMs,
+      preprocess_ms: 0,
+    };
   }
 
   dispose(): void {

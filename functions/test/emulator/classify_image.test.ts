@@ -204,6 +204,23 @@ describe('classifyImage on the emulators', {skip: !EMULATORS && 'emulators not r
     assert.ok(logger.entries.some(e => e['outcome'] === 'dropped_too_old' && e['message_id'] === 'too-old'));
   });
 
+  it('a folder message lists the bucket on the emulator: a document per photo, keyed by message and index; a redelivery adds none', async () => {
+    const photos = fixtureDir('images').sort();
+    await raw(`gs://${imagesBucket}/images/`, 'folder').expect(204);
+    await raw(`gs://${imagesBucket}/images/`, 'folder').expect(204);
+    const docs = await db.collection(predictionsCollection).where('message_id', '==', 'folder').get();
+    assert.equal(docs.size, photos.length);
+    const byIndex = new Map(docs.docs.map(d => [d.get('batch_index') as number, d]));
+    photos.forEach((photo, i) => {
+      const doc = byIndex.get(i)!;
+      assert.equal(doc.id, predictionId('folder', i));
+      assert.equal(doc.get('image'), `gs://${imagesBucket}/images/${photo}`);
+      assert.equal(doc.get('model_id'), v1);
+      assert.ok(doc.get('label'), photo);
+    });
+    assert.equal(byIndex.get(photos.indexOf('daisy.jpg'))!.get('label'), 'daisy');
+  });
+
   it('a Firestore outage → 500 and no record', async () => {
     registryDown = true;
     try {

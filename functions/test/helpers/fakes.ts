@@ -135,6 +135,14 @@ export class MemoryObjectStore implements ObjectStore {
     if (bytes.length > maxBytes) throw new ObjectTooLargeError(`gs://${bucket}/${name} is too large`);
     return bytes;
   }
+  async list(bucket: string, prefix: string, {limit}: {limit: number}): Promise<string[]> {
+    if (this.failWith) throw this.failWith;
+    const names = [...this.objects.keys()]
+      .filter(k => k.startsWith(`${bucket}/${prefix}`))
+      .map(k => k.slice(bucket.length + 1))
+      .filter(name => !name.slice(prefix.length).includes('/'));
+    return names.sort().slice(0, limit);
+  }
 }
 
 /** A finalize event's data for an object. */

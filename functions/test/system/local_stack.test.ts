@@ -233,6 +233,27 @@ describe('scripts against a running stack', {timeout: 300_000}, () => {
       const labels = new Map(s.predictions.map(p => [p.image, p.label]));
       assert.equal(labels.get('gs://demo-local-images/uploads/daisy.jpg'), 'daisy');
       assert.equal(labels.get('gs://demo-local-images/uploads/tiger.jpeg'), 'tiger');
+
+      // Batch messages: a folder (one message, a result per object) and --batch 2 over three paths.
+      const folder = JSON.parse(await run('publish-images', '--', 'gs://demo-local-images/uploads/', '--json'));
+      const uploads = ['daisy.jpg', 'tiger.jpeg', 'missing.jpg'].map(f => `gs://demo-local-images/uploads/${f}`);
+      const batched = JSON.parse(await run('publish-images', '--', ...uploads, '--batch', '2', '--json'));
+      assert.equal(folder.published, 1);
+      assert.equal(batched.published, 2);
+      const want = 4 + 2 + 3;
+      const until = Date.now() + 60_000;
+      while ((status?.predictions.length ?? 0) < want && Date.now() < until) {
+        status = JSON.parse(await run('status', '--', '--json'));
+        await new Promise(r => setTimeout(r, 300));
+      }
+      const after = status!.predictions as Array<{image: string; label?: string; error?: {kind: string}}>;
+      assert.equal(after.length, want);
+      const outcome = (p: {label?: string; error?: {kind: string}}) => p.label ?? p.error?.kind;
+      assert.deepEqual(after.map(p => `${p.image} ${outcome(p)}`).sort(), [
+        ...Array(3).fill('gs://demo-local-images/uploads/daisy.jpg daisy'),
+        'gs://demo-local-images/uploads/missing.jpg not_found',
+        ...Array(5).fill('gs://demo-local-images/uploads/tiger.jpeg tiger'),
+      ]);
     } finally {
       await stack.stop();
     }

@@ -64,7 +64,7 @@ async function setup(staleness: string) {
     registry: () => store,
     objects,
     files: localFiles(),
-    predictions: {write: async id => void written.push(id)},
+    predictions: {write: async id => void written.push(id), writeBatch: async () => {}},
     models,
     logger: memoryLogger(),
     now: () => new Date(now),
