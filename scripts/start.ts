@@ -49,6 +49,8 @@ async function main(): Promise<number> {
     stack = await startStack({
       writeStackFile: true,
       livePage: true,
+      // A function process that dies is started again, as Cloud Run replaces a crashed instance.
+      restartDead: true,
       ...(values.keyed ? {keyed: true} : {}),
       ...(values.quiet ? {} : {onFunctionLine: (fn: string, line: string) => console.log(formatLine(fn, line))}),
     });
@@ -115,11 +117,6 @@ ${Object.entries(info.env)
       if (process.ppid !== parent) stop('parent exited');
     }, 500);
     watchdog.unref();
-    for (const fn of [stack.functions.recordModel, ...stack.functions.classifyImages])
-      void fn.exited.then(how => {
-        // Ctrl-C reaches the whole process group, so the functions may stop first: that is fine.
-        if (!stopping) console.error(`[${fn.name}] exited unexpectedly (${how}); the other parts keep running`);
-      });
   });
   await stack.stop();
   console.log('stopped');

@@ -95,10 +95,18 @@ export interface StackOptions {
   /** A model per key: MODEL_FILE_PATTERN `gs://<models>/{key}/*.{h5,keras}` (npm start -- --keyed). */
   readonly keyed?: boolean;
   /**
-   * classifyImage processes behind the push endpoint (default 1). With more than one, a
-   * round-robin balancer (scripts/lib/balancer.ts) is the push endpoint, as Cloud Run's URL is.
+   * classifyImage processes behind the push endpoint (default 1). With more than one (or with
+   * `restartDead`), a round-robin balancer (scripts/lib/balancer.ts) is the push endpoint, as
+   * Cloud Run's URL is.
    */
   readonly classifyInstances?: number;
+  /**
+   * Start a function process again, on the same port, when it dies (as Cloud Run replaces a
+   * crashed instance behind the same URL); meanwhile pushes and finalize events are refused
+   * and redelivered. A crash is any exit but SIGINT / SIGTERM (a stop): SIGKILL (as the OOM
+   * killer sends), or an exit code.
+   */
+  readonly restartDead?: boolean;
 }
 
 /** A running function process. */
@@ -116,8 +124,13 @@ export interface Stack {
   readonly firestore: Emulator;
   readonly pubsub: Emulator;
   readonly storage: Emulator;
-  /** `classifyImage` is the first of `classifyImages` (all of them behind the push endpoint). */
+  /**
+   * `classifyImage` is the first of `classifyImages` (all of them behind the push endpoint).
+   * With `restartDead`, a restarted process replaces the dead one here.
+   */
   readonly functions: {recordModel: FunctionProcess; classifyImage: FunctionProcess; classifyImages: FunctionProcess[]};
+  /** Processes started again after dying (`restartDead`). */
+  readonly restarts: Array<{name: string; pid: number | undefined; at: number}>;
   /** The balancer in front of the classifyImage processes, when there are several. */
   readonly balancer: Balancer | null;
   readonly bridge: EventBridge;
@@ -200,9 +213,10 @@ const FF_MAIN = path.join(path.dirname(require.resolve('@google-cloud/functions-
 export async function startFunction(
   name: string,
   env: Record<string, string>,
-  onLine?: (fn: string, line: string) => void
+  onLine?: (fn: string, line: string) => void,
+  port?: number
 ): Promise<FunctionProcess> {
-  const p = await freePort();
+  const p = port ?? (await freePort());
   const child = spawn(
     process.execPath,
     [
@@ -321,11 +335,44 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       startFunction('recordModel', functionEnv, options.onFunctionLine),
       ...Array.from({length: instances}, () => startFunction('classifyImage', functionEnv, options.onFunctionLine)),
     ]);
-    const classifyImage = classifyImages[0]!;
-    started.push(() => stopFunction(recordModel), ...classifyImages.map(fn => () => stopFunction(fn)));
+    const functions = {recordModel, classifyImage: classifyImages[0]!, classifyImages};
+    const restarts: Stack['restarts'] = [];
+    let stopping = false;
+    const supervise = (fn: FunctionProcess, put: (next: FunctionProcess) => void): void => {
+      void fn.exited.then(async how => {
+        // SIGINT / SIGTERM are a stop (Ctrl-C reaches the whole process group), not a crash.
+        if (stopping) return;
+        const restart = options.restartDead && how !== 'SIGINT' && how !== 'SIGTERM';
+        const line = `exited unexpectedly (${how})${restart ? '; starting it again' : ''}`;
+        options.onFunctionLine?.(fn.name, JSON.stringify({severity: 'WARNING', message: line}));
+        if (!restart) return;
+        const next = await startFunction(fn.name, functionEnv, options.onFunctionLine, Number(new URL(fn.url).port));
+        if (stopping) return void (await stopFunction(next));
+        put(next);
+        restarts.push({name: fn.name, pid: next.child.pid, at: Date.now()});
+        supervise(next, put);
+      });
+    };
+    supervise(recordModel, next => (functions.recordModel = next));
+    classifyImages.forEach((fn, i) =>
+      supervise(fn, next => {
+        classifyImages[i] = next;
+        functions.classifyImage = classifyImages[0]!;
+      })
+    );
+    // Stopped in reverse order: the flag first, so that no stopped process is restarted.
+    started.push(
+      () => stopFunction(functions.recordModel),
+      ...classifyImages.map((_, i) => () => stopFunction(classifyImages[i]!)),
+      async () => void (stopping = true)
+    );
+    const classifyImage = functions.classifyImage;
     recordModelUrl = recordModel.url;
     let balancer: Balancer | null = null;
-    if (instances > 1) {
+    // Cloud Run's front end answers for its instances: a crashed one's requests get a 5xx, never
+    // a refused or reset connection (which the Pub/Sub emulator's push handles badly: after a
+    // burst of reset pushes it was seen to stop pushing to the subscription altogether).
+    if (instances > 1 || options.restartDead) {
       balancer = await startBalancer(() => classifyImages.map(fn => fn.url));
       started.push(balancer.close);
     }
@@ -369,7 +416,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       firestore,
       pubsub,
       storage,
-      functions: {recordModel, classifyImage, classifyImages},
+      functions,
+      restarts,
       balancer,
       bridge,
       faults,
