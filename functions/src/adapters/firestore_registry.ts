@@ -145,10 +145,14 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
       });
     },
 
-    async reportRollout(instance, candidateId, counts, judgeRollout, now) {
+    async reportRollout(instance, candidateId, counts, judgeRollout, now, share) {
       await stats
         .doc(`${instance}__${stableHash(candidateId).toString(36)}`)
         .set({candidate_id: candidateId, instance, counts, updated: now.toISOString()});
+      if (share) {
+        const instances = (await statsOf(candidateId).count().get()).data().count;
+        if (!share(instances)) return {decision: 'wait'};
+      }
       return db.runTransaction(async tx => {
         const snap = await tx.get(currentRef);
         const current = snap.exists ? (snap.data() as CurrentModel) : null;

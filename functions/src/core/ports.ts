@@ -26,13 +26,20 @@ export interface ModelRegistry {
    * every instance's totals and applies `judge` to the rollout: a promotion or a rollback
    * is written to the record and the candidate's history entry. Null when the rollout is no
    * longer baking (or is another candidate's).
+   *
+   * `share`, when given, is asked with the number of instances reporting for the candidate (a
+   * count query, about one read) whether this report judges; if not, the totals are stored
+   * and `{decision: 'wait'}` returned without the transaction. With a 1/n share, about one
+   * judgement per interval reads everyone's totals, instead of every instance every interval
+   * (reads that grow with the square of the instances).
    */
   reportRollout(
     instance: string,
     candidateId: string,
     counts: RolloutCounts,
     judge: (rollout: Rollout, merged: RolloutCounts) => Judgement,
-    now: Date
+    now: Date,
+    share?: (instances: number) => boolean
   ): Promise<Judgement | null>;
 }
 

@@ -5,8 +5,9 @@
  * The flush runs at the end of an invocation that finds the interval past, awaited there:
  * Cloud Run gives an instance CPU only while it serves a request, so a timer might never
  * fire. Each instance writes its own totals (idempotent: a repeated flush counts nothing
- * twice) and the judgement merges everyone's in one transaction. A failed flush is logged
- * and retried at the next one; it never fails a message.
+ * twice); with n instances reporting, each flush judges with chance 1/n, and a judgement
+ * merges everyone's totals in one transaction: about one judgement per interval in all. A
+ * failed flush is logged and retried at the next one; it never fails a message.
  */
 import type {Logger} from '../core/log.js';
 import type {CurrentModel} from '../core/model_record.js';
@@ -62,6 +63,8 @@ export interface TallyOptions {
   readonly registry: (key: string) => ModelRegistry;
   readonly logger: Logger;
   readonly now: () => Date;
+  /** Uniform in [0, 1) (default Math.random): which flushes judge. */
+  readonly random?: () => number;
 }
 
 interface Entry {
@@ -108,15 +111,16 @@ export class RolloutTally {
       if (!entry.dirty) continue;
       entry.dirty = false;
       try {
-        const verdict = await this.options
-          .registry(entry.key)
-          .reportRollout(
-            this.options.instance,
-            entry.candidateId,
-            entry.counts,
-            (rollout, merged) => judge(rollout, merged, thresholds, now()),
-            now()
-          );
+        const verdict = await this.options.registry(entry.key).reportRollout(
+          this.options.instance,
+          entry.candidateId,
+          entry.counts,
+          (rollout, merged) => judge(rollout, merged, thresholds, now()),
+          now(),
+          // Every instance stores its totals each interval; one in n (n instances reporting)
+          // judges, so about one judgement an interval reads everyone's totals.
+          instances => (this.options.random ?? Math.random)() * instances < 1
+        );
         if (verdict === null)
           this.entries.delete(id); // decided, or another candidate now
         else if (verdict.decision !== 'wait')

@@ -57,7 +57,17 @@ describe('rollouts in the Firestore registry (emulator)', {skip: !EMULATORS && '
     const candidate = version(2).model_id;
     assert.equal((await store.reportRollout('a', candidate, half, judgeNow, now))?.decision, 'wait'); // 6 < 10
     assert.equal((await store.reportRollout('a', candidate, half, judgeNow, now))?.decision, 'wait'); // idempotent
-    const verdict = await store.reportRollout('b', candidate, half, judgeNow, now); // 12 ≥ 10
+    // A report whose share says no stores its totals and judges nothing (the count query saw both instances).
+    const asked: number[] = [];
+    const no = (n: number) => {
+      asked.push(n);
+      return false;
+    };
+    assert.equal((await store.reportRollout('b', candidate, half, judgeNow, now, no))?.decision, 'wait');
+    assert.deepEqual(asked, [2]);
+    assert.equal((await store.current())!.model_id, version(1).model_id, 'not judged');
+    assert.equal((await store.rolloutCounts(candidate)).candidate.answers, 12, 'but stored');
+    const verdict = await store.reportRollout('b', candidate, half, judgeNow, now, () => true); // 12 ≥ 10
     assert.equal(verdict?.decision, 'promote');
     const current = (await store.current())!;
     assert.equal(current.model_id, candidate);

@@ -69,10 +69,13 @@ export class MemoryModelStore implements ModelStore {
     candidateId: string,
     counts: RolloutCounts,
     judge: (rollout: Rollout, merged: RolloutCounts) => Judgement,
-    now: Date
+    now: Date,
+    share?: (instances: number) => boolean
   ): Promise<Judgement | null> {
     this.check();
     this.rolloutStats.set(`${instance}|${candidateId}`, {candidate: candidateId, counts: structuredClone(counts)});
+    const instances = [...this.rolloutStats.values()].filter(s => s.candidate === candidateId).length;
+    if (share && !share(instances)) return {decision: 'wait'};
     const rollout = this.currentDoc?.rollout;
     if (!this.currentDoc || rollout?.state !== 'baking' || rollout.candidate.model_id !== candidateId) return null;
     const verdict = judge(rollout, await this.rolloutCounts(candidateId));
