@@ -171,6 +171,51 @@ const hardActivations: LayerRule = (layer, ctx) => {
 };
 
 /**
+ * Keras resizes images with half-pixel centres (`tf.image.resize`); tfjs-layers' Resizing
+ * aligns corners instead and its bilinear UpSampling2D has no half-pixel centres. Both become
+ * this project's KerasResize layer, which resizes as Keras does. Options tfjs-layers cannot
+ * follow either (cropping or padding to the aspect ratio, other interpolations, channels
+ * first) are refused, naming them.
+ */
+const kerasResize: LayerRule = (layer, ctx) => {
+  const c = layer.config;
+  const name = layerName(layer);
+  const interpolation = String(c['interpolation'] ?? (layer.class_name === 'Resizing' ? 'bilinear' : 'nearest'));
+  if (layer.class_name === 'Resizing') {
+    const why =
+      c['crop_to_aspect_ratio'] === true
+        ? 'crop_to_aspect_ratio'
+        : c['antialias'] === true
+          ? 'antialias'
+        : c['pad_to_aspect_ratio'] === true
+          ? 'pad_to_aspect_ratio'
+          : interpolation !== 'bilinear' && interpolation !== 'nearest'
+            ? `interpolation '${interpolation}'`
+            : c['data_format'] === 'channels_first'
+              ? 'channels_first'
+              : null;
+    if (why) return void ctx.unsupported.push(`Resizing '${name}' (${why})`);
+    layer.class_name = 'KerasResize';
+    layer.config = {
+      ...inputShapeOf(layer),
+      name,
+      trainable: false,
+      height: Number(c['height']),
+      width: Number(c['width']),
+      interpolation,
+    };
+    return;
+  }
+  if (layer.class_name !== 'UpSampling2D' || interpolation !== 'bilinear') return;
+  if (c['data_format'] === 'channels_first')
+    return void ctx.unsupported.push(`UpSampling2D '${name}' (bilinear, channels_first)`);
+  const size = c['size'];
+  const factor = Array.isArray(size) ? size.map(Number) : [Number(size ?? 2), Number(size ?? 2)];
+  layer.class_name = 'KerasResize';
+  layer.config = {...inputShapeOf(layer), name, trainable: false, factor, interpolation};
+};
+
+/**
  * Keras' Normalization layer, `(x - mean) / max(√variance, 1e-7)` (or its inverse with
  * `invert=True`), becomes a BatchNormalization here; keras/normalization.ts gives it the
  * weights that make the two equal. Both engines run BatchNormalization already.
@@ -282,6 +327,7 @@ export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   ['keepDimsPooling', keepDimsPooling],
   ['spatialDropoutToDropout', spatialDropoutToDropout],
   ['hardActivations', hardActivations],
+  ['kerasResize', kerasResize],
   ['renameActivations', renameActivations],
   ['normalizationAsBatchNorm', normalizationAsBatchNorm],
   ['batchNormAxis', batchNormAxis],

@@ -9,7 +9,7 @@ import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {recurrent} from './recurrent.js';
-import {convolution, convTranspose, globalPooling, padOrCrop, pooling, upSampling} from './spatial.js';
+import {convolution, convTranspose, globalPooling, kerasResize, padOrCrop, pooling, upSampling} from './spatial.js';
 
 /** Layers that are the identity at inference. */
 const IDENTITY = new Set([
@@ -193,6 +193,8 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       return padOrCrop(b, layer, v);
     case 'UpSampling2D':
       return upSampling(b, layer, v);
+    case 'KerasResize':
+      return kerasResize(b, layer, v);
     case 'BatchNormalization': {
       const {scale, shift} = batchNormAffine(layer);
       return affine(b, v, Number(c['axis'] ?? -1), scale, shift, layer.name);
@@ -291,7 +293,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
 /** Layer classes {@link translateLayer} knows (others make the loader fall back to tfjs). */
 export const ONNX_LAYERS = new Set([
   ...IDENTITY,
-  ...'SimpleRNN GRU LSTM Conv1D Conv2D Conv2DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
+  ...'SimpleRNN GRU LSTM Conv1D Conv2D Conv2DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D KerasResize BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
     ' '
   ),
 ]);

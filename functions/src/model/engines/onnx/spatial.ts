@@ -227,6 +227,31 @@ export function upSampling(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
 }
 
 /**
+ * KerasResize (Resizing, bilinear UpSampling2D): ONNX Resize with Keras' sampling, half-pixel
+ * centres (`x_in = (x_out + 0.5) · in / out − 0.5`); nearest rounds halves up, which is
+ * `floor((x_out + 0.5) · in / out)`, TensorFlow's half-pixel nearest neighbour. The output
+ * size is given whole (batch from the input's shape), never as a float scale that could
+ * round one pixel short.
+ */
+export function kerasResize(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
+  const s = spatialInput(b, layer, v);
+  const factor = layer.config['factor'] as number[] | undefined;
+  const [h, w] = s.spatial as [number, number];
+  const out = factor
+    ? [h * factor[0]!, w * factor[1]!]
+    : [Number(layer.config['height']), Number(layer.config['width'])];
+  const head = b.op('Shape', [s.x], `${layer.name}/batch_channels`, [attr.int('start', 0), attr.int('end', 2)]);
+  const sizes = b.op('Concat', [head, b.ints(`${layer.name}/hw`, out)], `${layer.name}/sizes`, [attr.int('axis', 0)]);
+  const nearest = layer.config['interpolation'] === 'nearest';
+  const y = b.op('Resize', [s.x, '', '', sizes], layer.name, [
+    attr.str('mode', nearest ? 'nearest' : 'linear'),
+    attr.str('coordinate_transformation_mode', 'half_pixel'),
+    ...(nearest ? [attr.str('nearest_mode', 'round_prefer_ceil')] : []),
+  ]);
+  return s.wrap(y, out, s.channels);
+}
+
+/**
  * Conv2DTranspose as ONNX ConvTranspose. Keras' kernel is `[kh, kw, out, in]`; ONNX wants
  * `[in, out, kh, kw]`. Output size as Keras' `deconv_output_length`: `valid` gives
  * `(in − 1) · s + k`, `same` gives `in · s`. `same` is the gradient of a `same` convolution

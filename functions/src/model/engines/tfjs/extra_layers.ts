@@ -72,3 +72,65 @@ export class HardActivation extends tf.layers.Layer {
 }
 
 tf.serialization.registerClass(HardActivation);
+
+/**
+ * Keras' image resizing, as `tf.image.resize` computes it: half-pixel centres, no corner
+ * alignment, no antialiasing. tfjs-layers' own Resizing aligns corners (it passes
+ * `!cropToAspectRatio` as alignCorners) and its bilinear UpSampling2D samples without
+ * half-pixel centres, so both would answer differently from Keras. keras/config.ts puts this
+ * layer in their place: a fixed `height` × `width` (Resizing) or a `factor` (UpSampling2D).
+ */
+export class KerasResize extends tf.layers.Layer {
+  /** Registered class name, as used in translated configs. */
+  static readonly className = 'KerasResize';
+  private readonly height: number | null;
+  private readonly width: number | null;
+  private readonly factor: [number, number] | null;
+  private readonly interpolation: 'bilinear' | 'nearest';
+
+  constructor(args: {
+    height?: number;
+    width?: number;
+    factor?: [number, number];
+    interpolation?: string;
+    name?: string;
+    trainable?: boolean;
+  }) {
+    super(args);
+    this.height = args.height ?? null;
+    this.width = args.width ?? null;
+    this.factor = args.factor ?? null;
+    this.interpolation = args.interpolation === 'nearest' ? 'nearest' : 'bilinear';
+  }
+
+  /** The output's height and width for an input of `h` × `w`. */
+  private size(h: number, w: number): [number, number] {
+    return this.factor ? [h * this.factor[0], w * this.factor[1]] : [this.height!, this.width!];
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const [h, w] = this.size(shape[1]!, shape[2]!);
+    return [shape[0]!, h, w, shape[3]!];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
+      const size = this.size(x.shape[1], x.shape[2]);
+      return this.interpolation === 'nearest'
+        ? tf.image.resizeNearestNeighbor(x, size, false, true)
+        : tf.image.resizeBilinear(x, size, false, true);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      ...(this.factor ? {factor: this.factor} : {height: this.height, width: this.width}),
+      interpolation: this.interpolation,
+    };
+  }
+}
+
+tf.serialization.registerClass(KerasResize);

@@ -29,6 +29,7 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
         'keepDimsPooling',
         'spatialDropoutToDropout',
         'hardActivations',
+        'kerasResize',
         'renameActivations',
         'normalizationAsBatchNorm',
         'batchNormAxis',
@@ -65,6 +66,30 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
       '2.13.1'
     );
     assert.equal(layersOf(k2)[0]!.config['activation'], 'hardSigmoid');
+  });
+
+  it('kerasResize: Resizing and bilinear UpSampling2D become KerasResize (Keras sampling); nearest UpSampling2D stays', () => {
+    const m = translateModelConfig(
+      sequential(
+        {
+          class_name: 'Resizing',
+          config: {name: 'r', height: 8, width: 6, interpolation: 'nearest', batch_input_shape: [null, 4, 4, 3]},
+        },
+        {class_name: 'UpSampling2D', config: {name: 'u', size: [2, 3], interpolation: 'bilinear'}},
+        {class_name: 'UpSampling2D', config: {name: 'n', size: [2, 2], interpolation: 'nearest'}}
+      ),
+      known,
+      '3.9.1'
+    );
+    assert.deepEqual(
+      layersOf(m).map(l => [l.class_name, l.config['height'] ?? l.config['factor'] ?? l.config['size']]),
+      [
+        ['KerasResize', 8],
+        ['KerasResize', [2, 3]],
+        ['UpSampling2D', [2, 2]],
+      ]
+    );
+    assert.deepEqual(layersOf(m)[0]!.config['batch_input_shape'], [null, 4, 4, 3]);
   });
 
   it('normalizationAsBatchNorm: Normalization becomes a BatchNormalization carrying its mean and variance', () => {

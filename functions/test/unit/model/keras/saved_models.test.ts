@@ -279,7 +279,110 @@ const cases: Case[] = [];
   });
 }
 
+/**
+ * `tf.image.resize` of an HWC image (half-pixel centres, no antialiasing), written out:
+ * bilinear reads `in = (out + 0.5) · inSize / outSize − 0.5` between its clamped neighbours;
+ * nearest reads `floor((out + 0.5) · inSize / outSize)`.
+ */
+function tfResize(pixels: number[], [h, w, c]: number[], [oh, ow]: number[], nearest: boolean): number[] {
+  const at = (y: number, x: number, ch: number) => pixels[(y * w! + x) * c! + ch]!;
+  const out: number[] = [];
+  const axis = (o: number, inSize: number, outSize: number) => {
+    if (nearest) {
+      const i = Math.min(Math.floor(((o + 0.5) * inSize) / outSize), inSize - 1);
+      return {lo: i, hi: i, t: 0};
+    }
+    const src = ((o + 0.5) * inSize) / outSize - 0.5;
+    const f = Math.floor(src);
+    return {lo: Math.max(f, 0), hi: Math.min(f + 1, inSize - 1), t: src - f};
+  };
+  for (let y = 0; y < oh!; y++) {
+    const ay = axis(y, h!, oh!);
+    for (let x = 0; x < ow!; x++) {
+      const ax = axis(x, w!, ow!);
+      for (let ch = 0; ch < c!; ch++) {
+        const top = at(ay.lo, ax.lo, ch) * (1 - ax.t) + at(ay.lo, ax.hi, ch) * ax.t;
+        const bottom = at(ay.hi, ax.lo, ch) * (1 - ax.t) + at(ay.hi, ax.hi, ch) * ax.t;
+        out.push(top * (1 - ay.t) + bottom * ay.t);
+      }
+    }
+  }
+  return out;
+}
+
+for (const [what, resize, size, nearest] of [
+  [
+    'Resizing 2×2 → 3×3, bilinear',
+    {class: 'Resizing', config: {height: 3, width: 3, interpolation: 'bilinear', crop_to_aspect_ratio: false}},
+    [3, 3],
+    false,
+  ],
+  [
+    'Resizing 2×2 → 3×3, nearest',
+    {class: 'Resizing', config: {height: 3, width: 3, interpolation: 'nearest', crop_to_aspect_ratio: false}},
+    [3, 3],
+    true,
+  ],
+  [
+    'UpSampling2D ×2, bilinear',
+    {class: 'UpSampling2D', config: {size: [2, 2], data_format: 'channels_last', interpolation: 'bilinear'}},
+    [4, 4],
+    false,
+  ],
+] as const) {
+  // tfjs-layers' own Resizing aligns corners and its bilinear UpSampling2D has no half-pixel
+  // centres: both would miss these numbers. The project's KerasResize layer resizes as Keras.
+  const n = size[0] * size[1] * 3;
+  const kernel = deterministic(n * 3, 8);
+  const bias = [0.1, 0, -0.1];
+  const resized = tfResize(PIXELS, [2, 2, 3], [...size], nearest);
+  cases.push({
+    name: `${what} (Keras' half-pixel sampling)`,
+    spec: {
+      config: functional(
+        'resize',
+        [
+          input('image', [2, 2, 3]),
+          layer(resize.class, 'resize', {data_format: 'channels_last', ...resize.config}, ['image']),
+          layer('Flatten', 'flat', {}, ['resize']),
+          dense('probs', 3, 'softmax', ['flat']),
+        ],
+        'image',
+        'probs'
+      ),
+      weights: {probs: [w('kernel', [n, 3], kernel), w('bias', [3], bias)]},
+    },
+    expected: softmax(matVec(resized, kernel, bias)),
+  });
+}
+
 describe('saved models: .h5 and .keras, both engines, against hand-computed outputs', () => {
+  it('refuses the Resizing options neither engine follows as Keras does, naming them', async () => {
+    for (const [option, config] of [
+      ['crop_to_aspect_ratio', {crop_to_aspect_ratio: true}],
+      ['antialias', {antialias: true}],
+      ["interpolation 'bicubic'", {interpolation: 'bicubic'}],
+    ] as const) {
+      const spec: ModelSpec = {
+        config: functional(
+          'resize',
+          [
+            input('image', [2, 2, 3]),
+            layer('Resizing', 'resize', {height: 3, width: 3, ...config}, ['image']),
+            layer('Flatten', 'flat', {}, ['resize']),
+            dense('probs', 2, 'softmax', ['flat']),
+          ],
+          'image',
+          'probs'
+        ),
+        weights: {probs: [w('kernel', [27, 2], deterministic(54, 9)), w('bias', [2], [0, 0])]},
+      };
+      await assert.rejects(loadClassifier(await writeKerasModel(spec, 'keras'), {scale: '0,1'}), (e: Error) =>
+        e.message.includes(`Resizing 'resize' (${option})`)
+      );
+    }
+  });
+
   for (const c of cases) {
     for (const format of ['h5', 'keras'] as const) {
       for (const engine of ['onnx', 'tfjs'] as const) {
