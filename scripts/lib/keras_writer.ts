@@ -151,6 +151,9 @@ export async function writeKerasModel(spec: ModelSpec, format: 'h5' | 'keras'): 
   });
 }
 
+/** Layers whose weights Keras 3 keeps in their `cell`. */
+const RECURRENT = new Set(['SimpleRNN', 'GRU', 'LSTM']);
+
 /** Keras' `naming.to_snake_case`. */
 function snakeCase(className: string): string {
   return className
@@ -185,7 +188,9 @@ function writeContainer(
       writeContainer(root, group, layer, inner);
       continue;
     }
-    const vars = groupAt(root, [...group, 'vars']);
+    // A recurrent layer's variables belong to its cell, a tracked sub-object of its own.
+    const owner = RECURRENT.has(layer.class_name) ? [...group, 'cell'] : group;
+    const vars = groupAt(root, [...owner, 'vars']);
     list.forEach((w, i) => dataset(vars, String(i), w));
   }
 }

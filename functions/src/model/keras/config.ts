@@ -187,13 +187,13 @@ const kerasResize: LayerRule = (layer, ctx) => {
         ? 'crop_to_aspect_ratio'
         : c['antialias'] === true
           ? 'antialias'
-        : c['pad_to_aspect_ratio'] === true
-          ? 'pad_to_aspect_ratio'
-          : interpolation !== 'bilinear' && interpolation !== 'nearest'
-            ? `interpolation '${interpolation}'`
-            : c['data_format'] === 'channels_first'
-              ? 'channels_first'
-              : null;
+          : c['pad_to_aspect_ratio'] === true
+            ? 'pad_to_aspect_ratio'
+            : interpolation !== 'bilinear' && interpolation !== 'nearest'
+              ? `interpolation '${interpolation}'`
+              : c['data_format'] === 'channels_first'
+                ? 'channels_first'
+                : null;
     if (why) return void ctx.unsupported.push(`Resizing '${name}' (${why})`);
     layer.class_name = 'KerasResize';
     layer.config = {

@@ -6,12 +6,12 @@
  * and `recurrent_kernel` `[units, gates · units]`; ONNX wants them transposed,
  * `[gates · units, input]`, in its own gate order:
  * - LSTM: Keras i, f, c, o → ONNX i, o, f, c;
- * - GRU: z, r, h in both (Keras' `reset_after=True`, TF 2's default, would be ONNX's
- *   `linear_before_reset = 1` with two bias rows; not translated yet, see below);
+ * - GRU: z, r, h in both (Keras' `reset_after=True`, TF 2's default, is ONNX's
+ *   `linear_before_reset = 1`, with the input and recurrent bias rows as ONNX's Wb and Rb);
  * - SimpleRNN: one gate.
  * Activations map by name (recurrent_activation first, as ONNX lists f, g, h). Options that
  * change the computation and have no direct counterpart here (go_backwards, stateful,
- * return_state, reset_after) are left to tfjs.
+ * return_state) are left to tfjs.
  */
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
@@ -50,10 +50,10 @@ function reorderBias(values: Float32Array, units: number, order: readonly number
 /** Translates one recurrent layer call on a `[steps, features]` value. */
 export function recurrent(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
   const c = layer.config;
-  // reset_after (TF 2's GRU default) maps to linear_before_reset, but tfjs-layers cannot run it,
-  // so nothing here can check the translation against a reference yet: left to tfjs (which
-  // refuses it, naming the option).
-  for (const option of ['go_backwards', 'stateful', 'return_state', 'reset_after']) {
+  // reset_after (TF 2's and Keras 3's GRU default) is ONNX's linear_before_reset. tfjs-layers
+  // cannot run it, so such a model runs on ONNX Runtime only; the translation is checked
+  // against the GRU equations written out (saved_models.test.ts).
+  for (const option of ['go_backwards', 'stateful', 'return_state']) {
     if (c[option] === true) throw new NoOnnxTranslation(`${layer.className} '${layer.name}' (${option})`);
   }
   const v = b.toKeras(input);

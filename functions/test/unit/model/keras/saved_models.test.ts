@@ -99,6 +99,8 @@ interface Case {
 }
 
 const cases: Case[] = [];
+/** Models only ONNX Runtime can run. */
+const gruCases: Case[] = [];
 
 {
   // Normalization (mean and variance in the config) → Flatten → Dense with hard_swish → softmax.
@@ -355,6 +357,96 @@ for (const [what, resize, size, nearest] of [
     expected: softmax(matVec(resized, kernel, bias)),
   });
 }
+
+{
+  // GRU with reset_after=True (TF 2's and Keras 3's default): the recurrent bias is applied
+  // before the reset gate multiplies, h̃ = tanh(x·Wh + bh + r ⊙ (h·Uh + b'h)). tfjs-layers
+  // cannot run it; ONNX Runtime's GRU with linear_before_reset=1 can.
+  const units = 2;
+  const K = deterministic(3 * 3 * units, 10); // [3, 3·units]: z, r, h
+  const U = deterministic(units * 3 * units, 11); // [units, 3·units]
+  const B = deterministic(2 * 3 * units, 12); // [2, 3·units]: input row, recurrent row
+  const col = (m: number[], cols: number, row: number[], j: number) =>
+    row.reduce((s, v, i) => s + v * m[i * cols + j]!, 0);
+  let h = [0, 0];
+  for (let t = 0; t < 4; t++) {
+    const x = PIXELS.slice(t * 3, t * 3 + 3);
+    const gate = (g: number, u: number) => ({
+      x: col(K, 3 * units, x, g * units + u) + B[g * units + u]!,
+      h: col(U, 3 * units, h, g * units + u) + B[3 * units + g * units + u]!,
+    });
+    h = h.map((prev, u) => {
+      const z = sigmoid(gate(0, u).x + gate(0, u).h);
+      const r = sigmoid(gate(1, u).x + gate(1, u).h);
+      const candidate = Math.tanh(gate(2, u).x + r * gate(2, u).h);
+      return z * prev + (1 - z) * candidate;
+    });
+  }
+  const head = deterministic(units * 3, 13);
+  gruCases.push({
+    name: 'GRU with reset_after=True over the image rows',
+    spec: {
+      config: functional(
+        'gru_model',
+        [
+          input('image', [2, 2, 3]),
+          layer('Reshape', 'rows', {target_shape: [4, 3]}, ['image']),
+          layer(
+            'GRU',
+            'gru',
+            {
+              units,
+              activation: 'tanh',
+              recurrent_activation: 'sigmoid',
+              use_bias: true,
+              return_sequences: false,
+              return_state: false,
+              go_backwards: false,
+              stateful: false,
+              unroll: false,
+              reset_after: true,
+            },
+            ['rows']
+          ),
+          dense('probs', 3, 'softmax', ['gru']),
+        ],
+        'image',
+        'probs'
+      ),
+      weights: {
+        gru: [
+          w('gru/gru_cell/kernel', [3, 3 * units], K),
+          w('gru/gru_cell/recurrent_kernel', [units, 3 * units], U),
+          w('gru/gru_cell/bias', [2, 3 * units], B),
+        ],
+        probs: [w('kernel', [units, 3], head), w('bias', [3], [0, 0.1, -0.1])],
+      },
+    },
+    expected: softmax(matVec(h, head, [0, 0.1, -0.1])),
+  });
+}
+
+describe('GRU reset_after=True: ONNX Runtime runs it (tfjs-layers cannot)', () => {
+  for (const c of gruCases) {
+    for (const format of ['h5', 'keras'] as const) {
+      it(`${c.name} (.${format}, auto → onnx)`, async () => {
+        const model = await loadClassifier(await writeKerasModel(c.spec, format), {scale: '0,1'});
+        try {
+          assert.equal(model.engine, 'onnx');
+          close(await scores(model, PIXELS), c.expected);
+        } finally {
+          model.dispose();
+        }
+      });
+    }
+    it(`${c.name}: INFERENCE_ENGINE=tfjs refuses it, naming reset_after`, async () => {
+      await assert.rejects(
+        loadClassifier(await writeKerasModel(c.spec, 'h5'), {engine: 'tfjs', scale: '0,1'}),
+        /reset_after/
+      );
+    });
+  }
+});
 
 describe('saved models: .h5 and .keras, both engines, against hand-computed outputs', () => {
   it('refuses the Resizing options neither engine follows as Keras does, naming them', async () => {
