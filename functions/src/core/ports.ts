@@ -160,11 +160,15 @@ export interface Classifier {
    */
   classify(image: Uint8Array, topK: number): Promise<Classification>;
   /**
-   * Decodes and preprocesses several images at once (on libuv's threads) and classifies the
-   * ones that decode as one engine batch. Each image gets its answer or the permanent error it
-   * alone got: an undecodable image (or a NaN output) does not fail the others.
+   * Decodes and preprocesses an image as {@link classify} does (on libuv's threads): HWC
+   * floats, resized and scaled. Throws ImageError (permanent) for an image that cannot be.
    */
-  classifyMany(images: readonly Uint8Array[], topK: number): Promise<(Classification | PermanentError)[]>;
+  preprocess(image: Uint8Array): Promise<Float32Array>;
+  /**
+   * Classifies preprocessed images as one engine batch; each gets its answer or the permanent
+   * error it alone got (a NaN output fails that image, not the others).
+   */
+  classifyMany(pixels: readonly Float32Array[], topK: number): Promise<(Classification | PermanentError)[]>;
   /** Classifies already preprocessed images (HWC floats, scaled), as one batch. */
   classifyPixels(images: readonly Float32Array[], topK: number): Promise<Classification[]>;
   /** Frees the model. Further calls fail. */

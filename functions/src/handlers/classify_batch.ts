@@ -1,8 +1,8 @@
 /**
  * A batch message's images (`{"images": […]}` or a listed `gs://bucket/prefix/`), classified
  * INFERENCE_BATCH at a time: a group is read, decoded on libuv's threads and run through the
- * engine as one batch, while the next group's reads are already under way. Memory is bounded
- * by the group, not the message.
+ * engine as one batch, while the next group is already being read and decoded. Memory is
+ * bounded by two groups, not the message.
  *
  * Every image gets its own result (a bad entry, a missing object or an undecodable image is
  * that image's failure document, not the batch's). A transient error (Storage unavailable)
@@ -32,53 +32,72 @@ export interface BatchJob {
   readonly logger: Logger;
 }
 
+/** One group, read and decoded: per entry its bytes and pixels, or the error it got. */
+interface Prepared {
+  readonly items: ReadonlyArray<{bytes: Uint8Array; pixels: Float32Array} | PermanentError>;
+  /** Wall time of the group's decoding (concurrent, on libuv's threads). */
+  readonly preprocessMs: number;
+}
+
 /** Classifies every entry; returns one document per entry, in order (docs[i] for entries[i]). */
 export async function classifyBatch(job: BatchJob): Promise<Record<string, unknown>[]> {
   const {run, entries, groupSize, logger} = job;
+  const classifier = run.lease.classifier;
   const size = entries.length;
   const docs: Record<string, unknown>[] = [];
   const ctx = {...run, ran: run.lease.record};
-
-  const readGroup = (start: number) => {
-    const reads = Promise.all(
-      entries.slice(start, start + groupSize).map(async (entry): Promise<Uint8Array | PermanentError> => {
-        if (entry instanceof MessageError) return entry;
-        try {
-          return await job.read(entry);
-        } catch (e) {
-          if (isPermanent(e)) return e;
-          throw e;
-        }
-      })
-    );
-    // Awaited later; until then a rejection must not count as unhandled (it would end the process).
-    reads.catch(() => {});
-    return reads;
+  const permanent = (e: unknown): PermanentError => {
+    if (isPermanent(e)) return e;
+    throw e;
   };
 
-  let next = readGroup(0);
+  // Read and decode a group. Started for the next group before the current one runs, so that
+  // its downloads and its decoding (libuv's threads) overlap the engine's run.
+  const prepare = (start: number): Promise<Prepared> => {
+    const group = entries.slice(start, start + groupSize);
+    const prepared = Promise.all(
+      group.map(async entry => (entry instanceof MessageError ? entry : await job.read(entry).catch(permanent)))
+    ).then(async read => {
+      const t0 = performance.now();
+      const items = await Promise.all(
+        read.map(async bytes =>
+          isPermanent(bytes) ? bytes : await classifier.preprocess(bytes).then(pixels => ({bytes, pixels}), permanent)
+        )
+      );
+      return {items, preprocessMs: performance.now() - t0};
+    });
+    // Awaited later; until then a rejection must not count as unhandled (it would end the process).
+    prepared.catch(() => {});
+    return prepared;
+  };
+
+  let next = prepare(0);
   for (let start = 0; start < size; start += groupSize) {
-    const read = await next;
-    if (start + groupSize < size) next = readGroup(start + groupSize);
-    const ok = read.filter((r): r is Uint8Array => r instanceof Uint8Array);
-    const answers = await run.lease.classifier.classifyMany(ok, job.topK);
+    const {items, preprocessMs} = await next;
+    if (start + groupSize < size) next = prepare(start + groupSize);
+    const ok = items.filter((item): item is {bytes: Uint8Array; pixels: Float32Array} => !isPermanent(item));
+    const answers = await classifier.classifyMany(
+      ok.map(item => item.pixels),
+      job.topK
+    );
     let a = 0;
-    for (let j = 0; j < read.length; j++) {
+    for (let j = 0; j < items.length; j++) {
       const index = start + j;
       const entry = entries[index]!;
       const image = entry instanceof MessageError ? null : imageName(entry);
       const position = {index, size, group: ok.length};
-      const bytes = read[j]!;
-      const answer = bytes instanceof Uint8Array ? answers[a++]! : bytes;
+      const item = items[j]!;
+      const answer = isPermanent(item) ? item : answers[a++]!;
       if (isPermanent(answer)) {
         // A bad entry never reached the model: it is not counted against either arm.
         if (!(entry instanceof MessageError)) job.count?.({failure: answer.kind});
         docs.push(failed(ctx, image, answer, logger, position));
         continue;
       }
-      job.count?.({latencyMs: (answer.inference_ms + answer.preprocess_ms) / Math.max(1, ok.length)});
-      const shadow = job.shadow ? await job.shadow(bytes as Uint8Array, answer) : null;
-      docs.push(predicted(run, image!, answer, shadow, logger, position));
+      const r = {...answer, preprocess_ms: preprocessMs};
+      job.count?.({latencyMs: (r.inference_ms + preprocessMs) / Math.max(1, ok.length)});
+      const shadow = job.shadow && !isPermanent(item) ? await job.shadow(item.bytes, r) : null;
+      docs.push(predicted(run, image!, r, shadow, logger, position));
     }
   }
   return docs;

@@ -12,7 +12,7 @@ import {preprocessImage, type PreprocessOptions} from './preprocess.js';
 /** What a classifier says about itself, beside its engine. */
 export type ClassifierInfo = Omit<
   Classifier,
-  'engine' | 'backend' | 'outputWidth' | 'classify' | 'classifyMany' | 'classifyPixels' | 'dispose'
+  'engine' | 'backend' | 'outputWidth' | 'classify' | 'preprocess' | 'classifyMany' | 'classifyPixels' | 'dispose'
 >;
 
 /** Indices of the k largest values, largest first (a partial selection, not a full sort). */
@@ -68,7 +68,7 @@ export class ImageClassifier implements Classifier {
   constructor(
     private readonly model: EngineModel,
     info: ClassifierInfo,
-    private readonly preprocess: PreprocessOptions
+    private readonly preprocessOptions: PreprocessOptions
   ) {
     ({
       name: this.name,
@@ -94,39 +94,24 @@ export class ImageClassifier implements Classifier {
 
   async classify(image: Uint8Array, topK: number): Promise<Classification> {
     const t0 = performance.now();
-    const pre = await preprocessImage(image, this.input, this.preprocess);
+    const pre = await preprocessImage(image, this.input, this.preprocessOptions);
     const preprocessMs = performance.now() - t0;
     const [result] = await this.classifyPixels([pre.data], topK);
     return {...result!, preprocess_ms: preprocessMs};
   }
 
-  async classifyMany(images: readonly Uint8Array[], topK: number): Promise<(Classification | PermanentError)[]> {
-    const t0 = performance.now();
-    const pixels = await Promise.all(
-      images.map(image =>
-        preprocessImage(image, this.input, this.preprocess).then(
-          pre => pre.data,
-          (e: unknown) => {
-            if (isPermanent(e)) return e;
-            throw e;
-          }
-        )
-      )
-    );
-    // The batch's preprocessing is concurrent: its wall time is the figure, for every image.
-    const preprocessMs = performance.now() - t0;
-    const decoded = pixels.filter((p): p is Float32Array => p instanceof Float32Array);
-    const {values, inferenceMs} = await this.run(decoded);
-    let row = 0;
-    return pixels.map(p => {
-      if (!(p instanceof Float32Array)) return p;
+  async preprocess(image: Uint8Array): Promise<Float32Array> {
+    return (await preprocessImage(image, this.input, this.preprocessOptions)).data;
+  }
+
+  async classifyMany(pixels: readonly Float32Array[], topK: number): Promise<(Classification | PermanentError)[]> {
+    const {values, inferenceMs} = await this.run(pixels);
+    return pixels.map((_, i) => {
       try {
-        return {...this.answer(values, row, topK, inferenceMs), preprocess_ms: preprocessMs};
+        return this.answer(values, i, topK, inferenceMs);
       } catch (e) {
         if (isPermanent(e)) return e;
         throw e;
-      } finally {
-        row++;
       }
     });
   }
