@@ -260,7 +260,10 @@ async function main(): Promise<void> {
   table('model-record reads per message (document gets; onnx, in-memory adapters)', reads);
   table('rollouts: served throughput at concurrency 4, onnx (images/s, ms)', rollouts);
   const batches = await batchRuns('onnx', v2, pics, [1, 4, 8, 16], 64, values.quick ? 1 : 3);
-  table('batch messages of 64 photos, onnx, one message at a time (images/s)', batches);
+  table(
+    'batch messages of 64 photos, onnx, one message at a time, INFERENCE_BATCH images in flight (images/s)',
+    batches
+  );
 
   // 6 + 7. cold start, RSS and the roll timeline on the emulators
   const cold: Record<string, unknown> = {};

@@ -84,8 +84,9 @@ export interface Config {
   /** `MAX_BATCH_IMAGES` (default 500): most images one batch message may list (or a prefix hold). */
   readonly maxBatchImages: number;
   /**
-   * `INFERENCE_BATCH` (default 8): images of a batch message read, decoded and run through the
-   * engine together (the next group is read while one runs). Bounds a batch's memory too.
+   * `INFERENCE_BATCH` (default 8): images of a batch message read, decoded and classified at
+   * once, each in its own engine run (measured faster than one engine batch). Bounds a batch
+   * message's memory too.
    */
   readonly inferenceBatch: number;
   /** `MODEL_RELOAD_BACKOFF` in ms (default 30 s): wait before retrying a model that failed to load. */

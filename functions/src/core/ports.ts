@@ -6,7 +6,6 @@
  * for permanent problems and let everything else (unavailable, deadline, …) propagate as
  * transient. The client libraries already retry their own idempotent calls.
  */
-import type {PermanentError} from './errors.js';
 import type {CurrentModel, Decision, ModelRecord} from './model_record.js';
 import type {Judgement, Rollout, RolloutCounts, RolloutPlan} from './rollout.js';
 import type {Scale} from './scale.js';
@@ -159,16 +158,6 @@ export interface Classifier {
    * classifies it. Throws ImageError (permanent) for an image that cannot be classified.
    */
   classify(image: Uint8Array, topK: number): Promise<Classification>;
-  /**
-   * Decodes and preprocesses an image as {@link classify} does (on libuv's threads): HWC
-   * floats, resized and scaled. Throws ImageError (permanent) for an image that cannot be.
-   */
-  preprocess(image: Uint8Array): Promise<Float32Array>;
-  /**
-   * Classifies preprocessed images as one engine batch; each gets its answer or the permanent
-   * error it alone got (a NaN output fails that image, not the others).
-   */
-  classifyMany(pixels: readonly Float32Array[], topK: number): Promise<(Classification | PermanentError)[]>;
   /** Classifies already preprocessed images (HWC floats, scaled), as one batch. */
   classifyPixels(images: readonly Float32Array[], topK: number): Promise<Classification[]>;
   /** Frees the model. Further calls fail. */

@@ -236,7 +236,7 @@ export function makeClassifyImageHandler(
         const docs = await classifyBatch({
           run,
           entries: request.kind === 'batch' ? request.entries : await listFolder(request, deps, config.maxBatchImages),
-          groupSize: config.inferenceBatch,
+          inFlight: config.inferenceBatch,
           topK: config.topK,
           read: location => readImage(location, deps, config.maxImageBytes),
           shadow: shadowOf,

@@ -27,8 +27,6 @@ export interface BatchPosition {
   readonly index: number;
   /** Images in the message. */
   readonly size: number;
-  /** Images in the group that was decoded and run through the engine with this one. */
-  readonly group: number;
 }
 
 /** The document and log line of an answered image. */
@@ -83,13 +81,7 @@ export function predicted(
     stale_model: lease.stale,
     engine,
     backend,
-    // In a batch, preprocess and inference are the wall times of the group the image ran in.
-    timings: {
-      registry_read_ms: run.registryReadMs,
-      preprocess_ms: r.preprocess_ms,
-      inference_ms: r.inference_ms,
-      ...(batch ? {group_size: batch.group} : {}),
-    },
+    timings: {registry_read_ms: run.registryReadMs, preprocess_ms: r.preprocess_ms, inference_ms: r.inference_ms},
   };
 }
 

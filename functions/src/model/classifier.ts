@@ -4,7 +4,7 @@
  * tfjs-models' mobilenet, `load()` (model/loader.ts) returns the {@link Classifier}
  * interface and this class stays private to model/.
  */
-import {BadOutputError, isPermanent, type PermanentError} from '../core/errors.js';
+import {BadOutputError} from '../core/errors.js';
 import type {Classification, Classifier, InputContract} from '../core/ports.js';
 import type {EngineModel} from './engines/engine.js';
 import {preprocessImage, type PreprocessOptions} from './preprocess.js';
@@ -12,7 +12,7 @@ import {preprocessImage, type PreprocessOptions} from './preprocess.js';
 /** What a classifier says about itself, beside its engine. */
 export type ClassifierInfo = Omit<
   Classifier,
-  'engine' | 'backend' | 'outputWidth' | 'classify' | 'preprocess' | 'classifyMany' | 'classifyPixels' | 'dispose'
+  'engine' | 'backend' | 'outputWidth' | 'classify' | 'classifyPixels' | 'dispose'
 >;
 
 /** Indices of the k largest values, largest first (a partial selection, not a full sort). */
@@ -98,22 +98,6 @@ export class ImageClassifier implements Classifier {
     const preprocessMs = performance.now() - t0;
     const [result] = await this.classifyPixels([pre.data], topK);
     return {...result!, preprocess_ms: preprocessMs};
-  }
-
-  async preprocess(image: Uint8Array): Promise<Float32Array> {
-    return (await preprocessImage(image, this.input, this.preprocessOptions)).data;
-  }
-
-  async classifyMany(pixels: readonly Float32Array[], topK: number): Promise<(Classification | PermanentError)[]> {
-    const {values, inferenceMs} = await this.run(pixels);
-    return pixels.map((_, i) => {
-      try {
-        return this.answer(values, i, topK, inferenceMs);
-      } catch (e) {
-        if (isPermanent(e)) return e;
-        throw e;
-      }
-    });
   }
 
   async classifyPixels(images: readonly Float32Array[], topK: number): Promise<Classification[]> {

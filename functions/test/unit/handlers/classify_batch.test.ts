@@ -162,7 +162,7 @@ describe('classifyImage batch messages', () => {
     const read = objects.read.bind(objects);
     let calls = 0;
     objects.read = async (...args) => {
-      // The fifth read is in the second group, prefetched while the first one runs.
+      // The fifth read fails while other images (INFERENCE_BATCH=3) are in flight.
       if (++calls === 5) throw Object.assign(new Error('503 Service Unavailable'), {code: 503});
       return read(...args);
     };
