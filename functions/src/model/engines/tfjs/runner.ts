@@ -3,12 +3,13 @@
  * either in the request thread (tfjs-node, which is multithreaded itself, or
  * `INFERENCE_WORKERS=0`) or on a pool of worker threads (wasm and cpu: one per core,
  * since wasm runs one thread per isolate in Node). The pool starts with the first model.
+ *
+ * tfjs itself (about 300 ms of module loading) is imported with the first model that needs
+ * it, not with this file: with ONNX Runtime as the engine, a cold start never pays for it.
  */
 import type {Logger} from '../../../core/log.js';
 import type {TfjsRunner} from '../../loader.js';
-import {initBackend, parseBackendName} from './backend.js';
-import {createTfjsModel} from './model.js';
-import {InferencePool, poolSize} from './pool.js';
+import type {InferencePool} from './pool.js';
 
 /** Options of {@link tfjsRunner}. */
 export interface TfjsRunnerOptions {
@@ -26,6 +27,10 @@ export function tfjsRunner(options: TfjsRunnerOptions): TfjsRunner & {pool(): Pr
   let pool: Promise<InferencePool | null> | null = null;
   const getPool = (): Promise<InferencePool | null> => {
     pool ??= (async () => {
+      const [{initBackend, parseBackendName}, {InferencePool, poolSize}] = await Promise.all([
+        import('./backend.js'),
+        import('./pool.js'),
+      ]);
       const forced = parseBackendName(options.backend ?? undefined);
       const choice = await initBackend({logger: options.logger, ...(forced ? {forced} : {})});
       const size = poolSize(options.workers, choice.name);
@@ -39,7 +44,7 @@ export function tfjsRunner(options: TfjsRunnerOptions): TfjsRunner & {pool(): Pr
   };
   const run: TfjsRunner = async (graph, contract) => {
     const p = await getPool();
-    return p ? p.load(graph, contract) : createTfjsModel(graph, contract);
+    return p ? p.load(graph, contract) : (await import('./model.js')).createTfjsModel(graph, contract);
   };
   return Object.assign(run, {pool: getPool});
 }
