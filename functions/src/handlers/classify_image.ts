@@ -11,12 +11,11 @@
  */
 import type {CloudEvent} from '@google-cloud/functions-framework';
 import type {Config} from '../config.js';
-import {isPermanent, MessageError, ModelUnavailableError, UnknownModelError} from '../core/errors.js';
+import {isPermanent, ModelUnavailableError, UnknownModelError} from '../core/errors.js';
 import {messageModelKey} from '../core/model_key.js';
 import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
-import type {ImageLocation} from '../core/image_path.js';
-import {decodeImageRequest, imageName, type BatchEntry} from '../core/image_request.js';
+import {decodeImageRequest, imageName} from '../core/image_request.js';
 import type {
   Classification,
   FileStore,
@@ -28,6 +27,7 @@ import type {
 } from '../core/ports.js';
 import {count, type RolloutCounts} from '../core/rollout.js';
 import {classifyBatch} from './classify_batch.js';
+import {listFolder, prefetch, readImage} from './image_input.js';
 import {failed, predicted, type MessageRun} from './results.js';
 import {acquireCandidate, routeOf, RolloutTally, shadowRun, type Route} from './rollout_tally.js';
 
@@ -84,26 +84,6 @@ export function preview(data: Buffer): string {
   const text = data.toString('utf8');
   const shown = JSON.stringify(text.slice(0, PREVIEW_CHARS)).slice(1, -1);
   return text.length > PREVIEW_CHARS ? `${shown}… (${data.length} bytes)` : shown;
-}
-
-/** The objects of a listed folder, as a batch (at most `max`: a larger folder is refused). */
-async function listFolder(
-  folder: {bucket: string; prefix: string},
-  deps: ClassifyImageDeps,
-  max: number
-): Promise<BatchEntry[]> {
-  const where = `gs://${folder.bucket}/${folder.prefix}`;
-  const names = await deps.objects.list(folder.bucket, folder.prefix, {limit: max + 1});
-  if (names.length > max)
-    throw new MessageError('batch_too_large', `${where} holds more than MAX_BATCH_IMAGES (${max}) objects`);
-  if (names.length === 0) throw new MessageError('bad_message', `${where} holds no objects`);
-  return names.map(name => ({kind: 'gcs', bucket: folder.bucket, name}));
-}
-
-/** The image's bytes; ObjectNotFoundError / ObjectTooLargeError are permanent. */
-function readImage(location: ImageLocation, deps: ClassifyImageDeps, maxBytes: number): Promise<Buffer> {
-  if (location.kind === 'gcs') return deps.objects.read(location.bucket, location.name, {maxBytes});
-  return deps.files.read(location.path, {maxBytes});
 }
 
 /** Builds the classifyImage CloudEvent handler. */
@@ -178,6 +158,9 @@ export function makeClassifyImageHandler(
     let image = '';
     let lease: Lease | null = null;
     const base = {message_id: messageId, created: deps.now().toISOString()};
+    // A single image is read while the record is read and the model acquired (its bytes do not
+    // depend on the model); its errors wait for their turn below.
+    const early = prefetch(data, policy, deps);
     try {
       key = messageModelKey(message.attributes, keys);
       const t0 = performance.now();
@@ -227,7 +210,7 @@ export function makeClassifyImageHandler(
               )
           : null;
       if (request.kind === 'single') {
-        const bytes = await readImage(request.location, deps, config.maxImageBytes);
+        const bytes = await (early ?? readImage(request.location, deps, config.maxImageBytes));
         const r = await lease.classifier.classify(bytes, config.topK);
         if (tallied) count(tallied[arm], {latencyMs: r.inference_ms + r.preprocess_ms});
         const shadow = shadowOf ? await shadowOf(bytes, r) : null;

@@ -2,6 +2,8 @@
  * classifyImage's record reads, with fakes (the model is a stub: only the reads are under
  * test): RECORD_MAX_STALENESS_MS=0 reads the record for every message, sharing a read in
  * flight; above 0 a read younger than the bound is reused, and an older one is read again.
+ * A single image is read at the same time as the record, and its errors come after the
+ * record's.
  */
 import assert from 'node:assert/strict';
 import {describe, it} from 'node:test';
@@ -54,6 +56,7 @@ async function setup(staleness: string) {
   objects.put('images', 'daisy.jpg', Buffer.from('jpeg'));
   let now = Date.parse('2026-11-25T00:00:00Z');
   const written: string[] = [];
+  const docs: Record<string, unknown>[] = [];
   const handler = makeClassifyImageHandler({
     config: parseConfig({
       MODEL_FILE_PATTERN: 'gs://models-bucket/prod/*.h5',
@@ -64,12 +67,15 @@ async function setup(staleness: string) {
     registry: () => store,
     objects,
     files: localFiles(),
-    predictions: {write: async id => void written.push(id), writeBatch: async () => {}},
+    predictions: {
+      write: async (id, doc) => void (written.push(id), docs.push(doc)),
+      writeBatch: async () => {},
+    },
     models,
     logger: memoryLogger(),
     now: () => new Date(now),
   });
-  return {store, handler, written, advance: (ms: number) => (now += ms)};
+  return {store, objects, handler, written, docs, advance: (ms: number) => (now += ms)};
 }
 
 describe('classifyImage record reads', () => {
@@ -105,5 +111,53 @@ describe('classifyImage record reads', () => {
       () => parseConfig({MODEL_FILE_PATTERN: 'gs://m/*.h5', RECORD_MAX_STALENESS_MS: '1000', CUTOVER: 'consistent'}),
       /RECORD_MAX_STALENESS_MS: must be 0 with CUTOVER=consistent/
     );
+  });
+});
+
+describe('classifyImage reads the image while it reads the record', () => {
+  it('the image read starts before the record read ends', async () => {
+    const {store, objects, handler, written} = await setup('0');
+    const current = store.current.bind(store);
+    // The record answers only once the image has been asked for: a handler that read them
+    // one after the other would never finish.
+    store.current = async () => {
+      const deadline = Date.now() + 5_000;
+      while (objects.reads.length === 0) {
+        if (Date.now() > deadline) throw new Error('the image was not read while the record was');
+        await new Promise(r => setTimeout(r, 1));
+      }
+      return current();
+    };
+    await handler(message());
+    assert.deepEqual(objects.reads, ['images/daisy.jpg']);
+    assert.equal(written.length, 1);
+  });
+
+  it('a failed record read comes first: the message is redelivered, the image read is dropped quietly', async () => {
+    const {store, objects, handler, written} = await setup('0');
+    objects.objects.clear(); // the image is missing too
+    store.current = async () => {
+      throw new Error('UNAVAILABLE: firestore is down');
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await assert.rejects(handler(message()), /firestore is down/);
+      await new Promise(r => setTimeout(r, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    assert.deepEqual(unhandled, []);
+    assert.equal(written.length, 0);
+  });
+
+  it('a missing image with a good record: a failure document naming the model, as before', async () => {
+    const {objects, handler, docs} = await setup('0');
+    objects.objects.clear();
+    await handler(message());
+    assert.equal(docs.length, 1);
+    assert.equal((docs[0]!['error'] as {kind: string}).kind, 'not_found');
+    assert.equal(docs[0]!['model_name'], 'a');
   });
 });
