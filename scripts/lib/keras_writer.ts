@@ -35,7 +35,13 @@ export async function writeKerasH5(model: tf.LayersModel): Promise<Uint8Array> {
     weights.create_attribute('backend', 'tensorflow');
     for (const layer of model.layers) {
       const group = weights.create_group(layer.name);
-      const names = layer.weights.map(w => `${layer.name}/${w.originalName.split('/').pop()}:0`);
+      // `<layer>/<weight>:0`; a wrapper's weights keep their inner path, as Keras writes them
+      // (`bidi/forward_lstm/kernel:0`), so that the forward and backward kernels differ.
+      const names = layer.weights.map(w => {
+        const parts = w.originalName.replace(/:\d+$/, '').split('/');
+        const rel = parts[0] === layer.name && parts.length > 2 ? parts.slice(1) : [parts.at(-1)!];
+        return `${layer.name}/${rel.join('/')}:0`;
+      });
       // h5wasm cannot write an empty string list; Keras writes an empty array for weightless layers.
       if (names.length) group.create_attribute('weight_names', names);
       else group.create_attribute('weight_names', new Float32Array(0), [0]);
@@ -43,8 +49,11 @@ export async function writeKerasH5(model: tf.LayersModel): Promise<Uint8Array> {
       const inner = group.create_group(layer.name);
       const values = layer.getWeights();
       layer.weights.forEach((w, i) => {
-        inner.create_dataset({
-          name: names[i]!.split('/').pop()!,
+        const path = names[i]!.split('/').slice(1);
+        let parent = inner;
+        for (const part of path.slice(0, -1)) parent = (parent.get(part) as typeof inner) ?? parent.create_group(part);
+        parent.create_dataset({
+          name: path.at(-1)!,
           data: values[i]!.dataSync() as Float32Array,
           shape: w.shape as number[],
           dtype: '<f',

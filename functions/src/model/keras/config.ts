@@ -255,12 +255,20 @@ const spatialDropoutToDropout: LayerRule = layer => {
 
 /**
  * Activation names tfjs spells differently (`hard_sigmoid` → `hardSigmoid`, …), in
- * `activation` and in recurrent layers' `recurrent_activation`.
+ * `activation` and in recurrent layers' `recurrent_activation`, and in the layers a wrapper
+ * (Bidirectional, TimeDistributed) holds.
  */
 const renameActivations: LayerRule = layer => {
-  for (const key of ['activation', 'recurrent_activation']) {
-    const act = layer.config[key];
-    if (typeof act === 'string' && act in ACTIVATION_NAMES) layer.config[key] = ACTIVATION_NAMES[act];
+  const rename = (config: Record<string, unknown>) => {
+    for (const key of ['activation', 'recurrent_activation']) {
+      const act = config[key];
+      if (typeof act === 'string' && act in ACTIVATION_NAMES) config[key] = ACTIVATION_NAMES[act];
+    }
+  };
+  rename(layer.config);
+  for (const key of ['layer', 'backward_layer']) {
+    const inner = (layer.config[key] as {config?: unknown} | undefined)?.config;
+    if (inner && typeof inner === 'object') rename(inner as Record<string, unknown>);
   }
 };
 

@@ -8,7 +8,8 @@
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
-import {recurrent} from './recurrent.js';
+import {bidirectional, recurrent} from './recurrent.js';
+import {timeDistributed} from './wrappers.js';
 import {convolution, convTranspose, globalPooling, kerasResize, padOrCrop, pooling, upSampling} from './spatial.js';
 
 /** Layers that are the identity at inference. */
@@ -164,6 +165,10 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
     case 'GRU':
     case 'LSTM':
       return recurrent(b, layer, v);
+    case 'Bidirectional':
+      return bidirectional(b, layer, v);
+    case 'TimeDistributed':
+      return timeDistributed(b, layer, v, translateLayer);
     case 'Conv2DTranspose':
       return activation(b, c['activation'], convTranspose(b, layer, v), `${layer.name}/act`);
     case 'Dense':
@@ -293,7 +298,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
 /** Layer classes {@link translateLayer} knows (others make the loader fall back to tfjs). */
 export const ONNX_LAYERS = new Set([
   ...IDENTITY,
-  ...'SimpleRNN GRU LSTM Conv1D Conv2D Conv2DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D KerasResize BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
+  ...'SimpleRNN GRU LSTM Bidirectional TimeDistributed Conv1D Conv2D Conv2DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D KerasResize BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
     ' '
   ),
 ]);

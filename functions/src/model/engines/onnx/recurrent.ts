@@ -10,8 +10,8 @@
  *   `linear_before_reset = 1`, with the input and recurrent bias rows as ONNX's Wb and Rb);
  * - SimpleRNN: one gate.
  * Activations map by name (recurrent_activation first, as ONNX lists f, g, h). Options that
- * change the computation and have no direct counterpart here (go_backwards, stateful,
- * return_state) are left to tfjs.
+ * change the computation and have no direct counterpart here (stateful, return_state) are
+ * left to tfjs; go_backwards is ONNX's reverse direction.
  */
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
@@ -47,66 +47,180 @@ function reorderBias(values: Float32Array, units: number, order: readonly number
   return out;
 }
 
-/** Translates one recurrent layer call on a `[steps, features]` value. */
-export function recurrent(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+/** One direction's ONNX weights and attributes, from a recurrent layer's config and weights. */
+interface Direction {
+  readonly kind: 'LSTM' | 'GRU' | 'RNN';
+  readonly units: number;
+  readonly W: Float32Array;
+  readonly R: Float32Array;
+  readonly B: Float32Array;
+  readonly activations: string[];
+  readonly resetAfter: boolean;
+}
+
+function direction(layer: GraphLayer, features: number): Direction {
   const c = layer.config;
   // reset_after (TF 2's and Keras 3's GRU default) is ONNX's linear_before_reset. tfjs-layers
   // cannot run it, so such a model runs on ONNX Runtime only; the translation is checked
   // against the GRU equations written out (saved_models.test.ts).
-  for (const option of ['go_backwards', 'stateful', 'return_state']) {
+  for (const option of ['stateful', 'return_state']) {
     if (c[option] === true) throw new NoOnnxTranslation(`${layer.className} '${layer.name}' (${option})`);
   }
-  const v = b.toKeras(input);
-  if (v.shape.length !== 2)
-    throw new NoOnnxTranslation(`${layer.className} '${layer.name}' on a rank-${v.shape.length + 1} input`);
-  const [steps, features] = v.shape as [number, number];
   const units = Number(c['units']);
   const kind = layer.className === 'LSTM' ? 'LSTM' : layer.className === 'GRU' ? 'GRU' : 'RNN';
+  if (!['LSTM', 'GRU', 'SimpleRNN'].includes(layer.className))
+    throw new NoOnnxTranslation(`${layer.className} '${layer.name}' inside a recurrent wrapper`);
   const order = kind === 'LSTM' ? [0, 3, 1, 2] : kind === 'GRU' ? [0, 1, 2] : [0];
   const useBias = c['use_bias'] !== false;
   const w = weightsByRole(layer, useBias ? ['kernel', 'recurrent_kernel', 'bias'] : ['kernel', 'recurrent_kernel']);
   const n = order.length * units;
-  const W = b.floats(`${layer.name}/W`, gates(w.get('kernel')!.values, features, units, order), [1, n, features]);
-  const R = b.floats(`${layer.name}/R`, gates(w.get('recurrent_kernel')!.values, units, units, order), [1, n, units]);
-  const bias = new Float32Array(2 * n);
+  const B = new Float32Array(2 * n);
   const stored = w.get('bias')?.values;
   const resetAfter = kind === 'GRU' && c['reset_after'] === true;
   if (stored) {
     // GRU reset_after stores [2, 3 · units]: the input bias row, then the recurrent one.
-    bias.set(reorderBias(stored.subarray(0, n), units, order), 0);
-    if (resetAfter) bias.set(stored.subarray(n, 2 * n), n);
+    B.set(reorderBias(stored.subarray(0, n), units, order), 0);
+    if (resetAfter) B.set(stored.subarray(n, 2 * n), n);
   }
-  const B = b.floats(`${layer.name}/B`, bias, [1, 2 * n]);
   const recurrentAct = onnxActivation(layer, 'recurrent_activation', kind === 'RNN' ? 'tanh' : 'sigmoid');
   const act = onnxActivation(layer, 'activation', 'tanh');
-  const activations = kind === 'LSTM' ? [recurrentAct, act, act] : kind === 'GRU' ? [recurrentAct, act] : [act];
-  const hard = activations.filter(a => a === 'HardSigmoid').length;
-  const x = b.op('Transpose', [v.name], `${layer.name}/seq_major`, [attr.ints('perm', [1, 0, 2])]);
-  const [y, yh] = b.opMany(kind, [x, W, R, B], layer.name, 2, [
-    attr.int('hidden_size', units),
+  return {
+    kind,
+    units,
+    W: gates(w.get('kernel')!.values, features, units, order),
+    R: gates(w.get('recurrent_kernel')!.values, units, units, order),
+    B,
+    activations: kind === 'LSTM' ? [recurrentAct, act, act] : kind === 'GRU' ? [recurrentAct, act] : [act],
+    resetAfter,
+  };
+}
+
+function concat(arrays: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) out.set(a, (at += a.length) - a.length);
+  return out;
+}
+
+/** The ONNX op over `[steps, features]` for one or two directions; returns Y and Y_h. */
+function run(b: OnnxBuilder, name: string, v: Value, dirs: readonly Direction[], reverse = false): [string, string] {
+  const [d] = dirs as [Direction];
+  const [, features] = v.shape as [number, number];
+  const n = d.W.length / features;
+  const k = dirs.length;
+  const W = b.floats(`${name}/W`, concat(dirs.map(x => x.W)), [k, n, features]);
+  const R = b.floats(`${name}/R`, concat(dirs.map(x => x.R)), [k, n, d.units]);
+  const B = b.floats(`${name}/B`, concat(dirs.map(x => x.B)), [k, 2 * n]);
+  const activations = dirs.flatMap(x => x.activations);
+  const hard = activations.some(a => a === 'HardSigmoid');
+  const x = b.op('Transpose', [v.name], `${name}/seq_major`, [attr.ints('perm', [1, 0, 2])]);
+  const [y, yh] = b.opMany(d.kind, [x, W, R, B], name, 2, [
+    attr.int('hidden_size', d.units),
     attr.strs('activations', activations),
-    // tfjs' hardSigmoid is clip(0.2 x + 0.5); ONNX needs alpha and beta for each activation.
-    ...(hard > 0
+    ...(k === 2 ? [attr.str('direction', 'bidirectional')] : reverse ? [attr.str('direction', 'reverse')] : []),
+    // tfjs' hardSigmoid is clip(0.2 x + 0.5). ONNX Runtime reads activation_alpha and _beta
+    // one entry per activation that takes them (HardSigmoid alone here), not one per activation:
+    // with a list per activation, a bidirectional op's backward gates got the wrong alpha.
+    ...(hard
       ? [
           attr.floats(
             'activation_alpha',
-            activations.map(a => (a === 'HardSigmoid' ? 0.2 : 0))
+            activations.filter(a => a === 'HardSigmoid').map(() => 0.2)
           ),
           attr.floats(
             'activation_beta',
-            activations.map(a => (a === 'HardSigmoid' ? 0.5 : 0))
+            activations.filter(a => a === 'HardSigmoid').map(() => 0.5)
           ),
         ]
       : []),
-    ...(kind === 'GRU' ? [attr.int('linear_before_reset', resetAfter ? 1 : 0)] : []),
+    ...(d.kind === 'GRU' ? [attr.int('linear_before_reset', d.resetAfter ? 1 : 0)] : []),
   ]);
-  if (c['return_sequences'] === true) {
+  return [y!, yh!];
+}
+
+/** Translates one recurrent layer call on a `[steps, features]` value. */
+export function recurrent(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+  const v = sequence(b, layer, input);
+  const [steps] = v.shape as [number, number];
+  const d = direction(layer, v.shape[1]!);
+  // go_backwards reads the steps last to first: ONNX's reverse direction. Keras then returns
+  // the sequence in the order it was computed (last step first); ONNX aligns it with the input.
+  const backwards = layer.config['go_backwards'] === true;
+  const [y, yh] = run(b, layer.name, v, [d], backwards);
+  if (layer.config['return_sequences'] === true) {
     // Y is [steps, 1, batch, units]: drop the direction axis, then back to batch-major.
-    const flat = b.op('Reshape', [y!, b.ints(`${layer.name}/seq_shape`, [steps, -1, units])], `${layer.name}/seq`);
+    let flat = b.op('Reshape', [y, b.ints(`${layer.name}/seq_shape`, [steps, -1, d.units])], `${layer.name}/seq`);
+    if (backwards) {
+      const ints = (hint: string, n: number) => b.ints(`${layer.name}/${hint}`, [n]);
+      const args = [ints('start', -1), ints('end', -(2 ** 31)), ints('axis', 0), ints('step', -1)];
+      flat = b.op('Slice', [flat, ...args], `${layer.name}/computed_order`);
+    }
     const seq = b.op('Transpose', [flat], `${layer.name}/sequences`, [attr.ints('perm', [1, 0, 2])]);
-    return {name: seq, shape: [steps, units], storage: 'keras'};
+    return {name: seq, shape: [steps, d.units], storage: 'keras'};
   }
   // Y_h is [1, batch, units].
-  const last = b.op('Reshape', [yh!, b.ints(`${layer.name}/last_shape`, [-1, units])], `${layer.name}/last`);
-  return {name: last, shape: [units], storage: 'keras'};
+  const last = b.op('Reshape', [yh, b.ints(`${layer.name}/last_shape`, [-1, d.units])], `${layer.name}/last`);
+  return {name: last, shape: [d.units], storage: 'keras'};
+}
+
+function sequence(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+  const v = b.toKeras(input);
+  if (v.shape.length !== 2)
+    throw new NoOnnxTranslation(`${layer.className} '${layer.name}' on a rank-${v.shape.length + 1} input`);
+  return v;
+}
+
+/**
+ * Bidirectional(LSTM | GRU | SimpleRNN) as one ONNX op with `direction = bidirectional`. ONNX
+ * keeps the reverse direction's outputs aligned with the input steps, which is what Keras
+ * returns after reversing the backward layer's sequence back; Y_h's reverse entry is the state
+ * after the first step, the backward layer's last output. Merge modes concat (forward, then
+ * backward), sum, mul and ave; `merge_mode=None` (two outputs) is left to tfjs.
+ */
+export function bidirectional(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+  const c = layer.config;
+  const inner = c['layer'] as {class_name?: string; config?: Record<string, unknown>} | undefined;
+  const backward = c['backward_layer'] as typeof inner;
+  const mode = c['merge_mode'] === undefined ? 'concat' : c['merge_mode'];
+  if (!inner?.class_name || !inner.config) throw new NoOnnxTranslation(`Bidirectional '${layer.name}' without a layer`);
+  if (!['concat', 'sum', 'mul', 'ave'].includes(String(mode)))
+    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (merge_mode ${String(mode)})`);
+  const v = sequence(b, layer, input);
+  const half = layer.weights.length / 2;
+  const part = (cfg: NonNullable<typeof inner>, weights: GraphLayer['weights'], side: string): GraphLayer => ({
+    ...layer,
+    name: `${layer.name}/${side}`,
+    className: cfg.class_name!,
+    config: cfg.config ?? {},
+    weights,
+  });
+  const back = backward ?? inner;
+  if (back.class_name !== inner.class_name || Number(back.config?.['units']) !== Number(inner.config['units']))
+    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' with a different backward layer`);
+  if (inner.config['go_backwards'] === true)
+    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (go_backwards)`);
+  const fwd = direction(part(inner, layer.weights.slice(0, half), 'forward'), v.shape[1]!);
+  const bwd = direction(part(back, layer.weights.slice(half), 'backward'), v.shape[1]!);
+  if (fwd.resetAfter !== bwd.resetAfter)
+    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (reset_after differs)`);
+  const [y, yh] = run(b, layer.name, v, [fwd, bwd]);
+  const units = fwd.units;
+  const steps = v.shape[0]!;
+  const sequences = inner.config['return_sequences'] === true;
+  // Batch-major with the direction axis just before the units: [batch, (steps,) 2, units].
+  const t = sequences
+    ? b.op('Transpose', [y], `${layer.name}/batch_major`, [attr.ints('perm', [2, 0, 1, 3])])
+    : b.op('Transpose', [yh], `${layer.name}/batch_major`, [attr.ints('perm', [1, 0, 2])]);
+  const shape = sequences ? [steps] : [];
+  const axis = shape.length + 1; // the direction axis, counting the batch
+  if (mode === 'concat') {
+    const out = b.op('Reshape', [t, b.ints(`${layer.name}/concat_shape`, [-1, ...shape, 2 * units])], layer.name);
+    return {name: out, shape: [...shape, 2 * units], storage: 'keras'};
+  }
+  const keep = [attr.int('keepdims', 0)];
+  const out =
+    mode === 'sum'
+      ? b.op('ReduceSum', [t, b.ints(`${layer.name}/axes`, [axis])], layer.name, keep)
+      : b.op(mode === 'mul' ? 'ReduceProd' : 'ReduceMean', [t], layer.name, [attr.ints('axes', [axis]), ...keep]);
+  return {name: out, shape: [...shape, units], storage: 'keras'};
 }

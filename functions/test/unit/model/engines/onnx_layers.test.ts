@@ -128,6 +128,44 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'go_backwards: GRU (sequences, in the order computed) → LSTM (last state)',
+    shape: [7, 5],
+    build: x => {
+      const g = apply(L.gru({units: 4, returnSequences: true, goBackwards: true}), x);
+      return apply(L.lstm({units: 3, goBackwards: true}), g);
+    },
+  },
+  {
+    name: 'Bidirectional LSTM (sequences, concat) → Bidirectional GRU (hard-sigmoid gates, sum), rows as steps',
+    shape: [9, 6],
+    build: x => {
+      const a = apply(L.bidirectional({layer: L.lstm({units: 4, returnSequences: true}) as never}), x);
+      const gru = L.gru({units: 3, recurrentActivation: 'hardSigmoid'});
+      return apply(L.bidirectional({layer: gru as never, mergeMode: 'sum'}), a);
+    },
+  },
+  {
+    name: 'Bidirectional SimpleRNN (sequences, mul) → Bidirectional LSTM without bias (ave)',
+    shape: [8, 5],
+    build: x => {
+      const a = apply(
+        L.bidirectional({layer: L.simpleRNN({units: 3, returnSequences: true}) as never, mergeMode: 'mul'}),
+        x
+      );
+      return apply(L.bidirectional({layer: L.lstm({units: 2, useBias: false}) as never, mergeMode: 'ave'}), a);
+    },
+  },
+  {
+    name: 'TimeDistributed Dense (relu) and TimeDistributed Conv2D over a Reshape into steps',
+    shape: [8, 8, 3],
+    build: x => {
+      const steps = apply(L.reshape({targetShape: [2, 4, 8, 3]}), x);
+      const c = apply(L.timeDistributed({layer: conv(2, 3, {padding: 'same', activation: 'relu'})}), steps);
+      const rows = apply(L.reshape({targetShape: [2, 4 * 8 * 2]}), c);
+      return apply(L.timeDistributed({layer: L.dense({units: 5, activation: 'relu'})}), rows);
+    },
+  },
+  {
     name: 'MaxPooling2D same and AveragePooling2D same (padding excluded)',
     shape: [7, 7, 3],
     build: x =>
