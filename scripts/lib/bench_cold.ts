@@ -46,12 +46,45 @@ console.log(JSON.stringify({
 process.exit(0);
 `;
 
-/** Process start → first prediction, on emulators this function starts and stops. */
+/** One fresh process: its figures, split by the function's own log lines. */
+async function oneProcess(
+  script: string,
+  photo: Photo,
+  env: NodeJS.ProcessEnv
+): Promise<Record<string, number | string>> {
+  // Asynchronously: the Storage emulator answers from this very process.
+  const {stdout: out} = await promisify(execFile)(
+    process.execPath,
+    [script, path.join(ROOT, 'dist/functions/src'), `gs://cold-images/${photo.name}`],
+    {cwd: ROOT, encoding: 'utf8', env}
+  );
+  const lines = out.trim().split('\n');
+  const parsed = JSON.parse(lines.at(-1)!) as Record<string, number | string>;
+  for (const line of lines.slice(0, -1)) {
+    const log = JSON.parse(line) as Record<string, unknown>;
+    if (typeof log['load_model_latency_ms'] === 'number') parsed['model_load_ms'] = log['load_model_latency_ms'];
+    if (log['outcome'] === 'predicted') {
+      parsed['registry_read_ms'] = Number(log['registry_read_ms']);
+      parsed['preprocess_ms'] = Number(log['preprocess_ms']);
+      parsed['inference_ms'] = Number(log['inference_latency_ms']);
+      parsed['engine'] = String(log['engine']);
+    }
+  }
+  return parsed;
+}
+
+/**
+ * Process start → first prediction, on emulators this function starts and stops: `runs` fresh
+ * processes one after the other (the first one alone also pays for a cold disk cache and a
+ * just-started emulator), reported as the run with the median first prediction, with every
+ * run's figure beside it.
+ */
 export async function coldStart(
   engine: Engine,
   model: Buffer,
   scale: string,
-  photo: Photo
+  photo: Photo,
+  runs = 3
 ): Promise<Record<string, unknown>> {
   const firestore = await startFirestore({logFile: path.join(ROOT, '.local/bench-firestore.log')});
   const storageEmulator = await startStorage({projectId: 'demo-bench'});
@@ -96,28 +129,14 @@ export async function coldStart(
     await db.terminate();
     const script = path.join(ROOT, '.local/bench-cold-start.mjs');
     fs.writeFileSync(script, CHILD);
-    // Asynchronously: the Storage emulator answers from this very process.
-    const {stdout: out} = await promisify(execFile)(
-      process.execPath,
-      [script, path.join(ROOT, 'dist/functions/src'), `gs://cold-images/${photo.name}`],
-      {cwd: ROOT, encoding: 'utf8', env}
+    const results: Record<string, number | string>[] = [];
+    for (let r = 0; r < runs; r++) results.push(await oneProcess(script, photo, env));
+    results.sort((a, b) => Number(a['first_prediction_ms']) - Number(b['first_prediction_ms']));
+    const median = results[Math.floor(results.length / 2)]!;
+    const rounded = Object.fromEntries(
+      Object.entries(median).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 10) / 10 : v])
     );
-    const lines = out.trim().split('\n');
-    const parsed = JSON.parse(lines.at(-1)!) as Record<string, number | string>;
-    // The function's own log lines split the first invocation.
-    for (const line of lines.slice(0, -1)) {
-      const log = JSON.parse(line) as Record<string, unknown>;
-      if (typeof log['load_model_latency_ms'] === 'number') parsed['model_load_ms'] = log['load_model_latency_ms'];
-      if (log['outcome'] === 'predicted') {
-        parsed['registry_read_ms'] = Number(log['registry_read_ms']);
-        parsed['preprocess_ms'] = Number(log['preprocess_ms']);
-        parsed['inference_ms'] = Number(log['inference_latency_ms']);
-        parsed['engine'] = String(log['engine']);
-      }
-    }
-    return Object.fromEntries(
-      Object.entries(parsed).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 10) / 10 : v])
-    );
+    return {...rounded, runs_first_prediction_ms: results.map(x => Math.round(Number(x['first_prediction_ms'])))};
   } finally {
     await storageEmulator.stop();
     await firestore.stop();
