@@ -173,7 +173,8 @@ const hardActivations: LayerRule = (layer, ctx) => {
 /**
  * Keras resizes images with half-pixel centres (`tf.image.resize`); tfjs-layers' Resizing
  * aligns corners instead and its bilinear UpSampling2D has no half-pixel centres. Both become
- * this project's KerasResize layer, which resizes as Keras does. Options tfjs-layers cannot
+ * this project's KerasResize layer, which resizes as Keras does (and CenterCrop, whose tfjs
+ * version samples between pixels, becomes KerasCenterCrop). Options tfjs-layers cannot
  * follow either (cropping or padding to the aspect ratio, other interpolations, channels
  * first) are refused, naming them.
  */
@@ -203,6 +204,19 @@ const kerasResize: LayerRule = (layer, ctx) => {
       height: Number(c['height']),
       width: Number(c['width']),
       interpolation,
+    };
+    return;
+  }
+  if (layer.class_name === 'CenterCrop') {
+    if (c['data_format'] === 'channels_first')
+      return void ctx.unsupported.push(`CenterCrop '${name}' (channels_first)`);
+    layer.class_name = 'KerasCenterCrop';
+    layer.config = {
+      ...inputShapeOf(layer),
+      name,
+      trainable: false,
+      height: Number(c['height']),
+      width: Number(c['width']),
     };
     return;
   }

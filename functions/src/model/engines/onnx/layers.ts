@@ -10,7 +10,16 @@ import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {bidirectional, recurrent} from './recurrent.js';
 import {timeDistributed} from './wrappers.js';
-import {convolution, convTranspose, globalPooling, kerasResize, padOrCrop, pooling, upSampling} from './spatial.js';
+import {
+  centerCrop,
+  convolution,
+  convTranspose,
+  globalPooling,
+  kerasResize,
+  padOrCrop,
+  pooling,
+  upSampling,
+} from './spatial.js';
 
 /** Layers that are the identity at inference. */
 const IDENTITY = new Set([
@@ -200,6 +209,8 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       return upSampling(b, layer, v);
     case 'KerasResize':
       return kerasResize(b, layer, v);
+    case 'KerasCenterCrop':
+      return centerCrop(b, layer, v);
     case 'BatchNormalization': {
       const {scale, shift} = batchNormAffine(layer);
       return affine(b, v, Number(c['axis'] ?? -1), scale, shift, layer.name);
@@ -298,7 +309,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
 /** Layer classes {@link translateLayer} knows (others make the loader fall back to tfjs). */
 export const ONNX_LAYERS = new Set([
   ...IDENTITY,
-  ...'SimpleRNN GRU LSTM Bidirectional TimeDistributed Conv1D Conv2D Conv2DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D KerasResize BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
+  ...'SimpleRNN GRU LSTM Bidirectional TimeDistributed Conv1D Conv2D Conv2DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D KerasResize KerasCenterCrop BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
     ' '
   ),
 ]);

@@ -252,6 +252,26 @@ export function kerasResize(b: OnnxBuilder, layer: GraphLayer, v: Value): Value 
 }
 
 /**
+ * KerasCenterCrop (Keras' CenterCrop): a Slice of the middle pixels, offsets rounded down. An
+ * input smaller than the target is resized by Keras (`smart_resize`): left to tfjs.
+ */
+export function centerCrop(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
+  const s = spatialInput(b, layer, v);
+  const [h, w] = s.spatial as [number, number];
+  const out = [Number(layer.config['height']), Number(layer.config['width'])] as [number, number];
+  if (h < out[0] || w < out[1])
+    throw new NoOnnxTranslation(`CenterCrop '${layer.name}' to more than its ${h}x${w} input (Keras resizes it)`);
+  const start = [Math.floor((h - out[0]) / 2), Math.floor((w - out[1]) / 2)];
+  const ints = (hint: string, values: number[]) => b.ints(`${layer.name}/${hint}`, values);
+  const y = b.op(
+    'Slice',
+    [s.x, ints('starts', start), ints('ends', [start[0]! + out[0], start[1]! + out[1]]), ints('axes', [2, 3])],
+    layer.name
+  );
+  return s.wrap(y, out, s.channels);
+}
+
+/**
  * Conv2DTranspose as ONNX ConvTranspose. Keras' kernel is `[kh, kw, out, in]`; ONNX wants
  * `[in, out, kh, kw]`. Output size as Keras' `deconv_output_length`: `valid` gives
  * `(in − 1) · s + k`, `same` gives `in · s`. `same` is the gradient of a `same` convolution

@@ -134,3 +134,49 @@ export class KerasResize extends tf.layers.Layer {
 }
 
 tf.serialization.registerClass(KerasResize);
+
+/**
+ * Keras' CenterCrop: the middle `height` × `width` pixels (offsets rounded down), or, for an
+ * input smaller than that in either dimension, Keras' `smart_resize`: the largest centred box
+ * of the target's aspect ratio, resized (bilinear, half-pixel centres) to the target.
+ * tfjs-layers' own CenterCrop crops with crop-and-resize boxes that fall between pixels.
+ */
+export class KerasCenterCrop extends tf.layers.Layer {
+  /** Registered class name, as used in translated configs. */
+  static readonly className = 'KerasCenterCrop';
+  private readonly height: number;
+  private readonly width: number;
+
+  constructor(args: {height: number; width: number; name?: string; trainable?: boolean}) {
+    super(args);
+    this.height = args.height;
+    this.width = args.width;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    return [shape[0]!, this.height, this.width, shape[3]!];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
+      const [, h, w] = x.shape;
+      if (h >= this.height && w >= this.width) {
+        const top = Math.floor((h - this.height) / 2);
+        const left = Math.floor((w - this.width) / 2);
+        return tf.slice(x, [0, top, left, 0], [-1, this.height, this.width, -1]);
+      }
+      const boxH = Math.max(1, Math.min(h, Math.floor((w * this.height) / this.width)));
+      const boxW = Math.max(1, Math.min(w, Math.floor((h * this.width) / this.height)));
+      const box = tf.slice(x, [0, Math.floor((h - boxH) / 2), Math.floor((w - boxW) / 2), 0], [-1, boxH, boxW, -1]);
+      return tf.image.resizeBilinear(box as tf.Tensor4D, [this.height, this.width], false, true);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {...super.getConfig(), height: this.height, width: this.width};
+  }
+}
+
+tf.serialization.registerClass(KerasCenterCrop);

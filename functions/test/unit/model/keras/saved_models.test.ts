@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import {describe, it} from 'node:test';
 import {loadClassifier} from '../../../../src/model/loader.js';
 import type {Classifier} from '../../../../src/core/ports.js';
+import {memoryLogger} from '../../../../src/core/log.js';
 import {writeKerasModel, type ModelSpec, type WeightSpec} from '../../../../../scripts/lib/keras_writer.js';
 
 // ---- Keras 3 config entries, as keras 3 serialises them ----
@@ -96,6 +97,8 @@ interface Case {
   readonly name: string;
   readonly spec: ModelSpec;
   readonly expected: number[];
+  /** The engines that run it (default both). */
+  readonly engines?: readonly ('onnx' | 'tfjs')[];
 }
 
 const cases: Case[] = [];
@@ -358,6 +361,60 @@ for (const [what, resize, size, nearest] of [
   });
 }
 
+/** Rows `[top, top + h)` and columns `[left, left + w)` of an HWC image `[, width, c]`. */
+function crop(pixels: number[], [width, c]: number[], [top, left, h, w]: number[]): number[] {
+  const out: number[] = [];
+  for (let y = top!; y < top! + h!; y++)
+    for (let x = left!; x < left! + w!; x++)
+      for (let ch = 0; ch < c!; ch++) out.push(pixels[(y * width! + x) * c! + ch]!);
+  return out;
+}
+
+// CenterCrop, both branches. tfjs-layers' own CenterCrop samples between pixels; the project's
+// KerasCenterCrop (and ONNX's Slice) take the middle pixels, offsets rounded down. An input
+// smaller than the target is Keras' smart_resize: the centred box of the target's aspect
+// ratio, resized (ONNX has no translation of that branch: auto serves it with tfjs).
+for (const [what, before, target, expectedPixels] of [
+  [
+    'CenterCrop 5×5 → 2×3: the middle pixels, offsets rounded down (1, 1)',
+    [5, 5],
+    [2, 3],
+    crop(tfResize(PIXELS, [2, 2, 3], [5, 5], false), [5, 3], [1, 1, 2, 3]),
+  ],
+  [
+    "CenterCrop 2×2 → 3×2 (larger): Keras' smart_resize, the centred 2×1 box resized",
+    [2, 2],
+    [3, 2],
+    tfResize(crop(PIXELS, [2, 3], [0, 0, 2, 1]), [2, 1, 3], [3, 2], false),
+  ],
+] as const) {
+  const n = target[0] * target[1] * 3;
+  const kernel = deterministic(n * 3, 13);
+  const bias = [0, 0.1, -0.1];
+  const resize =
+    before[0] === 2 ? [] : [layer('Resizing', 'resize', {height: 5, width: 5, interpolation: 'bilinear'}, ['image'])];
+  cases.push({
+    name: what,
+    spec: {
+      config: functional(
+        'crop',
+        [
+          input('image', [2, 2, 3]),
+          ...resize,
+          layer('CenterCrop', 'crop', {height: target[0], width: target[1]}, [resize.length ? 'resize' : 'image']),
+          layer('Flatten', 'flat', {}, ['crop']),
+          dense('probs', 3, 'softmax', ['flat']),
+        ],
+        'image',
+        'probs'
+      ),
+      weights: {probs: [w('kernel', [n, 3], kernel), w('bias', [3], bias)]},
+    },
+    expected: softmax(matVec([...expectedPixels], kernel, bias)),
+    ...(before[0] === 2 ? {engines: ['tfjs'] as const} : {}),
+  });
+}
+
 {
   // GRU with reset_after=True (TF 2's and Keras 3's default): the recurrent bias is applied
   // before the reset gate multiplies, h̃ = tanh(x·Wh + bh + r ⊙ (h·Uh + b'h)). tfjs-layers
@@ -477,7 +534,7 @@ describe('saved models: .h5 and .keras, both engines, against hand-computed outp
 
   for (const c of cases) {
     for (const format of ['h5', 'keras'] as const) {
-      for (const engine of ['onnx', 'tfjs'] as const) {
+      for (const engine of c.engines ?? (['onnx', 'tfjs'] as const)) {
         it(`${c.name} (.${format}, ${engine})`, async () => {
           const bytes = await writeKerasModel(c.spec, format);
           const model = await loadClassifier(bytes, {engine, scale: '0,1'});
@@ -491,6 +548,21 @@ describe('saved models: .h5 and .keras, both engines, against hand-computed outp
       }
     }
   }
+});
+
+describe('CenterCrop to more than its input', () => {
+  it('auto serves it with tfjs (Keras resizes there), with one log line naming the layer', async () => {
+    const c = cases.find(x => x.name.startsWith('CenterCrop 2×2 → 3×2'))!;
+    const logger = memoryLogger();
+    const model = await loadClassifier(await writeKerasModel(c.spec, 'h5'), {engine: 'auto', scale: '0,1', logger});
+    try {
+      assert.equal(model.engine, 'tfjs');
+      assert.match(logger.entries.map(e => e.message).join('\n'), /CenterCrop 'crop' to more than its 2x2 input/);
+      close(await scores(model, PIXELS), c.expected);
+    } finally {
+      model.dispose();
+    }
+  });
 });
 
 describe('.keras archives', () => {
