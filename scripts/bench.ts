@@ -257,7 +257,7 @@ async function main(): Promise<void> {
   table('swap at concurrency 8', swap as Record<string, Record<string, unknown>>);
   const rollouts = await rolloutRuns('onnx', v2, pics, values.quick ? 40 : 120);
   const reads = await readsPerMessage('onnx', v2, pics, values.quick ? 160 : 400);
-  table('model-record reads per message (document gets; onnx, in-memory adapters)', reads);
+  table('model-record reads per message (document gets on the Firestore emulator; photos in memory; onnx)', reads);
   table('rollouts: served throughput at concurrency 4, onnx (images/s, ms)', rollouts);
   const batches = await batchRuns('onnx', v2, pics, [1, 4, 8, 16], 64, values.quick ? 1 : 3);
   table(
