@@ -29,6 +29,9 @@ export interface ModelEntry {
 /** Keras class names that are a model (container) rather than a single layer. */
 const CONTAINERS = new Set(['Sequential', 'Functional', 'Model']);
 
+/** Layers whose `activation` is not applied to their output (hardActivations leaves them). */
+const RECURRENT_OR_WRAPPER = new Set(['SimpleRNN', 'GRU', 'LSTM', 'Bidirectional', 'TimeDistributed']);
+
 /** Why tfjs cannot run some layers that Keras files commonly contain. */
 const UNSUPPORTED_REASONS: Record<string, string> = {
   Lambda: 'it holds marshalled Python code',
@@ -143,6 +146,9 @@ function inputShapeOf(layer: LayerEntry): Record<string, unknown> {
  * project's HardActivation layer, and a layer with one fused gets a HardActivation after it.
  */
 const hardActivations: LayerRule = (layer, ctx) => {
+  // A recurrent layer applies its activations inside the recurrence, not after it, and a
+  // wrapper's are in the layer it holds: renameActivations names them instead.
+  if (RECURRENT_OR_WRAPPER.has(layer.class_name)) return;
   const act = layer.config['activation'];
   // Spelt without underscores: tfjs camel-cases snake_case strings in configs it reads.
   const kind =
@@ -272,11 +278,17 @@ const spatialDropoutToDropout: LayerRule = layer => {
  * `activation` and in recurrent layers' `recurrent_activation`, and in the layers a wrapper
  * (Bidirectional, TimeDistributed) holds.
  */
-const renameActivations: LayerRule = layer => {
+const renameActivations: LayerRule = (layer, ctx) => {
   const rename = (config: Record<string, unknown>) => {
     for (const key of ['activation', 'recurrent_activation']) {
       const act = config[key];
-      if (typeof act === 'string' && act in ACTIVATION_NAMES) config[key] = ACTIVATION_NAMES[act];
+      if (typeof act !== 'string') continue;
+      // Inside a recurrence (or a wrapper), the hard activations tfjs lacks are this project's
+      // registered `hardSigmoid3` and `hardSwish` (extra_layers.ts); elsewhere hardActivations
+      // has already replaced them with a HardActivation layer.
+      if (act === 'hard_sigmoid' && ctx.keras3) config[key] = 'hardSigmoid3';
+      else if (act === 'hard_swish' || act === 'hard_silu') config[key] = 'hardSwish';
+      else if (act in ACTIVATION_NAMES) config[key] = ACTIVATION_NAMES[act];
     }
   };
   rename(layer.config);

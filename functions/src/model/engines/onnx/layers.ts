@@ -63,6 +63,10 @@ export function activation(b: OnnxBuilder, name: unknown, v: Value, hint: string
       return out(b.op('Exp', [x], hint));
     case 'hardSigmoid':
       return out(b.op('HardSigmoid', [x], hint, [attr.float('alpha', 0.2), attr.float('beta', 0.5)]));
+    case 'hardSigmoid3': // Keras 3's hard_sigmoid: relu6(x + 3) / 6
+      return out(b.op('HardSigmoid', [x], hint, [attr.float('alpha', 1 / 6), attr.float('beta', 0.5)]));
+    case 'hardSwish':
+      return out(b.op('HardSwish', [x], hint));
     case 'swish':
       return out(b.op('Mul', [x, b.op('Sigmoid', [x], `${hint}/sigmoid`)], hint));
     case 'mish':

@@ -16,18 +16,20 @@
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 
-const ACTIVATIONS: Record<string, string> = {
-  tanh: 'Tanh',
-  sigmoid: 'Sigmoid',
-  relu: 'Relu',
-  hardSigmoid: 'HardSigmoid',
+/** Keras activation (tfjs spelling) → ONNX RNN activation, with HardSigmoid's slope. */
+const ACTIVATIONS: Record<string, {op: string; alpha?: number}> = {
+  tanh: {op: 'Tanh'},
+  sigmoid: {op: 'Sigmoid'},
+  relu: {op: 'Relu'},
+  hardSigmoid: {op: 'HardSigmoid', alpha: 0.2}, // Keras 2's: clip(0.2 x + 0.5, 0, 1)
+  hardSigmoid3: {op: 'HardSigmoid', alpha: 1 / 6}, // Keras 3's: relu6(x + 3) / 6
 };
 
-function onnxActivation(layer: GraphLayer, key: string, fallback: string): string {
+function onnxActivation(layer: GraphLayer, key: string, fallback: string): {op: string; alpha?: number} {
   const name = String(layer.config[key] ?? fallback);
-  const op = ACTIVATIONS[name];
-  if (!op) throw new NoOnnxTranslation(`${layer.className} '${layer.name}' (${key} '${name}')`);
-  return op;
+  const found = ACTIVATIONS[name];
+  if (!found) throw new NoOnnxTranslation(`${layer.className} '${layer.name}' (${key} '${name}')`);
+  return found;
 }
 
 /** Keras `[rows, gates · units]` → ONNX `[gates · units, rows]`, gates in `order` (Keras gate indices). */
@@ -54,7 +56,7 @@ interface Direction {
   readonly W: Float32Array;
   readonly R: Float32Array;
   readonly B: Float32Array;
-  readonly activations: string[];
+  readonly activations: {op: string; alpha?: number}[];
   readonly resetAfter: boolean;
 }
 
@@ -112,24 +114,28 @@ function run(b: OnnxBuilder, name: string, v: Value, dirs: readonly Direction[],
   const R = b.floats(`${name}/R`, concat(dirs.map(x => x.R)), [k, n, d.units]);
   const B = b.floats(`${name}/B`, concat(dirs.map(x => x.B)), [k, 2 * n]);
   const activations = dirs.flatMap(x => x.activations);
-  const hard = activations.some(a => a === 'HardSigmoid');
+  const hard = activations.filter(a => a.alpha !== undefined);
   const x = b.op('Transpose', [v.name], `${name}/seq_major`, [attr.ints('perm', [1, 0, 2])]);
   const [y, yh] = b.opMany(d.kind, [x, W, R, B], name, 2, [
     attr.int('hidden_size', d.units),
-    attr.strs('activations', activations),
+    attr.strs(
+      'activations',
+      activations.map(a => a.op)
+    ),
     ...(k === 2 ? [attr.str('direction', 'bidirectional')] : reverse ? [attr.str('direction', 'reverse')] : []),
-    // tfjs' hardSigmoid is clip(0.2 x + 0.5). ONNX Runtime reads activation_alpha and _beta
-    // one entry per activation that takes them (HardSigmoid alone here), not one per activation:
-    // with a list per activation, a bidirectional op's backward gates got the wrong alpha.
-    ...(hard
+    // HardSigmoid is clip(alpha x + 0.5): Keras 2's alpha is 0.2, Keras 3's 1/6. ONNX Runtime
+    // reads activation_alpha and _beta one entry per activation that takes them (HardSigmoid
+    // alone here), not one per activation: with a list per activation, a bidirectional op's
+    // backward gates got the wrong alpha.
+    ...(hard.length > 0
       ? [
           attr.floats(
             'activation_alpha',
-            activations.filter(a => a === 'HardSigmoid').map(() => 0.2)
+            hard.map(a => a.alpha!)
           ),
           attr.floats(
             'activation_beta',
-            activations.filter(a => a === 'HardSigmoid').map(() => 0.5)
+            hard.map(() => 0.5)
           ),
         ]
       : []),

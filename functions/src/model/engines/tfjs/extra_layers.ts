@@ -180,3 +180,39 @@ export class KerasCenterCrop extends tf.layers.Layer {
 }
 
 tf.serialization.registerClass(KerasCenterCrop);
+
+/**
+ * Activations tfjs lacks, for the layers that apply theirs inside (recurrent layers, and the
+ * layer a Bidirectional or TimeDistributed holds), where a HardActivation layer after them
+ * would compute something else: Keras 3's `hard_sigmoid`, relu6(x + 3) / 6, and `hard_swish`,
+ * x · relu6(x + 3) / 6. keras/config.ts names them `hardSigmoid3` and `hardSwish`.
+ */
+abstract class HardActivationFn extends tf.serialization.Serializable {
+  abstract apply(x: tf.Tensor): tf.Tensor;
+  override getConfig(): tf.serialization.ConfigDict {
+    return {};
+  }
+}
+
+export class HardSigmoid3 extends HardActivationFn {
+  static readonly className = 'hardSigmoid3';
+  override getClassName(): string {
+    return HardSigmoid3.className;
+  }
+  apply(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.div(tf.relu6(tf.add(x, 3)), 6));
+  }
+}
+
+export class HardSwish extends HardActivationFn {
+  static readonly className = 'hardSwish';
+  override getClassName(): string {
+    return HardSwish.className;
+  }
+  apply(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6)));
+  }
+}
+
+tf.serialization.registerClass(HardSigmoid3);
+tf.serialization.registerClass(HardSwish);

@@ -483,6 +483,138 @@ for (const [what, before, target, expectedPixels] of [
   });
 }
 
+// Hard activations inside a recurrence: Keras 3's hard_sigmoid is relu6(x + 3) / 6, Keras 2's
+// clip(0.2 x + 0.5, 0, 1), and a recurrent layer applies its activations at every step (a
+// HardActivation layer after its output would compute something else).
+const hardCases: Array<Case & {engines: readonly ('onnx' | 'tfjs')[]}> = [];
+{
+  const hardSigmoid2 = (x: number) => Math.min(Math.max(0.2 * x + 0.5, 0), 1);
+  const units = 2;
+  const col = (m: number[], cols: number, row: number[], j: number) =>
+    row.reduce((s, v, i) => s + v * m[i * cols + j]!, 0);
+  const head = deterministic(units * 3, 23);
+  const rowsModel = (name: string, cls: string, config: Entry): ModelSpec['config'] =>
+    functional(
+      name,
+      [
+        input('image', [2, 2, 3]),
+        layer('Reshape', 'rows', {target_shape: [4, 3]}, ['image']),
+        layer(
+          cls,
+          'rnn',
+          {units, use_bias: true, return_sequences: false, go_backwards: false, stateful: false, ...config},
+          ['rows']
+        ),
+        dense('probs', 3, 'softmax', ['rnn']),
+      ],
+      'image',
+      'probs'
+    );
+  // SimpleRNN: h = f(x·K + h·U + b).
+  for (const [what, act, f, version, engines] of [
+    [
+      "Keras 3 SimpleRNN, activation='hard_sigmoid' (relu6(x + 3) / 6)",
+      'hard_sigmoid',
+      hardSigmoid3,
+      '3.9.1',
+      ['onnx', 'tfjs'],
+    ],
+    [
+      "Keras 2 SimpleRNN, activation='hard_sigmoid' (0.2 x + 0.5)",
+      'hard_sigmoid',
+      hardSigmoid2,
+      '2.13.1',
+      ['onnx', 'tfjs'],
+    ],
+    [
+      "Keras 3 SimpleRNN, activation='hard_swish' (tfjs: ONNX's RNN has no such activation)",
+      'hard_swish',
+      hardSwish,
+      '3.9.1',
+      ['tfjs'],
+    ],
+  ] as const) {
+    const K = deterministic(3 * units, 20);
+    const U = deterministic(units * units, 21);
+    const B = deterministic(units, 22);
+    let h = [0, 0];
+    for (let t = 0; t < 4; t++) {
+      const x = PIXELS.slice(t * 3, t * 3 + 3);
+      h = h.map((_, u) => f(col(K, units, x, u) + col(U, units, h, u) + B[u]!));
+    }
+    hardCases.push({
+      name: what,
+      engines,
+      spec: {
+        kerasVersion: version,
+        config: rowsModel('rnn_model', 'SimpleRNN', {activation: act}),
+        weights: {
+          rnn: [
+            w('rnn/simple_rnn_cell/kernel', [3, units], K),
+            w('rnn/simple_rnn_cell/recurrent_kernel', [units, units], U),
+            w('rnn/simple_rnn_cell/bias', [units], B),
+          ],
+          probs: [w('kernel', [units, 3], head), w('bias', [3], [0, 0.1, -0.1])],
+        },
+      },
+      expected: softmax(matVec(h, head, [0, 0.1, -0.1])),
+    });
+  }
+  // LSTM, Keras gate order i, f, c, o: c = f ⊙ c + i ⊙ tanh(·), h = o ⊙ tanh(c).
+  const K = deterministic(3 * 4 * units, 24);
+  const U = deterministic(units * 4 * units, 25);
+  const B = deterministic(4 * units, 26);
+  let h = [0, 0];
+  let c = [0, 0];
+  for (let t = 0; t < 4; t++) {
+    const x = PIXELS.slice(t * 3, t * 3 + 3);
+    const z = (g: number, u: number) =>
+      col(K, 4 * units, x, g * units + u) + col(U, 4 * units, h, g * units + u) + B[g * units + u]!;
+    const next = h.map((_, u) => {
+      const i = hardSigmoid3(z(0, u));
+      const f = hardSigmoid3(z(1, u));
+      const cell = f * c[u]! + i * Math.tanh(z(2, u));
+      return {cell, h: hardSigmoid3(z(3, u)) * Math.tanh(cell)};
+    });
+    c = next.map(n => n.cell);
+    h = next.map(n => n.h);
+  }
+  hardCases.push({
+    name: "Keras 3 LSTM, recurrent_activation='hard_sigmoid' (relu6(x + 3) / 6)",
+    engines: ['onnx', 'tfjs'],
+    spec: {
+      config: rowsModel('lstm_model', 'LSTM', {activation: 'tanh', recurrent_activation: 'hard_sigmoid'}),
+      weights: {
+        rnn: [
+          w('rnn/lstm_cell/kernel', [3, 4 * units], K),
+          w('rnn/lstm_cell/recurrent_kernel', [units, 4 * units], U),
+          w('rnn/lstm_cell/bias', [4 * units], B),
+        ],
+        probs: [w('kernel', [units, 3], head), w('bias', [3], [0, 0.1, -0.1])],
+      },
+    },
+    expected: softmax(matVec(h, head, [0, 0.1, -0.1])),
+  });
+}
+
+describe('hard activations inside a recurrence, as the Keras version that wrote the file computes them', () => {
+  for (const c of hardCases) {
+    for (const format of ['h5', 'keras'] as const) {
+      for (const engine of c.engines) {
+        it(`${c.name} (.${format}, ${engine})`, async () => {
+          const model = await loadClassifier(await writeKerasModel(c.spec, format), {engine, scale: '0,1'});
+          try {
+            assert.equal(model.engine, engine);
+            close(await scores(model, PIXELS), c.expected);
+          } finally {
+            model.dispose();
+          }
+        });
+      }
+    }
+  }
+});
+
 describe('GRU reset_after=True: ONNX Runtime runs it (tfjs-layers cannot)', () => {
   for (const c of gruCases) {
     for (const format of ['h5', 'keras'] as const) {
