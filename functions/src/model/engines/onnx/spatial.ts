@@ -272,9 +272,10 @@ export function centerCrop(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
 }
 
 /**
- * Conv2DTranspose as ONNX ConvTranspose. Keras' kernel is `[kh, kw, out, in]`; ONNX wants
- * `[in, out, kh, kw]`. Output size as Keras' `deconv_output_length`: `valid` gives
- * `(in − 1) · s + k`, `same` gives `in · s`. `same` is the gradient of a `same` convolution
+ * Conv2DTranspose and Conv3DTranspose as ONNX ConvTranspose. Keras' kernel is `[k…, out, in]`;
+ * ONNX wants `[in, out, k…]`. Output size as Keras' `deconv_output_length`: `valid` gives
+ * `in · s + max(k − s, 0)` (`(in − 1) · s + k` unless the kernel is shorter than the stride),
+ * `same` gives `in · s`. `same` is the gradient of a `same` convolution
  * from `in · s` down to `in`, so it crops that convolution's pads (the smaller half first),
  * and where the kernel is shorter than the stride, output_padding adds the rest at the end.
  */
@@ -287,7 +288,7 @@ export function convTranspose(b: OnnxBuilder, layer: GraphLayer, v: Value): Valu
   const strides = perAxis(layer.config['strides'], rank, 1);
   const dilations = perAxis(layer.config['dilation_rate'], rank, 1);
   if (dilations.some(d => d !== 1) || layer.config['output_padding']) {
-    throw new NoOnnxTranslation(`Conv2DTranspose '${layer.name}' with dilation or output_padding`);
+    throw new NoOnnxTranslation(`${layer.className} '${layer.name}' with dilation or output_padding`);
   }
   const outChannels = kernel.shape.at(-2)!;
   const inChannels = kernel.shape.at(-1)!;
@@ -299,8 +300,10 @@ export function convTranspose(b: OnnxBuilder, layer: GraphLayer, v: Value): Valu
     const total = same ? Math.max(k[i]! - strides[i]!, 0) : 0;
     begin.push(Math.floor(total / 2));
     end.push(total - Math.floor(total / 2));
-    extra.push(same ? Math.max(strides[i]! - k[i]!, 0) : 0);
-    return same ? size * strides[i]! : (size - 1) * strides[i]! + k[i]!;
+    // Where the kernel is shorter than the stride, both paddings end on a stride's worth of
+    // rows the kernel never reaches: Keras' `in · s + max(k − s, 0)` for valid, `in · s` for same.
+    extra.push(Math.max(strides[i]! - k[i]!, 0));
+    return same ? size * strides[i]! : size * strides[i]! + Math.max(k[i]! - strides[i]!, 0);
   });
   // [k…, out, in] → [in, out, k…]: onnxKernel's layout with the last two axes swapped.
   const taps = kernel.values.length / (outChannels * inChannels);
