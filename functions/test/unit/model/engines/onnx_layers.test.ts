@@ -184,6 +184,31 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'Dot of two vectors (normalize) and of row matrices over axes (2, 2) and (1, 1)',
+    shape: [4, 4, 3],
+    build: x => {
+      const flat = apply(L.flatten({}), x);
+      const cosine = apply(L.dot({axes: -1, normalize: true}), [
+        apply(L.dense({units: 4}), flat),
+        apply(L.dense({units: 4}), flat),
+      ]);
+      const rows = apply(L.reshape({targetShape: [4, 12]}), x);
+      const p = apply(L.dense({units: 5}), rows);
+      const q = apply(L.dense({units: 5}), rows);
+      const rowsByRows = apply(L.flatten({}), apply(L.dot({axes: 2}), [p, q]));
+      const colsByCols = apply(L.flatten({}), apply(L.dot({axes: 1}), [p, q]));
+      return apply(L.concatenate({}), [cosine, rowsByRows, colsByCols]);
+    },
+  },
+  {
+    name: 'Embedding of pixels rescaled to indices 0-7 (cast toward zero)',
+    shape: [4, 6],
+    build: x => {
+      const indices = apply(L.rescaling({scale: 7.99}), x);
+      return apply(L.embedding({inputDim: 8, outputDim: 3}), indices);
+    },
+  },
+  {
     name: 'MaxPooling2D same and AveragePooling2D same (padding excluded)',
     shape: [7, 7, 3],
     build: x =>
@@ -365,11 +390,9 @@ describe('a layer without an ONNX translation', () => {
   before(backend);
   const transposed = async (): Promise<Uint8Array> => {
     const input = tf.input({shape: [4, 4, 3]});
-    const flat = apply(L.flatten({}), input);
-    const a = apply(L.dense({units: 4}), flat);
-    const b = apply(L.dense({units: 4}), flat);
-    const dotted = apply(L.dot({axes: -1, name: 'similarity'}), [a, b]);
-    const out = apply(L.dense({units: 3, activation: 'softmax'}), dotted);
+    const rows = apply(L.reshape({targetShape: [4, 12]}), input);
+    const masked = apply(L.masking({maskValue: 0, name: 'padding_rows'}), rows);
+    const out = apply(L.dense({units: 3, activation: 'softmax'}), apply(L.lstm({units: 4}), masked));
     return writeKerasH5(tf.model({inputs: input, outputs: out}));
   };
 
@@ -379,7 +402,7 @@ describe('a layer without an ONNX translation', () => {
     assert.equal(m.engine, 'tfjs');
     const lines = logger.entries.filter(e => e.message.includes('served by tfjs'));
     assert.equal(lines.length, 1);
-    assert.match(lines[0]!.message, /Dot 'similarity'/);
+    assert.match(lines[0]!.message, /Masking 'padding_rows'/);
     const [r] = await m.classifyPixels([new Float32Array(48).fill(0.3)], 3);
     assert.ok(Number.isFinite(r!.score));
     m.dispose();
@@ -388,7 +411,7 @@ describe('a layer without an ONNX translation', () => {
   it('INFERENCE_ENGINE=onnx: refused, naming the layer', async () => {
     await assert.rejects(loadClassifier(await transposed(), {engine: 'onnx'}), (e: unknown) => {
       assert.ok(e instanceof UnsupportedLayerError);
-      assert.match((e as Error).message, /Dot 'similarity'/);
+      assert.match((e as Error).message, /Masking 'padding_rows'/);
       return true;
     });
   });
