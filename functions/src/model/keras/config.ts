@@ -265,11 +265,31 @@ const normalizationAsBatchNorm: LayerRule = (layer, ctx) => {
   };
 };
 
-/** Spatial dropout is the identity at inference; tfjs-layers has only SpatialDropout1D. */
+/**
+ * Keras' image augmentation layers, which Keras documents as the identity at inference ("the
+ * output will be identical to input"): a model trained with augmentation inside it serves
+ * without it. RandomCrop is not one of them (at inference it resizes and crops).
+ */
+const AUGMENTATION = new Set([
+  'RandomFlip',
+  'RandomRotation',
+  'RandomZoom',
+  'RandomTranslation',
+  'RandomContrast',
+  'RandomBrightness',
+  'RandomHeight',
+  'RandomWidth',
+]);
+
+/** Spatial dropout and augmentation are the identity at inference; tfjs-layers has only SpatialDropout1D. */
 const spatialDropoutToDropout: LayerRule = layer => {
   if (layer.class_name === 'SpatialDropout2D' || layer.class_name === 'SpatialDropout3D') {
     layer.class_name = 'Dropout';
     delete layer.config['data_format'];
+  }
+  if (AUGMENTATION.has(layer.class_name)) {
+    layer.class_name = 'Dropout';
+    layer.config = {...inputShapeOf(layer), name: layerName(layer), trainable: false, rate: 0};
   }
 };
 

@@ -361,6 +361,47 @@ for (const [what, resize, size, nearest] of [
   });
 }
 
+{
+  // Augmentation inside the model (as Keras' tutorials train it) is the identity at inference.
+  const augment: Array<[string, Entry]> = [
+    ['RandomFlip', {mode: 'horizontal_and_vertical', seed: null}],
+    ['RandomRotation', {factor: 0.2, fill_mode: 'reflect', interpolation: 'bilinear', seed: null}],
+    ['RandomZoom', {height_factor: 0.2, width_factor: null, fill_mode: 'reflect', seed: null}],
+    ['RandomTranslation', {height_factor: 0.1, width_factor: 0.1, fill_mode: 'reflect', seed: null}],
+    ['RandomContrast', {factor: 0.2, value_range: [0, 255], seed: null}],
+    ['RandomBrightness', {factor: 0.2, value_range: [0, 255], seed: null}],
+    ['RandomHeight', {factor: 0.2, interpolation: 'bilinear', seed: null}],
+    ['RandomWidth', {factor: 0.2, interpolation: 'bilinear', seed: null}],
+  ];
+  const kernel = deterministic(12 * 3, 31);
+  const bias = [0.2, 0, -0.2];
+  let previous = 'image';
+  const layers = augment.map(([cls, config], i) => {
+    const name = `augment_${i}`;
+    const entry = layer(cls, name, {data_format: 'channels_last', ...config}, [previous]);
+    previous = name;
+    return entry;
+  });
+  cases.push({
+    name: 'augmentation layers (RandomFlip … RandomWidth) are the identity at inference',
+    spec: {
+      config: functional(
+        'augmented',
+        [
+          input('image', [2, 2, 3]),
+          ...layers,
+          layer('Flatten', 'flat', {}, [previous]),
+          dense('probs', 3, 'softmax', ['flat']),
+        ],
+        'image',
+        'probs'
+      ),
+      weights: {probs: [w('kernel', [12, 3], kernel), w('bias', [3], bias)]},
+    },
+    expected: softmax(matVec(PIXELS, kernel, bias)),
+  });
+}
+
 /** Rows `[top, top + h)` and columns `[left, left + w)` of an HWC image `[, width, c]`. */
 function crop(pixels: number[], [width, c]: number[], [top, left, h, w]: number[]): number[] {
   const out: number[] = [];
