@@ -281,6 +281,23 @@ const AUGMENTATION = new Set([
   'RandomWidth',
 ]);
 
+/**
+ * `RNN(cell=LSTMCell(…))` (and GRUCell, SimpleRNNCell) is the LSTM layer with that cell's
+ * options: written as one, so that both engines run it as they run the layer (same weights,
+ * same order). A stack of cells is left as it is (tfjs runs it).
+ */
+const rnnOfOneCell: LayerRule = layer => {
+  if (layer.class_name !== 'RNN') return;
+  const cell = layer.config['cell'] as {class_name?: unknown; config?: Record<string, unknown>} | undefined;
+  const kinds: Record<string, string> = {LSTMCell: 'LSTM', GRUCell: 'GRU', SimpleRNNCell: 'SimpleRNN'};
+  const kind = typeof cell?.class_name === 'string' ? kinds[cell.class_name] : undefined;
+  if (!kind || !cell?.config) return;
+  const flags = {...layer.config};
+  delete flags['cell'];
+  layer.class_name = kind;
+  layer.config = {...cell.config, ...flags, name: layerName(layer)};
+};
+
 /** Spatial dropout and augmentation are the identity at inference; tfjs-layers has only SpatialDropout1D. */
 const spatialDropoutToDropout: LayerRule = layer => {
   if (layer.class_name === 'SpatialDropout2D' || layer.class_name === 'SpatialDropout3D') {
@@ -380,6 +397,7 @@ export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   ['dropTrainingOnlyOptions', dropTrainingOnlyOptions],
   ['keepDimsPooling', keepDimsPooling],
   ['spatialDropoutToDropout', spatialDropoutToDropout],
+  ['rnnOfOneCell', rnnOfOneCell],
   ['hardActivations', hardActivations],
   ['kerasResize', kerasResize],
   ['renameActivations', renameActivations],

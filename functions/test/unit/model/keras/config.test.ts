@@ -28,6 +28,7 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
         'dropTrainingOnlyOptions',
         'keepDimsPooling',
         'spatialDropoutToDropout',
+        'rnnOfOneCell',
         'hardActivations',
         'kerasResize',
         'renameActivations',
@@ -66,6 +67,28 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
       '2.13.1'
     );
     assert.equal(layersOf(k2)[0]!.config['activation'], 'hardSigmoid');
+  });
+
+  it('kerasResize: CenterCrop becomes KerasCenterCrop; channels_first is refused', () => {
+    const out = translateModelConfig(
+      sequential({class_name: 'CenterCrop', config: {name: 'c', height: 4, width: 5, data_format: 'channels_last'}}),
+      known
+    );
+    assert.deepEqual(layersOf(out)[0], {
+      class_name: 'KerasCenterCrop',
+      config: {name: 'c', trainable: false, height: 4, width: 5},
+    });
+    assert.throws(
+      () =>
+        translateModelConfig(
+          sequential({
+            class_name: 'CenterCrop',
+            config: {name: 'c', height: 4, width: 5, data_format: 'channels_first'},
+          }),
+          known
+        ),
+      /CenterCrop 'c' \(channels_first\)/
+    );
   });
 
   it('kerasResize: Resizing and bilinear UpSampling2D become KerasResize (Keras sampling); nearest UpSampling2D stays', () => {
@@ -199,6 +222,46 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     assert.deepEqual(layersOf(out)[0], {class_name: 'Dropout', config: {name: 's', rate: 0.2}});
   });
 
+  it('spatialDropoutToDropout: augmentation layers (identity at inference) become Dropout(0), RandomCrop does not', () => {
+    const out = translateModelConfig(
+      sequential(
+        {
+          class_name: 'RandomFlip',
+          config: {name: 'f', mode: 'horizontal', seed: 3, batch_input_shape: [null, 8, 8, 3]},
+        },
+        {class_name: 'RandomZoom', config: {name: 'z', height_factor: 0.2}},
+        {class_name: 'RandomCrop', config: {name: 'c', height: 4, width: 4}}
+      ),
+      known
+    );
+    assert.deepEqual(layersOf(out).slice(0, 2), [
+      {class_name: 'Dropout', config: {batch_input_shape: [null, 8, 8, 3], name: 'f', trainable: false, rate: 0}},
+      {class_name: 'Dropout', config: {name: 'z', trainable: false, rate: 0}},
+    ]);
+    assert.equal(layersOf(out)[2]!.class_name, 'RandomCrop');
+  });
+
+  it('rnnOfOneCell: RNN(LSTMCell) becomes LSTM with the cell options and the sequence flags; stacked cells stay', () => {
+    const cell = {class_name: 'LSTMCell', config: {name: 'cell', units: 3, recurrent_activation: 'sigmoid'}};
+    const out = translateModelConfig(
+      sequential(
+        {class_name: 'RNN', config: {name: 'r', cell, return_sequences: true, go_backwards: false}},
+        {class_name: 'RNN', config: {name: 's', cell: {class_name: 'StackedRNNCells', config: {cells: [cell]}}}}
+      ),
+      known
+    );
+    const [one, stacked] = layersOf(out);
+    assert.equal(one!.class_name, 'LSTM');
+    assert.deepEqual(one!.config, {
+      name: 'r',
+      units: 3,
+      recurrent_activation: 'sigmoid',
+      return_sequences: true,
+      go_backwards: false,
+    });
+    assert.equal(stacked!.class_name, 'RNN');
+  });
+
   it('renameActivations: hard_sigmoid → hardSigmoid, silu → swish', () => {
     const out = translateModelConfig(
       sequential(
@@ -222,6 +285,35 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
       known
     );
     assert.equal(layersOf(out)[0]!.config['recurrent_activation'], 'hardSigmoid');
+  });
+
+  it("renameActivations: Keras 3's hard activations inside a recurrence or a wrapper are hardSigmoid3 and hardSwish", () => {
+    const out = translateModelConfig(
+      sequential(
+        {
+          class_name: 'GRU',
+          config: {name: 'g', units: 2, activation: 'hard_swish', recurrent_activation: 'hard_sigmoid'},
+        },
+        {
+          class_name: 'Bidirectional',
+          config: {
+            name: 'b',
+            layer: {class_name: 'LSTM', config: {name: 'l', units: 2, recurrent_activation: 'hard_sigmoid'}},
+          },
+        },
+        {
+          class_name: 'TimeDistributed',
+          config: {name: 't', layer: {class_name: 'Dense', config: {name: 'd', units: 2, activation: 'silu'}}},
+        }
+      ),
+      known,
+      '3.9.1'
+    );
+    const [gru, bidi, td] = layersOf(out) as Array<{config: Record<string, {config: Record<string, unknown>}>}>;
+    assert.deepEqual([gru!.config['activation'], gru!.config['recurrent_activation']], ['hardSwish', 'hardSigmoid3']);
+    assert.equal(bidi!.config['layer']!.config['recurrent_activation'], 'hardSigmoid3');
+    assert.equal(td!.config['layer']!.config['activation'], 'swish');
+    assert.equal(layersOf(out).length, 3, 'no HardActivation layer after a recurrent layer');
   });
 
   it('batchNormAxis: [3] becomes 3; several axes are refused', () => {

@@ -543,7 +543,14 @@ const hardCases: Array<Case & {engines: readonly ('onnx' | 'tfjs')[]}> = [];
         layer(
           cls,
           'rnn',
-          {units, use_bias: true, return_sequences: false, go_backwards: false, stateful: false, ...config},
+          // A generic RNN carries only the sequence flags; its cell carries the rest.
+          {
+            ...(cls === 'RNN' ? {} : {units, use_bias: true}),
+            return_sequences: false,
+            go_backwards: false,
+            stateful: false,
+            ...config,
+          },
           ['rows']
         ),
         dense('probs', 3, 'softmax', ['rnn']),
@@ -625,6 +632,27 @@ const hardCases: Array<Case & {engines: readonly ('onnx' | 'tfjs')[]}> = [];
     engines: ['onnx', 'tfjs'],
     spec: {
       config: rowsModel('lstm_model', 'LSTM', {activation: 'tanh', recurrent_activation: 'hard_sigmoid'}),
+      weights: {
+        rnn: [
+          w('rnn/lstm_cell/kernel', [3, 4 * units], K),
+          w('rnn/lstm_cell/recurrent_kernel', [units, 4 * units], U),
+          w('rnn/lstm_cell/bias', [4 * units], B),
+        ],
+        probs: [w('kernel', [units, 3], head), w('bias', [3], [0, 0.1, -0.1])],
+      },
+    },
+    expected: softmax(matVec(h, head, [0, 0.1, -0.1])),
+  });
+  hardCases.push({
+    name: "Keras 3 RNN(LSTMCell), recurrent_activation='hard_sigmoid': the LSTM layer by another name",
+    engines: ['onnx', 'tfjs'],
+    spec: {
+      config: rowsModel('rnn_cell_model', 'RNN', {
+        cell: {
+          class_name: 'LSTMCell',
+          config: {units, activation: 'tanh', recurrent_activation: 'hard_sigmoid', use_bias: true},
+        },
+      }),
       weights: {
         rnn: [
           w('rnn/lstm_cell/kernel', [3, 4 * units], K),
