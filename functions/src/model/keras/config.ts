@@ -140,6 +140,13 @@ function inputShapeOf(layer: LayerEntry): Record<string, unknown> {
   return shape === undefined ? {} : {batch_input_shape: shape};
 }
 
+/** Makes `layer` a `className` layer with `options`, keeping its name and input shape. */
+function rewrite(layer: LayerEntry, className: string, options: Record<string, unknown>): void {
+  const config = {...inputShapeOf(layer), name: layerName(layer), trainable: false, ...options};
+  layer.class_name = className;
+  layer.config = config;
+}
+
 /**
  * `hard_swish` (= `hard_silu`, x · relu6(x + 3) / 6) and Keras 3's `hard_sigmoid`
  * (relu6(x + 3) / 6) are not tfjs activations: an Activation layer of one becomes this
@@ -160,9 +167,7 @@ const hardActivations: LayerRule = (layer, ctx) => {
   if (!kind) return;
   const name = layerName(layer);
   if (layer.class_name === 'Activation') {
-    layer.class_name = 'HardActivation';
-    layer.config = {...inputShapeOf(layer), name, trainable: false, kind};
-    return;
+    return rewrite(layer, 'HardActivation', {kind});
   }
   layer.config['activation'] = 'linear';
   const after: LayerEntry = {
@@ -202,37 +207,19 @@ const kerasResize: LayerRule = (layer, ctx) => {
                 ? 'channels_first'
                 : null;
     if (why) return void ctx.unsupported.push(`Resizing '${name}' (${why})`);
-    layer.class_name = 'KerasResize';
-    layer.config = {
-      ...inputShapeOf(layer),
-      name,
-      trainable: false,
-      height: Number(c['height']),
-      width: Number(c['width']),
-      interpolation,
-    };
-    return;
+    return rewrite(layer, 'KerasResize', {height: Number(c['height']), width: Number(c['width']), interpolation});
   }
   if (layer.class_name === 'CenterCrop') {
     if (c['data_format'] === 'channels_first')
       return void ctx.unsupported.push(`CenterCrop '${name}' (channels_first)`);
-    layer.class_name = 'KerasCenterCrop';
-    layer.config = {
-      ...inputShapeOf(layer),
-      name,
-      trainable: false,
-      height: Number(c['height']),
-      width: Number(c['width']),
-    };
-    return;
+    return rewrite(layer, 'KerasCenterCrop', {height: Number(c['height']), width: Number(c['width'])});
   }
   if (layer.class_name !== 'UpSampling2D' || interpolation !== 'bilinear') return;
   if (c['data_format'] === 'channels_first')
     return void ctx.unsupported.push(`UpSampling2D '${name}' (bilinear, channels_first)`);
   const size = c['size'];
   const factor = Array.isArray(size) ? size.map(Number) : [Number(size ?? 2), Number(size ?? 2)];
-  layer.class_name = 'KerasResize';
-  layer.config = {...inputShapeOf(layer), name, trainable: false, factor, interpolation};
+  rewrite(layer, 'KerasResize', {factor, interpolation});
 };
 
 /**
@@ -305,8 +292,7 @@ const spatialDropoutToDropout: LayerRule = layer => {
     delete layer.config['data_format'];
   }
   if (AUGMENTATION.has(layer.class_name)) {
-    layer.class_name = 'Dropout';
-    layer.config = {...inputShapeOf(layer), name: layerName(layer), trainable: false, rate: 0};
+    rewrite(layer, 'Dropout', {rate: 0});
   }
 };
 
