@@ -1,7 +1,7 @@
 /**
  * Translates a Keras `model_config` (Keras 2, tf.keras 2, Keras 3 legacy h5) into the
  * dialect tfjs-layers deserialises. This is the ONE place where Keras and tfjs-layers
- * differ; each difference is a named rule in {@link LAYER_RULES} or a step in
+ * differ; each difference is a named rule in {@link LAYER_RULES} (config_rules.ts) or a step in
  * {@link translateModelConfig}, and each has its own unit test.
  *
  * Rules only change what tfjs-layers would read differently from Keras, and only in
@@ -10,6 +10,9 @@
  * {@link UnsupportedLayerError} naming the layer instead.
  */
 import {UnsupportedLayerError} from '../../core/errors.js';
+import {LAYER_RULES, layerName, type Context} from './config_rules.js';
+
+export {LAYER_RULES} from './config_rules.js';
 
 /** A Keras layer entry: `{class_name, config, inbound_nodes?, name?}`. */
 export interface LayerEntry {
@@ -29,9 +32,6 @@ export interface ModelEntry {
 /** Keras class names that are a model (container) rather than a single layer. */
 const CONTAINERS = new Set(['Sequential', 'Functional', 'Model']);
 
-/** Layers whose `activation` is not applied to their output (hardActivations leaves them). */
-const RECURRENT_OR_WRAPPER = new Set(['SimpleRNN', 'GRU', 'LSTM', 'Bidirectional', 'TimeDistributed']);
-
 /** Why tfjs cannot run some layers that Keras files commonly contain. */
 const UNSUPPORTED_REASONS: Record<string, string> = {
   Lambda: 'it holds marshalled Python code',
@@ -39,32 +39,6 @@ const UNSUPPORTED_REASONS: Record<string, string> = {
   SlicingOpLambda: 'it calls a raw TensorFlow op',
   TensorFlowOpLayer: 'it calls a raw TensorFlow op',
 };
-
-/** Keras activation names that tfjs-layers spells differently. */
-const ACTIVATION_NAMES: Record<string, string> = {
-  hard_sigmoid: 'hardSigmoid',
-  log_softmax: 'logSoftmax',
-  silu: 'swish',
-};
-
-/** A translation context: where tfjs would need a new layer name, etc. */
-interface Context {
-  /** Renames of layer outputs: consumers of key must read value instead. */
-  readonly renames: Map<string, string>;
-  /** Layers (class + name) tfjs cannot run, with the reason. */
-  readonly unsupported: string[];
-  /** Entries a rule added: they already read the original output, renames skip them. */
-  readonly inserted: Set<LayerEntry>;
-  /** Keras 3 wrote the config (its `hard_sigmoid` is relu6(x + 3) / 6, not Keras 2's 0.2 x + 0.5). */
-  readonly keras3: boolean;
-}
-
-/** A rule rewrites one layer entry; it may return extra entries to insert after it. */
-type LayerRule = (layer: LayerEntry, ctx: Context) => LayerEntry[] | void;
-
-function layerName(layer: LayerEntry): string {
-  return String(layer.config['name'] ?? layer.name ?? '?');
-}
 
 /**
  * Keras 3 wraps objects as `{module, class_name, config, registered_name}` and dtypes as
@@ -91,308 +65,6 @@ export function normaliseKeras3Objects(value: unknown): unknown {
   }
   return out;
 }
-
-/** Keras 3 writes `batch_shape` where Keras 2 and tfjs-layers say `batch_input_shape`. */
-const renameBatchShape: LayerRule = layer => {
-  if ('batch_shape' in layer.config && !('batch_input_shape' in layer.config)) {
-    layer.config['batch_input_shape'] = layer.config['batch_shape'];
-  }
-  delete layer.config['batch_shape'];
-};
-
-/**
- * Regularisers and constraints act only during training; tfjs-layers knows only L1L2
- * (Keras writes `L2`, `L1`, `OrthogonalRegularizer`, …), so they are dropped.
- */
-const dropTrainingOnlyOptions: LayerRule = layer => {
-  for (const key of Object.keys(layer.config)) {
-    if (key.endsWith('_regularizer') || key.endsWith('_constraint')) layer.config[key] = null;
-  }
-};
-
-/** `GlobalAveragePooling2D(keepdims=True)` (Keras ≥ 2.6): tfjs ignores keepdims, so a KeepDims layer restores the kept axes. */
-const keepDimsPooling: LayerRule = (layer, ctx) => {
-  if (!/^Global(Average|Max)Pooling[12]D$/.test(layer.class_name)) return;
-  const keep = layer.config['keepdims'] === true;
-  delete layer.config['keepdims'];
-  if (!keep) return;
-  const name = layerName(layer);
-  const reshape: LayerEntry = {
-    // KeepDims is this project's layer (extra_layers.ts): tfjs' Reshape cannot do [-1, 1, 1].
-    class_name: 'KeepDims',
-    name: `${name}_keepdims`,
-    config: {
-      name: `${name}_keepdims`,
-      trainable: false,
-      spatial_rank: layer.class_name.endsWith('2D') ? 2 : 1,
-      channels_first: layer.config['data_format'] === 'channels_first',
-    },
-  };
-  if (layer.inbound_nodes !== undefined) reshape.inbound_nodes = [[[name, 0, 0, {}]]];
-  ctx.renames.set(name, `${name}_keepdims`);
-  ctx.inserted.add(reshape);
-  return [reshape];
-};
-
-/** A Sequential's first layer declares the model's input shape: a rewritten layer keeps it. */
-function inputShapeOf(layer: LayerEntry): Record<string, unknown> {
-  const shape = layer.config['batch_input_shape'];
-  return shape === undefined ? {} : {batch_input_shape: shape};
-}
-
-/** Makes `layer` a `className` layer with `options`, keeping its name and input shape. */
-function rewrite(layer: LayerEntry, className: string, options: Record<string, unknown>): void {
-  const config = {...inputShapeOf(layer), name: layerName(layer), trainable: false, ...options};
-  layer.class_name = className;
-  layer.config = config;
-}
-
-/**
- * `hard_swish` (= `hard_silu`, x · relu6(x + 3) / 6) and Keras 3's `hard_sigmoid`
- * (relu6(x + 3) / 6) are not tfjs activations: an Activation layer of one becomes this
- * project's HardActivation layer, and a layer with one fused gets a HardActivation after it.
- */
-const hardActivations: LayerRule = (layer, ctx) => {
-  // A recurrent layer applies its activations inside the recurrence, not after it, and a
-  // wrapper's are in the layer it holds: renameActivations names them instead.
-  if (RECURRENT_OR_WRAPPER.has(layer.class_name)) return;
-  const act = layer.config['activation'];
-  // Spelt without underscores: tfjs camel-cases snake_case strings in configs it reads.
-  const kind =
-    act === 'hard_swish' || act === 'hard_silu'
-      ? 'hardswish'
-      : act === 'hard_sigmoid' && ctx.keras3
-        ? 'hardsigmoid'
-        : null;
-  if (!kind) return;
-  const name = layerName(layer);
-  if (layer.class_name === 'Activation') {
-    return rewrite(layer, 'HardActivation', {kind});
-  }
-  layer.config['activation'] = 'linear';
-  const after: LayerEntry = {
-    class_name: 'HardActivation',
-    name: `${name}_${kind}`,
-    config: {name: `${name}_${kind}`, trainable: false, kind},
-  };
-  if (layer.inbound_nodes !== undefined) after.inbound_nodes = [[[name, 0, 0, {}]]];
-  ctx.renames.set(name, `${name}_${kind}`);
-  ctx.inserted.add(after);
-  return [after];
-};
-
-/**
- * Keras resizes images with half-pixel centres (`tf.image.resize`); tfjs-layers' Resizing
- * aligns corners instead and its bilinear UpSampling2D has no half-pixel centres. Both become
- * this project's KerasResize layer, which resizes as Keras does (and CenterCrop, whose tfjs
- * version samples between pixels, becomes KerasCenterCrop). Options tfjs-layers cannot
- * follow either (cropping or padding to the aspect ratio, other interpolations, channels
- * first) are refused, naming them.
- */
-const kerasResize: LayerRule = (layer, ctx) => {
-  const c = layer.config;
-  const name = layerName(layer);
-  const interpolation = String(c['interpolation'] ?? (layer.class_name === 'Resizing' ? 'bilinear' : 'nearest'));
-  if (layer.class_name === 'Resizing') {
-    const why =
-      c['crop_to_aspect_ratio'] === true
-        ? 'crop_to_aspect_ratio'
-        : c['antialias'] === true
-          ? 'antialias'
-          : c['pad_to_aspect_ratio'] === true
-            ? 'pad_to_aspect_ratio'
-            : interpolation !== 'bilinear' && interpolation !== 'nearest'
-              ? `interpolation '${interpolation}'`
-              : c['data_format'] === 'channels_first'
-                ? 'channels_first'
-                : null;
-    if (why) return void ctx.unsupported.push(`Resizing '${name}' (${why})`);
-    return rewrite(layer, 'KerasResize', {height: Number(c['height']), width: Number(c['width']), interpolation});
-  }
-  if (layer.class_name === 'CenterCrop') {
-    if (c['data_format'] === 'channels_first')
-      return void ctx.unsupported.push(`CenterCrop '${name}' (channels_first)`);
-    return rewrite(layer, 'KerasCenterCrop', {height: Number(c['height']), width: Number(c['width'])});
-  }
-  if (layer.class_name !== 'UpSampling2D' || interpolation !== 'bilinear') return;
-  if (c['data_format'] === 'channels_first')
-    return void ctx.unsupported.push(`UpSampling2D '${name}' (bilinear, channels_first)`);
-  const size = c['size'];
-  const factor = Array.isArray(size) ? size.map(Number) : [Number(size ?? 2), Number(size ?? 2)];
-  rewrite(layer, 'KerasResize', {factor, interpolation});
-};
-
-/**
- * Keras' Normalization layer, `(x - mean) / max(√variance, 1e-7)` (or its inverse with
- * `invert=True`), becomes a BatchNormalization here; keras/normalization.ts gives it the
- * weights that make the two equal. Both engines run BatchNormalization already.
- */
-const normalizationAsBatchNorm: LayerRule = (layer, ctx) => {
-  if (layer.class_name !== 'Normalization') return;
-  const axis = layer.config['axis'] === undefined ? -1 : layer.config['axis'];
-  const axes = [axis].flat();
-  if (axis === null || axes.length !== 1 || typeof axes[0] !== 'number') {
-    ctx.unsupported.push(`Normalization '${layerName(layer)}' (axis ${JSON.stringify(axis)}: one axis only)`);
-    return;
-  }
-  layer.class_name = 'BatchNormalization';
-  layer.config = {
-    ...inputShapeOf(layer),
-    name: layerName(layer),
-    trainable: false,
-    axis: axes[0],
-    epsilon: 1e-3,
-    center: true,
-    scale: true,
-    normalization: {
-      mean: layer.config['mean'] ?? null,
-      variance: layer.config['variance'] ?? null,
-      invert: layer.config['invert'] === true,
-    },
-  };
-};
-
-/**
- * Keras' image augmentation layers, which Keras documents as the identity at inference ("the
- * output will be identical to input"): a model trained with augmentation inside it serves
- * without it. RandomCrop is not one of them (at inference it resizes and crops).
- */
-const AUGMENTATION = new Set([
-  'RandomFlip',
-  'RandomRotation',
-  'RandomZoom',
-  'RandomTranslation',
-  'RandomContrast',
-  'RandomBrightness',
-  'RandomHeight',
-  'RandomWidth',
-]);
-
-/**
- * `RNN(cell=LSTMCell(…))` (and GRUCell, SimpleRNNCell) is the LSTM layer with that cell's
- * options: written as one, so that both engines run it as they run the layer (same weights,
- * same order). A stack of cells is left as it is (tfjs runs it).
- */
-const rnnOfOneCell: LayerRule = layer => {
-  if (layer.class_name !== 'RNN') return;
-  const cell = layer.config['cell'] as {class_name?: unknown; config?: Record<string, unknown>} | undefined;
-  const kinds: Record<string, string> = {LSTMCell: 'LSTM', GRUCell: 'GRU', SimpleRNNCell: 'SimpleRNN'};
-  const kind = typeof cell?.class_name === 'string' ? kinds[cell.class_name] : undefined;
-  if (!kind || !cell?.config) return;
-  const flags = {...layer.config};
-  delete flags['cell'];
-  layer.class_name = kind;
-  layer.config = {...cell.config, ...flags, name: layerName(layer)};
-};
-
-/** Spatial dropout and augmentation are the identity at inference; tfjs-layers has only SpatialDropout1D. */
-const spatialDropoutToDropout: LayerRule = layer => {
-  if (layer.class_name === 'SpatialDropout2D' || layer.class_name === 'SpatialDropout3D') {
-    layer.class_name = 'Dropout';
-    delete layer.config['data_format'];
-  }
-  if (AUGMENTATION.has(layer.class_name)) {
-    rewrite(layer, 'Dropout', {rate: 0});
-  }
-};
-
-/**
- * Activation names tfjs spells differently (`hard_sigmoid` → `hardSigmoid`, …), in
- * `activation` and in recurrent layers' `recurrent_activation`, and in the layers a wrapper
- * (Bidirectional, TimeDistributed) holds.
- */
-const renameActivations: LayerRule = (layer, ctx) => {
-  const rename = (config: Record<string, unknown>) => {
-    for (const key of ['activation', 'recurrent_activation']) {
-      const act = config[key];
-      if (typeof act !== 'string') continue;
-      // Inside a recurrence (or a wrapper), the hard activations tfjs lacks are this project's
-      // registered `hardSigmoid3` and `hardSwish` (extra_layers.ts); elsewhere hardActivations
-      // has already replaced them with a HardActivation layer.
-      if (act === 'hard_sigmoid' && ctx.keras3) config[key] = 'hardSigmoid3';
-      else if (act === 'hard_swish' || act === 'hard_silu') config[key] = 'hardSwish';
-      else if (act in ACTIVATION_NAMES) config[key] = ACTIVATION_NAMES[act];
-    }
-  };
-  rename(layer.config);
-  for (const key of ['layer', 'backward_layer']) {
-    const inner = (layer.config[key] as {config?: unknown} | undefined)?.config;
-    if (inner && typeof inner === 'object') rename(inner as Record<string, unknown>);
-  }
-};
-
-/** Keras ≥ 2.4 writes `axis` of BatchNormalization as a list; tfjs wants one integer. */
-const batchNormAxis: LayerRule = (layer, ctx) => {
-  if (layer.class_name !== 'BatchNormalization') return;
-  const axis = layer.config['axis'];
-  if (Array.isArray(axis)) {
-    if (axis.length === 1) layer.config['axis'] = axis[0];
-    else ctx.unsupported.push(`BatchNormalization '${layerName(layer)}' (normalises over several axes)`);
-  }
-};
-
-/** Keras 2.3+ writes `groups` on convolutions; tfjs has no grouped convolution. */
-const convGroups: LayerRule = (layer, ctx) => {
-  if (!('groups' in layer.config)) return;
-  if (Number(layer.config['groups']) !== 1) {
-    ctx.unsupported.push(
-      `${layer.class_name} '${layerName(layer)}' (grouped convolution, groups=${String(layer.config['groups'])})`
-    );
-  }
-  delete layer.config['groups'];
-};
-
-/** Keras `ReLU(negative_slope, threshold)`: tfjs ReLU only has max_value. */
-const reluOptions: LayerRule = (layer, ctx) => {
-  if (layer.class_name !== 'ReLU') return;
-  const slope = Number(layer.config['negative_slope'] ?? 0);
-  const threshold = Number(layer.config['threshold'] ?? 0);
-  delete layer.config['negative_slope'];
-  delete layer.config['threshold'];
-  if (slope !== 0 || threshold !== 0) {
-    ctx.unsupported.push(`ReLU '${layerName(layer)}' (negative_slope=${slope}, threshold=${threshold})`);
-  }
-};
-
-/**
- * Keras 3 writes inbound nodes as `{args: [KerasTensor…], kwargs}`; Keras 2 and tfjs use
- * `[[layer, node_index, tensor_index, kwargs], …]` per node.
- */
-const keras3InboundNodes: LayerRule = layer => {
-  if (!Array.isArray(layer.inbound_nodes)) return;
-  layer.inbound_nodes = layer.inbound_nodes.map(node => {
-    if (Array.isArray(node)) return node;
-    const n = node as {args?: unknown[]; kwargs?: Record<string, unknown>};
-    const refs: unknown[] = [];
-    const collect = (arg: unknown): void => {
-      if (Array.isArray(arg)) return arg.forEach(collect);
-      const t = arg as {class_name?: string; config?: {keras_history?: [string, number, number]}};
-      if (t?.class_name === '__keras_tensor__' && t.config?.keras_history) {
-        const [name, nodeIndex, tensorIndex] = t.config.keras_history;
-        refs.push([name, nodeIndex, tensorIndex, {}]);
-      }
-    };
-    collect(n.args ?? []);
-    return refs;
-  });
-};
-
-/** Every rule, in the order it runs on each layer. */
-export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
-  ['renameBatchShape', renameBatchShape],
-  ['dropTrainingOnlyOptions', dropTrainingOnlyOptions],
-  ['keepDimsPooling', keepDimsPooling],
-  ['spatialDropoutToDropout', spatialDropoutToDropout],
-  ['rnnOfOneCell', rnnOfOneCell],
-  ['hardActivations', hardActivations],
-  ['kerasResize', kerasResize],
-  ['renameActivations', renameActivations],
-  ['normalizationAsBatchNorm', normalizationAsBatchNorm],
-  ['batchNormAxis', batchNormAxis],
-  ['convGroups', convGroups],
-  ['reluOptions', reluOptions],
-  ['keras3InboundNodes', keras3InboundNodes],
-];
 
 /** Rewrites layer references (inbound nodes, model outputs) through the renames map. */
 function applyRenames(value: unknown, renames: Map<string, string>): unknown {
