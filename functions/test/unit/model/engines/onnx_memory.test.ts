@@ -21,7 +21,7 @@ async function cycle(bytes: Uint8Array, n: number): Promise<void> {
 }
 
 describe('ONNX sessions are released on dispose', () => {
-  it('RSS settles: 40 more load/classify/dispose cycles of the shared MobileNet add < 30 MB', async () => {
+  it('RSS settles: 40 more load/classify/dispose cycles of the shared MobileNet add < 100 MB (a leak: ~400)', async () => {
     const bytes = fixtureBytes(MOBILENET);
     // glibc's arenas grow for the first few dozen cycles (measured: +34 MB over cycles 20-60,
     // +7 over 60-100, 0 over 100-120), then stay.
@@ -30,6 +30,8 @@ describe('ONNX sessions are released on dispose', () => {
     await cycle(bytes, 40);
     const grown = (process.memoryUsage().rss - settled) / 1048576;
     // Each session holds about 10 MB (weights, optimised graph, arena): a leak would add ~400 MB.
-    assert.ok(grown < 30, `RSS grew by ${grown.toFixed(1)} MB over 40 cycles`);
+    // Alone this grows 0-10 MB; beside another test run it once grew 32.6 MB (glibc's arenas),
+    // so the bound sits well between that and a leak.
+    assert.ok(grown < 100, `RSS grew by ${grown.toFixed(1)} MB over 40 cycles`);
   });
 });
