@@ -114,7 +114,11 @@ export class MemoryModelStore implements ModelStore {
   }
 }
 
-/** An ObjectStore over a map of `bucket/name` → bytes; a generation, where given, must match. */
+/**
+ * An ObjectStore over a map of `bucket/name` → bytes; a generation, where given, must match.
+ * Each read returns a copy, as Cloud Storage does (the bench's handler figures rely on it: the
+ * classifier shares a decode between reads of the same buffer object).
+ */
 export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, Buffer>();
   readonly generations = new Map<string, string>();
@@ -136,7 +140,8 @@ export class MemoryObjectStore implements ObjectStore {
     if (!bytes || (generation && stored && stored !== generation))
       throw new ObjectNotFoundError(`gs://${bucket}/${name}${generation ? `#${generation}` : ''} does not exist`);
     if (bytes.length > maxBytes) throw new ObjectTooLargeError(`gs://${bucket}/${name} is too large`);
-    return bytes;
+    // A new buffer each read, as a download gives: nothing may rely on getting the same object.
+    return Buffer.from(bytes);
   }
   async list(bucket: string, prefix: string, {limit}: {limit: number}): Promise<string[]> {
     if (this.failWith) throw this.failWith;

@@ -1,7 +1,7 @@
 import {before, describe, it} from 'node:test';
 import assert from 'node:assert/strict';
 import type {Classifier} from '../../../src/core/ports.js';
-import {topIndices} from '../../../src/model/classifier.js';
+import {decodeStats, topIndices} from '../../../src/model/classifier.js';
 import {inputContractFromShape} from '../../../src/model/contract.js';
 import {preprocessImage} from '../../../src/model/preprocess.js';
 import {LabelMismatchError, ModelUnusableError, UnsupportedLayerError} from '../../../src/core/errors.js';
@@ -90,6 +90,21 @@ describe(`loadClassifier on the real MobileNet v1 0.25 (Keras 2.8), engine ${eng
     for (let i = 0; i < 100; i++) await tfjs.classifyPixels([pre.data], 5);
     assert.equal(numTensors(), tensors);
     tfjs.dispose();
+  });
+
+  it('decodes the same bytes once for two models with the same input (a shadow rollout), again for other bytes', async () => {
+    const second = await loadMobileNet();
+    try {
+      const bytes = fixtureBytes('images/tiger.jpeg');
+      const before = decodeStats.decodes;
+      const [a, b] = [await model.classify(bytes, 3), await second.classify(bytes, 3)];
+      assert.equal(decodeStats.decodes - before, 1);
+      assert.deepEqual(b.top_k, a.top_k);
+      await second.classify(Buffer.from(bytes), 3); // equal bytes, another object: decoded
+      assert.equal(decodeStats.decodes - before, 2);
+    } finally {
+      second.dispose();
+    }
   });
 
   it('classifies image bytes (preprocessing inside the classifier), timing both steps', async () => {
