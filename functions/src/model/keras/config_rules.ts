@@ -8,7 +8,7 @@
 import type {LayerEntry} from './config.js';
 
 /** Layers whose `activation` is not applied to their output (hardActivations leaves them). */
-const RECURRENT_OR_WRAPPER = new Set(['SimpleRNN', 'GRU', 'LSTM', 'Bidirectional', 'TimeDistributed']);
+const RECURRENT_OR_WRAPPER = new Set(['SimpleRNN', 'GRU', 'LSTM', 'ConvLSTM2D', 'Bidirectional', 'TimeDistributed']);
 
 /** Keras activation names that tfjs-layers spells differently. */
 const ACTIVATION_NAMES: Record<string, string> = {

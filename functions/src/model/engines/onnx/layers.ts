@@ -12,6 +12,7 @@ import {bidirectional, recurrent} from './recurrent.js';
 import {dot, embedding} from './products.js';
 import {timeDistributed} from './wrappers.js';
 import {activation, clip} from './activations.js';
+import {convLstm2d} from './conv_recurrent.js';
 import {centerCrop, kerasResize, upSampling} from './resize.js';
 import {convolution, convTranspose, globalPooling, padOrCrop, pooling} from './spatial.js';
 
@@ -112,6 +113,8 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       return recurrent(b, layer, v);
     case 'Bidirectional':
       return bidirectional(b, layer, v);
+    case 'ConvLSTM2D':
+      return convLstm2d(b, layer, v);
     case 'TimeDistributed':
       return timeDistributed(b, layer, v, translateLayer);
     case 'Dot':
@@ -250,7 +253,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
 /** Layer classes {@link translateLayer} knows (others make the loader fall back to tfjs). */
 export const ONNX_LAYERS = new Set([
   ...IDENTITY,
-  ...'SimpleRNN GRU LSTM Bidirectional TimeDistributed Dot Embedding Conv1D Conv2D Conv2DTranspose Conv3DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D KerasResize KerasCenterCrop BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
+  ...'SimpleRNN GRU LSTM ConvLSTM2D Bidirectional TimeDistributed Dot Embedding Conv1D Conv2D Conv2DTranspose Conv3DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D KerasResize KerasCenterCrop BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
     ' '
   ),
 ]);

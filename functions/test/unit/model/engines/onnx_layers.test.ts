@@ -154,6 +154,25 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'ConvLSTM2D (sequences, same, hard-sigmoid gates) → (go_backwards, sequences) → (valid, stride 2, last state)',
+    shape: [8, 8, 3],
+    build: x => {
+      const frames = apply(L.reshape({targetShape: [3, 4, 4, 4]}), x);
+      const a = apply(
+        L.convLstm2d({
+          filters: 2,
+          kernelSize: 3,
+          padding: 'same',
+          returnSequences: true,
+          recurrentActivation: 'hardSigmoid',
+        }),
+        frames
+      );
+      const back = apply(L.convLstm2d({filters: 2, kernelSize: 1, goBackwards: true, returnSequences: true}), a);
+      return apply(L.convLstm2d({filters: 3, kernelSize: 2, strides: 2, recurrentActivation: 'sigmoid'}), back);
+    },
+  },
+  {
     name: 'Bidirectional LSTM (sequences, concat) → Bidirectional GRU (hard-sigmoid gates, sum), rows as steps',
     shape: [9, 6],
     build: x => {
