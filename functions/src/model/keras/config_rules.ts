@@ -8,7 +8,15 @@
 import type {LayerEntry} from './config.js';
 
 /** Layers whose `activation` is not applied to their output (hardActivations leaves them). */
-const RECURRENT_OR_WRAPPER = new Set(['SimpleRNN', 'GRU', 'LSTM', 'ConvLSTM2D', 'Bidirectional', 'TimeDistributed']);
+const RECURRENT_OR_WRAPPER = new Set([
+  'SimpleRNN',
+  'GRU',
+  'LSTM',
+  'ConvLSTM2D',
+  'RNN',
+  'Bidirectional',
+  'TimeDistributed',
+]);
 
 /** Keras activation names that tfjs-layers spells differently. */
 const ACTIVATION_NAMES: Record<string, string> = {
@@ -244,7 +252,7 @@ const spatialDropoutToDropout: LayerRule = layer => {
 /**
  * Activation names tfjs spells differently (`hard_sigmoid` → `hardSigmoid`, …), in
  * `activation` and in recurrent layers' `recurrent_activation`, and in the layers a wrapper
- * (Bidirectional, TimeDistributed) holds.
+ * (Bidirectional, TimeDistributed) or an RNN (its cell, or each of its stacked cells) holds.
  */
 const renameActivations: LayerRule = (layer, ctx) => {
   const rename = (config: Record<string, unknown>) => {
@@ -260,9 +268,12 @@ const renameActivations: LayerRule = (layer, ctx) => {
     }
   };
   rename(layer.config);
-  for (const key of ['layer', 'backward_layer']) {
-    const inner = (layer.config[key] as {config?: unknown} | undefined)?.config;
-    if (inner && typeof inner === 'object') rename(inner as Record<string, unknown>);
+  type Nested = {config?: {cells?: Nested[]} & Record<string, unknown>} | undefined;
+  for (const key of ['layer', 'backward_layer', 'cell']) {
+    const inner = (layer.config[key] as Nested)?.config;
+    if (inner && typeof inner === 'object') rename(inner);
+    // An RNN over StackedRNNCells: each cell's activations.
+    for (const cell of Array.isArray(inner?.cells) ? inner.cells : []) if (cell?.config) rename(cell.config);
   }
 };
 

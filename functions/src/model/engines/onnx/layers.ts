@@ -8,7 +8,7 @@
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
-import {bidirectional, recurrent} from './recurrent.js';
+import {bidirectional, recurrent, stackedCells} from './recurrent.js';
 import {dot, embedding} from './products.js';
 import {timeDistributed} from './wrappers.js';
 import {activation, clip} from './activations.js';
@@ -115,6 +115,8 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       return bidirectional(b, layer, v);
     case 'ConvLSTM2D':
       return convLstm2d(b, layer, v);
+    case 'RNN':
+      return stackedCells(b, layer, v);
     case 'TimeDistributed':
       return timeDistributed(b, layer, v, translateLayer);
     case 'Dot':
@@ -253,7 +255,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
 /** Layer classes {@link translateLayer} knows (others make the loader fall back to tfjs). */
 export const ONNX_LAYERS = new Set([
   ...IDENTITY,
-  ...'SimpleRNN GRU LSTM ConvLSTM2D Bidirectional TimeDistributed Dot Embedding Conv1D Conv2D Conv2DTranspose Conv3DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D KerasResize KerasCenterCrop BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
+  ...'SimpleRNN GRU LSTM RNN ConvLSTM2D Bidirectional TimeDistributed Dot Embedding Conv1D Conv2D Conv2DTranspose Conv3DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D KerasResize KerasCenterCrop BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
     ' '
   ),
 ]);

@@ -230,3 +230,49 @@ export function bidirectional(b: OnnxBuilder, layer: GraphLayer, input: Value): 
       : b.op(mode === 'mul' ? 'ReduceProd' : 'ReduceMean', [t], layer.name, [attr.ints('axes', [axis]), ...keep]);
   return {name: out, shape: [...shape, units], storage: 'keras'};
 }
+
+/** Keras cell classes and the layer each one is the step of. */
+const CELLS: Record<string, string> = {LSTMCell: 'LSTM', GRUCell: 'GRU', SimpleRNNCell: 'SimpleRNN'};
+
+/**
+ * RNN(StackedRNNCells([a, b, …])): at each step a's output is b's input, which is a's layer
+ * returning its whole sequence into b's layer. So: one ONNX op per cell, each with its slice of
+ * the weights (Keras keeps them cell by cell), the last returning what the RNN returns.
+ * (One cell alone is rewritten as its layer in keras/config_rules.ts.) go_backwards over a
+ * stack is left to tfjs.
+ */
+export function stackedCells(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+  const c = layer.config;
+  const cell = c['cell'] as {class_name?: string; config?: {cells?: unknown}} | undefined;
+  const cells = (cell?.class_name === 'StackedRNNCells' ? cell.config?.cells : null) as Array<{
+    class_name?: string;
+    config?: Record<string, unknown>;
+  }> | null;
+  if (!cells?.length) throw new NoOnnxTranslation(`RNN '${layer.name}' (cell ${String(cell?.class_name)})`);
+  for (const option of ['go_backwards', 'stateful', 'return_state']) {
+    if (c[option] === true) throw new NoOnnxTranslation(`RNN '${layer.name}' over stacked cells (${option})`);
+  }
+  let v = input;
+  let from = 0;
+  cells.forEach((one, i) => {
+    const kind = CELLS[String(one.class_name)];
+    if (!kind || !one.config) throw new NoOnnxTranslation(`RNN '${layer.name}' (cell ${String(one.class_name)})`);
+    const count = one.config['use_bias'] === false ? 2 : 3;
+    const last = i === cells.length - 1;
+    v = recurrent(
+      b,
+      {
+        ...layer,
+        name: `${layer.name}/cell${i}`,
+        className: kind,
+        config: {...one.config, return_sequences: last ? c['return_sequences'] === true : true},
+        weights: layer.weights.slice(from, from + count),
+      },
+      v
+    );
+    from += count;
+  });
+  if (from !== layer.weights.length)
+    throw new NoOnnxTranslation(`RNN '${layer.name}': ${layer.weights.length} weights for cells needing ${from}`);
+  return v;
+}

@@ -173,6 +173,19 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'RNN over stacked LSTM, GRU (hard-sigmoid gates) and SimpleRNN cells, sequences and last state',
+    shape: [7, 5],
+    build: x => {
+      const cells = [
+        L.lstmCell({units: 4}),
+        L.gruCell({units: 3, recurrentActivation: 'hardSigmoid'}),
+        L.simpleRNNCell({units: 2}),
+      ];
+      const seq = apply(L.rnn({cell: cells, returnSequences: true}), x);
+      return apply(L.rnn({cell: [L.lstmCell({units: 3, useBias: false}), L.gruCell({units: 2})]}), seq);
+    },
+  },
+  {
     name: 'Bidirectional LSTM (sequences, concat) → Bidirectional GRU (hard-sigmoid gates, sum), rows as steps',
     shape: [9, 6],
     build: x => {

@@ -314,6 +314,23 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     assert.equal(bidi!.config['layer']!.config['recurrent_activation'], 'hardSigmoid3');
     assert.equal(td!.config['layer']!.config['activation'], 'swish');
     assert.equal(layersOf(out).length, 3, 'no HardActivation layer after a recurrent layer');
+    const stacked = translateModelConfig(
+      sequential({
+        class_name: 'RNN',
+        config: {
+          name: 'r',
+          cell: {
+            class_name: 'StackedRNNCells',
+            config: {cells: [{class_name: 'LSTMCell', config: {units: 2, recurrent_activation: 'hard_sigmoid'}}]},
+          },
+        },
+      }),
+      known,
+      '3.9.1'
+    );
+    const cell = (layersOf(stacked)[0]!.config['cell'] as {config: {cells: Array<{config: Record<string, unknown>}>}})
+      .config.cells[0]!;
+    assert.equal(cell.config['recurrent_activation'], 'hardSigmoid3');
   });
 
   it('batchNormAxis: [3] becomes 3; several axes are refused', () => {
