@@ -93,12 +93,38 @@ function reshape(b: OnnxBuilder, layer: GraphLayer, input: Value, target: readon
   return {name: y, shape, storage: 'keras'};
 }
 
+/** Layers that one function of the layer and its (first) input translates. */
+const BY_CLASS: Readonly<Record<string, (b: OnnxBuilder, layer: GraphLayer, v: Value) => Value>> = {
+  SimpleRNN: recurrent,
+  GRU: recurrent,
+  LSTM: recurrent,
+  Bidirectional: bidirectional,
+  ConvLSTM2D: convLstm2d,
+  RNN: stackedCells,
+  Embedding: embedding,
+  ...Object.fromEntries(
+    ['Max', 'Average'].flatMap(kind => ['1D', '2D', '3D'].map(rank => [`${kind}Pooling${rank}`, pooling]))
+  ),
+  ...Object.fromEntries(
+    ['GlobalAveragePooling', 'GlobalMaxPooling'].flatMap(kind =>
+      ['1D', '2D'].map(rank => [`${kind}${rank}`, globalPooling])
+    )
+  ),
+  ZeroPadding2D: padOrCrop,
+  Cropping2D: padOrCrop,
+  UpSampling2D: upSampling,
+  KerasResize: kerasResize,
+  KerasCenterCrop: centerCrop,
+};
+
 /** Translates one call of `layer` on `inputs`. */
 export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readonly Value[]): Value {
   const c = layer.config;
   const v = inputs[0]!;
   const cls = layer.className;
   if (IDENTITY.has(cls)) return v;
+  const simple = BY_CLASS[cls];
+  if (simple) return simple(b, layer, v);
   switch (cls) {
     case 'Conv1D':
     case 'Conv2D':
@@ -107,22 +133,10 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
     case 'SeparableConv2D':
       if (c['groups'] !== undefined && Number(c['groups']) !== 1) throw new NoOnnxTranslation('grouped convolution');
       return activation(b, c['activation'], convolution(b, layer, v), `${layer.name}/act`);
-    case 'SimpleRNN':
-    case 'GRU':
-    case 'LSTM':
-      return recurrent(b, layer, v);
-    case 'Bidirectional':
-      return bidirectional(b, layer, v);
-    case 'ConvLSTM2D':
-      return convLstm2d(b, layer, v);
-    case 'RNN':
-      return stackedCells(b, layer, v);
     case 'TimeDistributed':
       return timeDistributed(b, layer, v, translateLayer);
     case 'Dot':
       return dot(b, layer, inputs);
-    case 'Embedding':
-      return embedding(b, layer, v);
     case 'Conv2DTranspose':
     case 'Conv3DTranspose':
       return activation(b, c['activation'], convTranspose(b, layer, v), `${layer.name}/act`);
@@ -136,27 +150,6 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       if (c['kind'] === 'hardswish') return {...v, name: b.op('HardSwish', [v.name], layer.name)};
       return {...v, name: b.op('HardSigmoid', [v.name], layer.name, hard)};
     }
-    case 'MaxPooling1D':
-    case 'MaxPooling2D':
-    case 'MaxPooling3D':
-    case 'AveragePooling1D':
-    case 'AveragePooling2D':
-    case 'AveragePooling3D':
-      return pooling(b, layer, v);
-    case 'GlobalAveragePooling1D':
-    case 'GlobalAveragePooling2D':
-    case 'GlobalMaxPooling1D':
-    case 'GlobalMaxPooling2D':
-      return globalPooling(b, layer, v);
-    case 'ZeroPadding2D':
-    case 'Cropping2D':
-      return padOrCrop(b, layer, v);
-    case 'UpSampling2D':
-      return upSampling(b, layer, v);
-    case 'KerasResize':
-      return kerasResize(b, layer, v);
-    case 'KerasCenterCrop':
-      return centerCrop(b, layer, v);
     case 'BatchNormalization': {
       const {scale, shift} = batchNormAffine(layer);
       return affine(b, v, Number(c['axis'] ?? -1), scale, shift, layer.name);
@@ -255,7 +248,8 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
 /** Layer classes {@link translateLayer} knows (others make the loader fall back to tfjs). */
 export const ONNX_LAYERS = new Set([
   ...IDENTITY,
-  ...'SimpleRNN GRU LSTM RNN ConvLSTM2D Bidirectional TimeDistributed Dot Embedding Conv1D Conv2D Conv2DTranspose Conv3DTranspose Conv3D MaxPooling3D AveragePooling3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D ZeroPadding2D Cropping2D UpSampling2D KerasResize KerasCenterCrop BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
+  ...Object.keys(BY_CLASS),
+  ...'TimeDistributed Dot Conv1D Conv2D Conv2DTranspose Conv3DTranspose Conv3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
     ' '
   ),
 ]);
