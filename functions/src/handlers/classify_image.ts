@@ -15,7 +15,7 @@ import {isPermanent, ModelUnavailableError, UnknownModelError} from '../core/err
 import {messageModelKey} from '../core/model_key.js';
 import type {CurrentModel} from '../core/model_record.js';
 import type {Logger} from '../core/log.js';
-import {decodeImageRequest, imageName} from '../core/image_request.js';
+import {imageName} from '../core/image_request.js';
 import type {
   Classification,
   FileStore,
@@ -27,7 +27,7 @@ import type {
 } from '../core/ports.js';
 import {count, type RolloutCounts} from '../core/rollout.js';
 import {classifyBatch} from './classify_batch.js';
-import {listFolder, prefetch, readImage} from './image_input.js';
+import {listFolder, readImage, startRequest} from './image_input.js';
 import {failed, predicted, type MessageRun} from './results.js';
 import {acquireCandidate, routeOf, RolloutTally, shadowRun, type Route} from './rollout_tally.js';
 
@@ -158,9 +158,7 @@ export function makeClassifyImageHandler(
     let image = '';
     let lease: Lease | null = null;
     const base = {message_id: messageId, created: deps.now().toISOString()};
-    // A single image is read while the record is read and the model acquired (its bytes do not
-    // depend on the model); its errors wait for their turn below.
-    const early = prefetch(data, policy, deps);
+    const asked = startRequest(data, policy, deps);
     try {
       key = messageModelKey(message.attributes, keys);
       const t0 = performance.now();
@@ -170,7 +168,8 @@ export function makeClassifyImageHandler(
         throw new UnknownModelError(`no model is recorded for key '${key}' (${config.modelFilePattern.raw})`);
       if (!record)
         throw new Error('no model has been recorded yet (upload a .h5 matching MODEL_FILE_PATTERN); will retry');
-      const request = decodeImageRequest(data, policy, config.maxBatchImages);
+      if ('error' in asked) throw asked.error;
+      const {request, early} = asked;
       if (request.kind === 'single') image = imageName(request.location);
       route = routeOf(record, messageId);
       counts = route.rollout ? tally.counts(key, route.rollout.candidate.model_id) : null;
@@ -210,7 +209,7 @@ export function makeClassifyImageHandler(
               )
           : null;
       if (request.kind === 'single') {
-        const bytes = await (early ?? readImage(request.location, deps, config.maxImageBytes));
+        const bytes = await early!; // read since the invocation began (startRequest)
         const r = await lease.classifier.classify(bytes, config.topK);
         if (tallied) count(tallied[arm], {latencyMs: r.inference_ms + r.preprocess_ms});
         const shadow = shadowOf ? await shadowOf(bytes, r) : null;

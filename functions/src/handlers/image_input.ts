@@ -1,10 +1,10 @@
 /**
- * Where classifyImage's images come from: a single path's bytes (read early, while the
- * model record is read), and a listed folder as a batch.
+ * Where classifyImage's images come from: the message decoded once, a single path's bytes
+ * (read early, while the model record is read), and a listed folder as a batch.
  */
 import {MessageError} from '../core/errors.js';
 import type {ImageLocation, PathPolicy} from '../core/image_path.js';
-import {decodeImageRequest, type BatchEntry} from '../core/image_request.js';
+import {decodeImageRequest, type BatchEntry, type ImageRequest} from '../core/image_request.js';
 import type {FileStore, ObjectStore} from '../core/ports.js';
 
 /** What these need of the handler's dependencies. */
@@ -34,16 +34,24 @@ export function readImage(location: ImageLocation, deps: ImageSources, maxBytes:
   return deps.files.read(location.path, {maxBytes});
 }
 
-/** A single-image message's bytes, read at once; null for anything else (decoded again later). */
-export function prefetch(data: Buffer, policy: PathPolicy, deps: ImageSources): Promise<Buffer> | null {
-  let request;
+/**
+ * The message's request, decoded once at the start of the invocation. A bad message is kept as
+ * its error, thrown in its turn (after the record read); a single image starts being read at
+ * once, while the record is read and the model acquired (its bytes do not depend on the model).
+ */
+export function startRequest(
+  data: Buffer,
+  policy: PathPolicy,
+  deps: ImageSources
+): {request: ImageRequest; early: Promise<Buffer> | null} | {error: unknown} {
+  let request: ImageRequest;
   try {
     request = decodeImageRequest(data, policy, deps.config.maxBatchImages);
-  } catch {
-    return null;
+  } catch (error) {
+    return {error};
   }
-  if (request.kind !== 'single') return null;
-  const bytes = readImage(request.location, deps, deps.config.maxImageBytes);
-  bytes.catch(() => {}); // awaited later, or dropped with a failed record read
-  return bytes;
+  if (request.kind !== 'single') return {request, early: null};
+  const early = readImage(request.location, deps, deps.config.maxImageBytes);
+  early.catch(() => {}); // awaited later, or dropped with a failed record read
+  return {request, early};
 }
