@@ -20,8 +20,17 @@ const decoded = new WeakMap<Uint8Array, Map<string, Promise<Preprocessed>>>();
 /** Images decoded by this process (a decode shared by two models counts once). */
 export const decodeStats = {decodes: 0};
 
-function preprocessOnce(image: Uint8Array, input: InputContract, options: PreprocessOptions): Promise<Preprocessed> {
-  const key = JSON.stringify([input, options]);
+/** Two classifiers share a decode when their keys (input and options) are equal. */
+function decodeKey(input: InputContract, options: PreprocessOptions): string {
+  return JSON.stringify([input, options]);
+}
+
+function preprocessOnce(
+  image: Uint8Array,
+  key: string,
+  input: InputContract,
+  options: PreprocessOptions
+): Promise<Preprocessed> {
   let forImage = decoded.get(image);
   if (!forImage) decoded.set(image, (forImage = new Map()));
   let pixels = forImage.get(key);
@@ -89,6 +98,7 @@ export class ImageClassifier implements Classifier {
   readonly paramCount: number;
   readonly outputsProbabilities: boolean;
   readonly timings: Classifier['timings'];
+  private readonly decodeKey: string;
 
   constructor(
     private readonly model: EngineModel,
@@ -105,6 +115,7 @@ export class ImageClassifier implements Classifier {
       outputsProbabilities: this.outputsProbabilities,
       timings: this.timings,
     } = info);
+    this.decodeKey = decodeKey(this.input, preprocessOptions);
   }
 
   get engine(): string {
@@ -119,7 +130,7 @@ export class ImageClassifier implements Classifier {
 
   async classify(image: Uint8Array, topK: number): Promise<Classification> {
     const t0 = performance.now();
-    const pre = await preprocessOnce(image, this.input, this.preprocessOptions);
+    const pre = await preprocessOnce(image, this.decodeKey, this.input, this.preprocessOptions);
     const preprocessMs = performance.now() - t0;
     const [result] = await this.classifyPixels([pre.data], topK);
     return {...result!, preprocess_ms: preprocessMs};
