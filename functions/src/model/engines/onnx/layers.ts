@@ -144,12 +144,8 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       return activation(b, c['activation'], dense(b, layer, v), `${layer.name}/act`);
     case 'Activation':
       return activation(b, c['activation'], v, layer.name);
-    case 'HardActivation': {
-      // hard_sigmoid (Keras 3) = relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1); hard_swish = x · that.
-      const hard = [attr.float('alpha', 1 / 6), attr.float('beta', 0.5)];
-      if (c['kind'] === 'hardswish') return {...v, name: b.op('HardSwish', [v.name], layer.name)};
-      return {...v, name: b.op('HardSigmoid', [v.name], layer.name, hard)};
-    }
+    case 'HardActivation': // Keras 3's hard_sigmoid or hard_swish (keras/config_rules.ts)
+      return activation(b, c['kind'] === 'hardswish' ? 'hardSwish' : 'hardSigmoid3', v, layer.name);
     case 'BatchNormalization': {
       const {scale, shift} = batchNormAffine(layer);
       return affine(b, v, Number(c['axis'] ?? -1), scale, shift, layer.name);

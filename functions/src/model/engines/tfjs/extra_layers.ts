@@ -59,11 +59,9 @@ export class HardActivation extends tf.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-      const gate = tf.div(tf.relu6(tf.add(x, 3)), 6);
-      return this.kind === 'hardswish' ? tf.mul(x, gate) : gate;
-    });
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    // The same functions the recurrent layers apply inside (below).
+    return (this.kind === 'hardswish' ? new HardSwish() : new HardSigmoid3()).apply(x);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
