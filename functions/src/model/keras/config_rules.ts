@@ -221,6 +221,13 @@ const AUGMENTATION = new Set([
   'RandomWidth',
 ]);
 
+/** Keras' recurrent cell classes and the layer each one is the step of. */
+export const CELL_LAYERS: Readonly<Record<string, string>> = {
+  LSTMCell: 'LSTM',
+  GRUCell: 'GRU',
+  SimpleRNNCell: 'SimpleRNN',
+};
+
 /**
  * `RNN(cell=LSTMCell(…))` (and GRUCell, SimpleRNNCell) is the LSTM layer with that cell's
  * options: written as one, so that both engines run it as they run the layer (same weights,
@@ -229,8 +236,7 @@ const AUGMENTATION = new Set([
 const rnnOfOneCell: LayerRule = layer => {
   if (layer.class_name !== 'RNN') return;
   const cell = layer.config['cell'] as {class_name?: unknown; config?: Record<string, unknown>} | undefined;
-  const kinds: Record<string, string> = {LSTMCell: 'LSTM', GRUCell: 'GRU', SimpleRNNCell: 'SimpleRNN'};
-  const kind = typeof cell?.class_name === 'string' ? kinds[cell.class_name] : undefined;
+  const kind = typeof cell?.class_name === 'string' ? CELL_LAYERS[cell.class_name] : undefined;
   if (!kind || !cell?.config) return;
   const flags = {...layer.config};
   delete flags['cell'];

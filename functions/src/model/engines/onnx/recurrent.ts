@@ -13,6 +13,7 @@
  * change the computation and have no direct counterpart here (stateful, return_state) are
  * left to tfjs; go_backwards is ONNX's reverse direction.
  */
+import {CELL_LAYERS} from '../../keras/config_rules.js';
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 
@@ -231,9 +232,6 @@ export function bidirectional(b: OnnxBuilder, layer: GraphLayer, input: Value): 
   return {name: out, shape: [...shape, units], storage: 'keras'};
 }
 
-/** Keras cell classes and the layer each one is the step of. */
-const CELLS: Record<string, string> = {LSTMCell: 'LSTM', GRUCell: 'GRU', SimpleRNNCell: 'SimpleRNN'};
-
 /**
  * RNN(StackedRNNCells([a, b, …])): at each step a's output is b's input, which is a's layer
  * returning its whole sequence into b's layer. So: one ONNX op per cell, each with its slice of
@@ -255,7 +253,7 @@ export function stackedCells(b: OnnxBuilder, layer: GraphLayer, input: Value): V
   let v = input;
   let from = 0;
   cells.forEach((one, i) => {
-    const kind = CELLS[String(one.class_name)];
+    const kind = CELL_LAYERS[String(one.class_name)];
     if (!kind || !one.config) throw new NoOnnxTranslation(`RNN '${layer.name}' (cell ${String(one.class_name)})`);
     const count = one.config['use_bias'] === false ? 2 : 3;
     const last = i === cells.length - 1;
