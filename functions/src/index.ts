@@ -40,7 +40,7 @@ const sources = {objects, files, maxModelBytes: config.maxModelBytes, maxModelPa
 const engine = {
   engine: config.engine,
   onnx: {threads: config.inferenceThreads, spin: config.ortSpin},
-  preprocess: {maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels},
+  preprocess: {maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, iccProfiles: config.iccProfiles},
   tfjsBackend: config.backend,
   logger,
 };

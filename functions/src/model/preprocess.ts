@@ -5,7 +5,13 @@
  * decompression-bomb guard, enforced again by libvips' `limitInputPixels`) → first frame
  * only → honour EXIF orientation → any colour space (CMYK, grey, 16-bit, palette) to
  * 8-bit sRGB → flatten alpha onto a fixed background → resize to the model's input →
- * scale. The result is a Float32Array in HWC order (plain data, so it can cross a
+ * scale.
+ *
+ * An embedded ICC profile is not applied unless asked (`iccProfiles: 'apply'`): the model sees the values stored in the file, as
+ * it did in training (PIL's `Image.open().convert('RGB')`, Keras' `load_img` and
+ * `tf.io.decode_image` all ignore profiles). sharp applies one by default, through lcms at
+ * the decoded size: 2.5–9 ms for the shared photos that carry a (plain sRGB) profile, for
+ * pixels that came out identical. CMYK still goes through libvips' generic CMYK profile. The result is a Float32Array in HWC order (plain data, so it can cross a
  * worker-thread boundary); keras_model.ts turns it into a tensor.
  *
  * Resize: `fit: 'fill'` (stretch to exactly h×w, no crop, as `PIL.Image.resize((224, 224))`
@@ -17,12 +23,16 @@ import sharp, {type Metadata, type OutputInfo} from 'sharp';
 import {ImageError} from '../core/errors.js';
 import type {InputContract} from '../core/ports.js';
 import {pixelTransform} from '../core/scale.js';
-import {availableCores} from './engines/cores.js';
 
-// sharp lowers libvips to one thread per image on glibc without jemalloc (less memory
-// fragmentation); an instance classifies one photo at a time per request, so a lone
-// request's latency wants every core. Measured in `npm run bench` (preprocess_ms).
-sharp.concurrency(availableCores());
+// One libvips thread per image (sharp's own default on glibc): the cores are used by decoding
+// several photos at once on libuv's threads, as concurrent requests and batches do. Measured
+// here on 2 cores, a second thread per image made the shared photos slower, alone (3.3 ms
+// against 3.0) and under load (handler 174 against 185 images/s at concurrency 4, 150 against
+// 172 at 16); only a 12-megapixel progressive JPEG gained (87 ms against 98).
+sharp.concurrency(1);
+// libvips' operation cache only ever hits for the same input bytes twice; every photo here is
+// new, so caching costs time (≈0.2 ms a photo measured) and holds up to 50 MB for nothing.
+sharp.cache(false);
 
 /** Limits and options for {@link preprocessImage}. */
 export interface PreprocessOptions {
@@ -32,14 +42,20 @@ export interface PreprocessOptions {
   readonly maxBytes: number;
   /** Background that transparent pixels are flattened onto. */
   readonly background?: {r: number; g: number; b: number};
+  /**
+   * `ignore` (default): the values stored in the file, as training pipelines decode them;
+   * `apply`: through the embedded ICC profile to sRGB first.
+   */
+  readonly iccProfiles?: 'ignore' | 'apply';
   /** libvips time budget per image, in seconds. */
   readonly timeoutSeconds?: number;
 }
 
-/** Defaults: 50 megapixels, 20 MiB, white background, 10 s. */
+/** Defaults: 50 megapixels, 20 MiB, profiles ignored, white background, 10 s. */
 export const DEFAULT_PREPROCESS: PreprocessOptions = {
   maxPixels: 50_000_000,
   maxBytes: 20 * 1024 * 1024,
+  iccProfiles: 'ignore',
   background: {r: 255, g: 255, b: 255},
   timeoutSeconds: 10,
 };
@@ -67,6 +83,41 @@ function decodeError(e: unknown): ImageError {
   return new ImageError('decode', `image cannot be decoded (truncated or corrupt?): ${message}`, {cause: e});
 }
 
+/** JPEG, PNG, WebP or GIF, by the file's first bytes (the formats libvips reads by the same marks). */
+function looksLikeCommonRaster(b: Uint8Array): boolean {
+  const ascii = (at: number, text: string) => [...text].every((ch, i) => b[at + i] === ch.charCodeAt(0));
+  return (
+    (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) ||
+    (b[0] === 0x89 && ascii(1, 'PNG\r\n')) ||
+    (ascii(0, 'RIFF') && ascii(8, 'WEBP')) ||
+    ascii(0, 'GIF8')
+  );
+}
+
+type SharpInput = NonNullable<Parameters<typeof sharp>[1]>;
+
+/** The pixels, oriented, 8-bit sRGB (or grey), alpha flattened, resized to the contract. */
+async function decodePixels(
+  bytes: Uint8Array,
+  contract: InputContract,
+  input: SharpInput,
+  options: PreprocessOptions
+): Promise<{data: Buffer; info: OutputInfo}> {
+  const background = options.background ?? DEFAULT_PREPROCESS.background!;
+  let pipeline = sharp(bytes, input)
+    .timeout({seconds: options.timeoutSeconds ?? 10})
+    .rotate() // no argument: apply the EXIF orientation, then drop the tag
+    .toColourspace('srgb') // CMYK, grey, 16-bit, palette → 8-bit sRGB, before alpha goes
+    .flatten({background})
+    .resize(contract.width, contract.height, {fit: 'fill', kernel: 'cubic'});
+  pipeline = contract.channels === 1 ? pipeline.toColourspace('b-w') : pipeline.removeAlpha();
+  try {
+    return await pipeline.raw().toBuffer({resolveWithObject: true});
+  } catch (e) {
+    throw decodeError(e);
+  }
+}
+
 /**
  * Decodes and prepares one image for a model with the given input contract.
  *
@@ -81,7 +132,20 @@ export async function preprocessImage(
   if (bytes.length > options.maxBytes) {
     throw new ImageError('too_large', `image file is ${bytes.length} bytes, over the limit of ${options.maxBytes}`);
   }
-  const input = {limitInputPixels: options.maxPixels, failOn: 'error' as const, pages: 1, page: 0};
+  const input = {
+    limitInputPixels: options.maxPixels,
+    failOn: 'error' as const,
+    pages: 1,
+    page: 0,
+    ignoreIcc: options.iccProfiles !== 'apply',
+  };
+  // The header decides (format allow-list, pixel cap). A file that starts as a JPEG, PNG, WebP
+  // or GIF is decoded beside it rather than after (libvips' own pixel cap still bounds that
+  // decode; if the header refuses the file, the decode's outcome is dropped): this spares the
+  // header's round trip through libuv, ≈0.3 ms of a 3 ms photo. Anything else, an SVG or a PDF
+  // above all, is never handed to a decoder before its header has been read.
+  const early = looksLikeCommonRaster(bytes) ? decodePixels(bytes, contract, input, options) : null;
+  early?.catch(() => {});
   let meta: Metadata;
   try {
     // Header only, no pixels decoded: safe without the pixel cap, and lets the error say the size.
@@ -104,20 +168,7 @@ export async function preprocessImage(
       `image is ${width}x${height} (${width * height} pixels), over the limit of ${options.maxPixels} (decompression-bomb guard)`
     );
   }
-  const background = options.background ?? DEFAULT_PREPROCESS.background!;
-  let pipeline = sharp(bytes, input)
-    .timeout({seconds: options.timeoutSeconds ?? 10})
-    .rotate() // no argument: apply the EXIF orientation, then drop the tag
-    .toColourspace('srgb') // CMYK, grey, 16-bit, palette → 8-bit sRGB, before alpha goes
-    .flatten({background})
-    .resize(contract.width, contract.height, {fit: 'fill', kernel: 'cubic'});
-  pipeline = contract.channels === 1 ? pipeline.toColourspace('b-w') : pipeline.removeAlpha();
-  let raw: {data: Buffer; info: OutputInfo};
-  try {
-    raw = await pipeline.raw().toBuffer({resolveWithObject: true});
-  } catch (e) {
-    throw decodeError(e);
-  }
+  const raw = await (early ?? decodePixels(bytes, contract, input, options));
   const {data, info} = raw;
   const expected = contract.width * contract.height * contract.channels;
   if (info.channels !== contract.channels || data.length !== expected) {

@@ -15,6 +15,7 @@ describe('parseConfig', () => {
     assert.equal(c.maxEventAgeMs, 3_600_000);
     assert.equal(c.topK, 5);
     assert.deepEqual(c.imageBuckets, []);
+    assert.equal(c.iccProfiles, 'ignore');
   });
 
   it('reads every option', () => {
@@ -26,7 +27,9 @@ describe('parseConfig', () => {
       DEFAULT_INPUT_SCALE: '[-1,1]',
       TOP_K: '3',
       LOCAL_IMAGE_DIR: '/data/images/',
+      ICC_PROFILES: 'apply',
     });
+    assert.equal(c.iccProfiles, 'apply');
     assert.equal(c.validateModels, false);
     assert.deepEqual(c.imageBuckets, ['a', 'b']);
     assert.equal(c.maxEventAgeMs, 900_000);
@@ -38,10 +41,16 @@ describe('parseConfig', () => {
   it('lists every bad variable in one ConfigError', () => {
     assert.throws(
       () =>
-        parseConfig({MODEL_FILE_PATTERN: 'gs://m*/x.h5', TOP_K: '0', VALIDATE_MODELS: 'maybe', MAX_EVENT_AGE: 'soon'}),
+        parseConfig({
+          MODEL_FILE_PATTERN: 'gs://m*/x.h5',
+          TOP_K: '0',
+          VALIDATE_MODELS: 'maybe',
+          MAX_EVENT_AGE: 'soon',
+          ICC_PROFILES: 'srgb',
+        }),
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
-        for (const name of ['MODEL_FILE_PATTERN', 'TOP_K', 'VALIDATE_MODELS', 'MAX_EVENT_AGE'])
+        for (const name of ['MODEL_FILE_PATTERN', 'TOP_K', 'VALIDATE_MODELS', 'MAX_EVENT_AGE', 'ICC_PROFILES'])
           assert.match(e.message, new RegExp(name));
         return true;
       }

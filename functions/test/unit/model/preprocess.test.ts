@@ -1,5 +1,6 @@
 import {describe, it} from 'node:test';
 import assert from 'node:assert/strict';
+import sharp from 'sharp';
 import {DEFAULT_PREPROCESS, preprocessImage} from '../../../src/model/preprocess.js';
 import type {InputContract} from '../../../src/core/ports.js';
 import {ImageError} from '../../../src/core/errors.js';
@@ -44,9 +45,12 @@ describe('preprocessImage', () => {
   }
 
   it('honours EXIF orientation: Landscape_6 and _8 look like Landscape_1', async () => {
-    const upright = (await preprocessImage(fixtureBytes('bad-images/Landscape_1.jpg'), RGB)).data;
+    // _6 and _8 are stored in Apple's Generic RGB (gamma 1.8), _1 untagged: their colours
+    // agree once the profile is applied, which leaves orientation the only difference.
+    const managed = {...DEFAULT_PREPROCESS, iccProfiles: 'apply' as const};
+    const upright = (await preprocessImage(fixtureBytes('bad-images/Landscape_1.jpg'), RGB, managed)).data;
     for (const f of ['Landscape_6.jpg', 'Landscape_8.jpg']) {
-      const rotated = (await preprocessImage(fixtureBytes(`bad-images/${f}`), RGB)).data;
+      const rotated = (await preprocessImage(fixtureBytes(`bad-images/${f}`), RGB, managed)).data;
       assert.ok(meanAbsDiff(upright, rotated) < 0.03, `${f}: ${meanAbsDiff(upright, rotated)}`);
     }
   });
@@ -64,6 +68,37 @@ describe('preprocessImage', () => {
     const b = (await preprocessImage(fixtureBytes('bad-images/Channel_digital_image_CMYK_color_no_profile.jpg'), RGB))
       .data;
     assert.ok(meanAbsDiff(a, b) < 0.1, String(meanAbsDiff(a, b)));
+  });
+
+  it('gives the values stored in the file, as PIL and tf.io.decode_image do; ICC_PROFILES=apply colour-manages', async () => {
+    // sRGB red written in Display P3 is stored as about (234, 51, 35); applying the profile
+    // would turn it back into (255, 0, 0). A model trained on PIL's or TensorFlow's decode
+    // saw the stored values.
+    const p3 = await sharp({create: {width: 32, height: 32, channels: 3, background: {r: 255, g: 0, b: 0}}})
+      .png()
+      .withIccProfile('p3')
+      .toBuffer();
+    assert.ok((await sharp(p3).metadata()).icc, 'the test image carries a profile');
+    const small = {...RGB, height: 8, width: 8, scale: '0,255' as const};
+    const near = (out: Float32Array, want: number[]) => {
+      for (let i = 0; i < out.length; i += 3) {
+        const px = [...out.subarray(i, i + 3)];
+        assert.ok(
+          px.every((v, c) => Math.abs(v - want[c]!) <= 3),
+          `pixel ${i / 3}: ${px.join(',')}, want ${want.join(',')}`
+        );
+      }
+    };
+    near((await preprocessImage(p3, small)).data, [234, 51, 35]);
+    near((await preprocessImage(p3, small, {...DEFAULT_PREPROCESS, iccProfiles: 'apply'})).data, [255, 0, 0]);
+    // A photo tagged plain sRGB (8 of the shared 12) comes out the same either way.
+    const daisy = fixtureBytes('images/daisy.jpg');
+    assert.ok((await sharp(daisy).metadata()).icc);
+    const applied = await sharp(daisy).resize(224, 224, {fit: 'fill', kernel: 'cubic'}).raw().toBuffer();
+    const mine = (await preprocessImage(daisy, {...RGB, scale: '0,255'})).data;
+    let worst = 0;
+    for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - applied[i]!));
+    assert.ok(worst <= 1, `max difference ${worst}`);
   });
 
   it('flattens transparency onto white', async () => {
