@@ -82,13 +82,13 @@ export class OnnxBuilder {
     return name;
   }
 
-  /** A 1-D int64 initializer (shapes, axes, pads). */
-  ints(hint: string, values: readonly number[]): string {
+  /** An int64 initializer (shapes, axes, pads): 1-D, or of `dims` (`[]` for a scalar). */
+  ints(hint: string, values: readonly number[], dims: readonly number[] = [values.length]): string {
     const name = this.fresh(hint);
     const data = BigInt64Array.from(values, v => BigInt(v));
     this.initializers.push({
       name,
-      dims: [values.length],
+      dims: [...dims],
       dataType: onnx.TensorProto.DataType.INT64,
       rawData: new Uint8Array(data.buffer),
     });

@@ -8,9 +8,9 @@
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
-import {bidirectional, recurrent, stackedCells} from './recurrent.js';
+import {recurrent, stackedCells} from './recurrent.js';
 import {dot, embedding} from './products.js';
-import {timeDistributed} from './wrappers.js';
+import {bidirectional, bidirectionalPair, timeDistributed} from './wrappers.js';
 import {activation, clip} from './activations.js';
 import {convLstm2d} from './conv_recurrent.js';
 import {centerCrop, kerasResize, upSampling} from './resize.js';
@@ -239,6 +239,13 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
     default:
       throw new NoOnnxTranslation(`${cls} '${layer.name}'`);
   }
+}
+
+/** A layer call's outputs, by Keras' output index: one, or Bidirectional(merge_mode=None)'s two. */
+export function translateCall(b: OnnxBuilder, layer: GraphLayer, inputs: readonly Value[]): readonly Value[] {
+  if (layer.className === 'Bidirectional' && layer.config['merge_mode'] === null)
+    return bidirectionalPair(b, layer, inputs[0]!);
+  return [translateLayer(b, layer, inputs)];
 }
 
 /** Layer classes {@link translateLayer} knows (others make the loader fall back to tfjs). */

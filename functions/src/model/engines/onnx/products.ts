@@ -14,38 +14,40 @@ function l2Normalize(b: OnnxBuilder, x: string, axis: number, hint: string): str
 }
 
 /**
- * Dot(axes, normalize) of two vectors (`[d]·[d]` → `[1]`) or two matrices (`[n, d]`, `[m, e]`,
- * contracted over one axis of each: `axes` 2, 2 gives `[n, m]`). Keras counts the batch axis in
- * `axes`. Other ranks are left to tfjs.
+ * Dot(axes, normalize): Keras' `batch_dot` of two inputs of rank 1 or 2 each (without the
+ * batch), contracted over one axis of each, as one Einsum: the result keeps the rest of x's
+ * axes, then the rest of y's (`[n, d]·[m, d]` over (2, 2) → `[n, m]`; `[d]·[n, d]` over
+ * (1, 2) → `[n]`), and a result with no axis left is `[1]`. Keras counts the batch in `axes`.
+ * Higher ranks are refused by tfjs-layers too (its batchDot stops at 3 with the batch).
  */
 export function dot(b: OnnxBuilder, layer: GraphLayer, inputs: readonly Value[]): Value {
   const [x, y] = inputs.map(v => b.toKeras(v)) as [Value, Value];
-  const rank = x.shape.length;
-  if (inputs.length !== 2 || y.shape.length !== rank || rank > 2)
+  if (inputs.length !== 2 || x.shape.length > 2 || y.shape.length > 2)
     throw new NoOnnxTranslation(`Dot '${layer.name}' of rank ${x.shape.length + 1} and ${y.shape.length + 1} inputs`);
   const given = layer.config['axes'];
-  const axes = (Array.isArray(given) ? given : [given, given]).map(a => {
+  const [ax, ay] = (Array.isArray(given) ? given : [given, given]).map((a, i) => {
     const n = Number(a);
-    return n < 0 ? n + rank + 1 : n; // with the batch axis, as Keras counts
+    return n < 0 ? n + [x, y][i]!.shape.length + 1 : n; // with the batch axis, as Keras counts
   }) as [number, number];
-  if (axes.some(a => a < 1 || a > rank)) throw new NoOnnxTranslation(`Dot '${layer.name}' over axes ${String(given)}`);
-  const normalize = layer.config['normalize'] === true;
-  const xs = normalize ? l2Normalize(b, x.name, axes[0], `${layer.name}/x_normalized`) : x.name;
-  const ys = normalize ? l2Normalize(b, y.name, axes[1], `${layer.name}/y_normalized`) : y.name;
-  if (rank === 1) {
-    const product = b.op('Mul', [xs, ys], `${layer.name}/product`);
-    const sum = b.op('ReduceSum', [product, b.ints(`${layer.name}/axes`, [1])], layer.name, [attr.int('keepdims', 1)]);
-    return {name: sum, shape: [1], storage: 'keras'};
-  }
-  // Matrices: contract x's axis a with y's axis b. MatMul contracts x's last with y's first
-  // (after the batch), so x is transposed when a is 1 and y when b is 2.
-  const swap = (v: string, hint: string) => b.op('Transpose', [v], hint, [attr.ints('perm', [0, 2, 1])]);
-  const left = axes[0] === 1 ? swap(xs, `${layer.name}/x_t`) : xs;
-  const right = axes[1] === 2 ? swap(ys, `${layer.name}/y_t`) : ys;
-  if (x.shape[axes[0] - 1] !== y.shape[axes[1] - 1])
+  if (!(ax >= 1 && ax <= x.shape.length && ay >= 1 && ay <= y.shape.length))
+    throw new NoOnnxTranslation(`Dot '${layer.name}' over axes ${String(given)}`);
+  if (x.shape[ax - 1] !== y.shape[ay - 1])
     throw new NoOnnxTranslation(`Dot '${layer.name}': contracted axes differ in size`);
-  const shape = [x.shape[2 - axes[0]]!, y.shape[2 - axes[1]]!];
-  return {name: b.op('MatMul', [left, right], layer.name), shape, storage: 'keras'};
+  const normalize = layer.config['normalize'] === true;
+  const xs = normalize ? l2Normalize(b, x.name, ax, `${layer.name}/x_normalized`) : x.name;
+  const ys = normalize ? l2Normalize(b, y.name, ay, `${layer.name}/y_normalized`) : y.name;
+  // Einsum letters: z for the batch, k for the contracted axis, the others their own.
+  const xLetters = x.shape.map((_, i) => (i === ax - 1 ? 'k' : 'pq'[i]!));
+  const yLetters = y.shape.map((_, i) => (i === ay - 1 ? 'k' : 'rs'[i]!));
+  const kept = [...xLetters, ...yLetters].filter(l => l !== 'k');
+  const equation = `z${xLetters.join('')},z${yLetters.join('')}->z${kept.join('')}`;
+  const shape = [...x.shape.filter((_, i) => i !== ax - 1), ...y.shape.filter((_, i) => i !== ay - 1)];
+  if (shape.length > 0) {
+    const out = b.op('Einsum', [xs, ys], layer.name, [attr.str('equation', equation)]);
+    return {name: out, shape, storage: 'keras'};
+  }
+  const sum = b.op('Einsum', [xs, ys], `${layer.name}/sum`, [attr.str('equation', equation)]);
+  return {name: b.op('Unsqueeze', [sum, b.ints(`${layer.name}/axis`, [1])], layer.name), shape: [1], storage: 'keras'};
 }
 
 /**
@@ -60,14 +62,9 @@ export function embedding(b: OnnxBuilder, layer: GraphLayer, input: Value): Valu
   const table = weightsByRole(layer, ['embeddings']).get('embeddings')!;
   const [rows, width] = table.shape as [number, number];
   const ints = b.op('Cast', [v.name], `${layer.name}/indices`, [attr.int('to', 7)]); // INT64
-  const lo = b.ints(`${layer.name}/first`, [0]);
-  const hi = b.ints(`${layer.name}/last`, [rows - 1]);
-  const flat = (hint: string, name: string) => b.op('Reshape', [name, b.ints(`${layer.name}/${hint}`, [])], hint);
-  const clipped = b.op(
-    'Clip',
-    [ints, flat(`${layer.name}/lo`, lo), flat(`${layer.name}/hi`, hi)],
-    `${layer.name}/clipped`
-  );
+  const lo = b.ints(`${layer.name}/first`, [0], []);
+  const hi = b.ints(`${layer.name}/last`, [rows - 1], []);
+  const clipped = b.op('Clip', [ints, lo, hi], `${layer.name}/clipped`);
   const y = b.op('Gather', [b.floats(`${layer.name}/embeddings`, table.values, table.shape), clipped], layer.name, [
     attr.int('axis', 0),
   ]);

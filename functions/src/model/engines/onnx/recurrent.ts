@@ -51,7 +51,7 @@ function reorderBias(values: Float32Array, units: number, order: readonly number
 }
 
 /** One direction's ONNX weights and attributes, from a recurrent layer's config and weights. */
-interface Direction {
+export interface Direction {
   readonly kind: 'LSTM' | 'GRU' | 'RNN';
   readonly units: number;
   readonly W: Float32Array;
@@ -61,7 +61,7 @@ interface Direction {
   readonly resetAfter: boolean;
 }
 
-function direction(layer: GraphLayer, features: number): Direction {
+export function direction(layer: GraphLayer, features: number): Direction {
   const c = layer.config;
   // reset_after (TF 2's and Keras 3's GRU default) is ONNX's linear_before_reset. tfjs-layers
   // cannot run it, so such a model runs on ONNX Runtime only; the translation is checked
@@ -106,7 +106,13 @@ function concat(arrays: readonly Float32Array[]): Float32Array {
 }
 
 /** The ONNX op over `[steps, features]` for one or two directions; returns Y and Y_h. */
-function run(b: OnnxBuilder, name: string, v: Value, dirs: readonly Direction[], reverse = false): [string, string] {
+export function run(
+  b: OnnxBuilder,
+  name: string,
+  v: Value,
+  dirs: readonly Direction[],
+  reverse = false
+): [string, string] {
   const [d] = dirs as [Direction];
   const [, features] = v.shape as [number, number];
   const n = d.W.length / features;
@@ -170,66 +176,11 @@ export function recurrent(b: OnnxBuilder, layer: GraphLayer, input: Value): Valu
   return {name: last, shape: [d.units], storage: 'keras'};
 }
 
-function sequence(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+export function sequence(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
   const v = b.toKeras(input);
   if (v.shape.length !== 2)
     throw new NoOnnxTranslation(`${layer.className} '${layer.name}' on a rank-${v.shape.length + 1} input`);
   return v;
-}
-
-/**
- * Bidirectional(LSTM | GRU | SimpleRNN) as one ONNX op with `direction = bidirectional`. ONNX
- * keeps the reverse direction's outputs aligned with the input steps, which is what Keras
- * returns after reversing the backward layer's sequence back; Y_h's reverse entry is the state
- * after the first step, the backward layer's last output. Merge modes concat (forward, then
- * backward), sum, mul and ave; `merge_mode=None` (two outputs) is left to tfjs.
- */
-export function bidirectional(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
-  const c = layer.config;
-  const inner = c['layer'] as {class_name?: string; config?: Record<string, unknown>} | undefined;
-  const backward = c['backward_layer'] as typeof inner;
-  const mode = c['merge_mode'] === undefined ? 'concat' : c['merge_mode'];
-  if (!inner?.class_name || !inner.config) throw new NoOnnxTranslation(`Bidirectional '${layer.name}' without a layer`);
-  if (!['concat', 'sum', 'mul', 'ave'].includes(String(mode)))
-    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (merge_mode ${String(mode)})`);
-  const v = sequence(b, layer, input);
-  const half = layer.weights.length / 2;
-  const part = (cfg: NonNullable<typeof inner>, weights: GraphLayer['weights'], side: string): GraphLayer => ({
-    ...layer,
-    name: `${layer.name}/${side}`,
-    className: cfg.class_name!,
-    config: cfg.config ?? {},
-    weights,
-  });
-  const back = backward ?? inner;
-  if (back.class_name !== inner.class_name || Number(back.config?.['units']) !== Number(inner.config['units']))
-    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' with a different backward layer`);
-  if (inner.config['go_backwards'] === true)
-    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (go_backwards)`);
-  const fwd = direction(part(inner, layer.weights.slice(0, half), 'forward'), v.shape[1]!);
-  const bwd = direction(part(back, layer.weights.slice(half), 'backward'), v.shape[1]!);
-  if (fwd.resetAfter !== bwd.resetAfter)
-    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (reset_after differs)`);
-  const [y, yh] = run(b, layer.name, v, [fwd, bwd]);
-  const units = fwd.units;
-  const steps = v.shape[0]!;
-  const sequences = inner.config['return_sequences'] === true;
-  // Batch-major with the direction axis just before the units: [batch, (steps,) 2, units].
-  const t = sequences
-    ? b.op('Transpose', [y], `${layer.name}/batch_major`, [attr.ints('perm', [2, 0, 1, 3])])
-    : b.op('Transpose', [yh], `${layer.name}/batch_major`, [attr.ints('perm', [1, 0, 2])]);
-  const shape = sequences ? [steps] : [];
-  const axis = shape.length + 1; // the direction axis, counting the batch
-  if (mode === 'concat') {
-    const out = b.op('Reshape', [t, b.ints(`${layer.name}/concat_shape`, [-1, ...shape, 2 * units])], layer.name);
-    return {name: out, shape: [...shape, 2 * units], storage: 'keras'};
-  }
-  const keep = [attr.int('keepdims', 0)];
-  const out =
-    mode === 'sum'
-      ? b.op('ReduceSum', [t, b.ints(`${layer.name}/axes`, [axis])], layer.name, keep)
-      : b.op(mode === 'mul' ? 'ReduceProd' : 'ReduceMean', [t], layer.name, [attr.ints('axes', [axis]), ...keep]);
-  return {name: out, shape: [...shape, units], storage: 'keras'};
 }
 
 /**

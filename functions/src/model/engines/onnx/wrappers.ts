@@ -1,6 +1,7 @@
-/** Keras' TimeDistributed wrapper in ONNX (Bidirectional, a recurrent wrapper, is in recurrent.ts). */
+/** Keras' wrappers in ONNX: TimeDistributed, and Bidirectional over recurrent.ts' ops. */
 import type {GraphLayer} from '../../keras/graph.js';
-import {NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
+import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
+import {direction, run, sequence} from './recurrent.js';
 
 /**
  * TimeDistributed(inner): the steps folded into the batch (`[batch · steps, ...]`), the inner
@@ -25,4 +26,80 @@ export function timeDistributed(
   const y = b.toKeras(translate(b, each, [{name: folded, shape: rest, storage: 'keras'}]));
   const out = b.op('Reshape', [y.name, b.ints(`${layer.name}/unfold_shape`, [-1, steps, ...y.shape])], layer.name);
   return {name: out, shape: [steps, ...y.shape], storage: 'keras'};
+}
+
+/**
+ * Bidirectional(LSTM | GRU | SimpleRNN) as one ONNX op with `direction = bidirectional`. ONNX
+ * keeps the reverse direction's outputs aligned with the input steps, which is what Keras
+ * returns after reversing the backward layer's sequence back; Y_h's reverse entry is the state
+ * after the first step, the backward layer's last output. Returns both directions batch-major,
+ * `[batch, (steps,) 2, units]`, for the merge ({@link bidirectional}) or the pair
+ * ({@link bidirectionalPair}).
+ */
+function bothDirections(
+  b: OnnxBuilder,
+  layer: GraphLayer,
+  input: Value
+): {name: string; shape: number[]; units: number; axis: number} {
+  const c = layer.config;
+  const inner = c['layer'] as {class_name?: string; config?: Record<string, unknown>} | undefined;
+  const backward = c['backward_layer'] as typeof inner;
+  if (!inner?.class_name || !inner.config) throw new NoOnnxTranslation(`Bidirectional '${layer.name}' without a layer`);
+  const v = sequence(b, layer, input);
+  const half = layer.weights.length / 2;
+  const part = (cfg: NonNullable<typeof inner>, weights: GraphLayer['weights'], side: string): GraphLayer => ({
+    ...layer,
+    name: `${layer.name}/${side}`,
+    className: cfg.class_name!,
+    config: cfg.config ?? {},
+    weights,
+  });
+  const back = backward ?? inner;
+  if (back.class_name !== inner.class_name || Number(back.config?.['units']) !== Number(inner.config['units']))
+    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' with a different backward layer`);
+  if (inner.config['go_backwards'] === true)
+    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (go_backwards)`);
+  const fwd = direction(part(inner, layer.weights.slice(0, half), 'forward'), v.shape[1]!);
+  const bwd = direction(part(back, layer.weights.slice(half), 'backward'), v.shape[1]!);
+  if (fwd.resetAfter !== bwd.resetAfter)
+    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (reset_after differs)`);
+  const [y, yh] = run(b, layer.name, v, [fwd, bwd]);
+  const sequences = inner.config['return_sequences'] === true;
+  // Batch-major with the direction axis just before the units: [batch, (steps,) 2, units].
+  const name = sequences
+    ? b.op('Transpose', [y], `${layer.name}/batch_major`, [attr.ints('perm', [2, 0, 1, 3])])
+    : b.op('Transpose', [yh], `${layer.name}/batch_major`, [attr.ints('perm', [1, 0, 2])]);
+  const shape = sequences ? [v.shape[0]!] : [];
+  return {name, shape, units: fwd.units, axis: shape.length + 1}; // axis: the direction's, with the batch
+}
+
+/** Bidirectional with merge mode concat (forward, then backward), sum, mul or ave. */
+export function bidirectional(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+  const mode = layer.config['merge_mode'] === undefined ? 'concat' : layer.config['merge_mode'];
+  if (!['concat', 'sum', 'mul', 'ave'].includes(String(mode)))
+    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (merge_mode ${String(mode)})`);
+  const {name: t, shape, units, axis} = bothDirections(b, layer, input);
+  if (mode === 'concat') {
+    const out = b.op('Reshape', [t, b.ints(`${layer.name}/concat_shape`, [-1, ...shape, 2 * units])], layer.name);
+    return {name: out, shape: [...shape, 2 * units], storage: 'keras'};
+  }
+  const keep = [attr.int('keepdims', 0)];
+  const out =
+    mode === 'sum'
+      ? b.op('ReduceSum', [t, b.ints(`${layer.name}/axes`, [axis])], layer.name, keep)
+      : b.op(mode === 'mul' ? 'ReduceProd' : 'ReduceMean', [t], layer.name, [attr.ints('axes', [axis]), ...keep]);
+  return {name: out, shape: [...shape, units], storage: 'keras'};
+}
+
+/** Bidirectional with `merge_mode=None`: the forward and the backward output, Keras' two outputs. */
+export function bidirectionalPair(b: OnnxBuilder, layer: GraphLayer, input: Value): [Value, Value] {
+  const {name: t, shape, units, axis} = bothDirections(b, layer, input);
+  const side = (i: number, hint: string): Value => ({
+    name: b.op('Gather', [t, b.ints(`${layer.name}/${hint}_index`, [i], [])], `${layer.name}/${hint}`, [
+      attr.int('axis', axis),
+    ]),
+    shape: [...shape, units],
+    storage: 'keras',
+  });
+  return [side(0, 'forward'), side(1, 'backward')];
 }

@@ -206,6 +206,19 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'Bidirectional GRU with merge_mode None: its two outputs, used the other way round',
+    shape: [7, 5],
+    build: x => {
+      const both = L.bidirectional({
+        layer: L.gru({units: 3, returnSequences: true}) as never,
+        mergeMode: null as never,
+      });
+      const [forward, backward] = both.apply(x) as Sym[];
+      const flat = (v: Sym) => apply(L.flatten({}), v);
+      return apply(L.concatenate({}), [flat(backward!), flat(apply(L.dense({units: 2}), forward!))]);
+    },
+  },
+  {
     name: 'TimeDistributed Dense (relu) and TimeDistributed Conv2D over a Reshape into steps',
     shape: [8, 8, 3],
     build: x => {
@@ -230,6 +243,19 @@ const CASES: Case[] = [
       const rowsByRows = apply(L.flatten({}), apply(L.dot({axes: 2}), [p, q]));
       const colsByCols = apply(L.flatten({}), apply(L.dot({axes: 1}), [p, q]));
       return apply(L.concatenate({}), [cosine, rowsByRows, colsByCols]);
+    },
+  },
+  {
+    name: 'Dot of a vector and a matrix and back (mixed ranks, normalize on one)',
+    shape: [4, 4, 3],
+    build: x => {
+      const flat = apply(L.flatten({}), x);
+      const v = apply(L.dense({units: 5}), flat);
+      const w = apply(L.dense({units: 4}), flat);
+      const m = apply(L.dense({units: 5}), apply(L.reshape({targetShape: [4, 12]}), x));
+      const vByRows = apply(L.dot({axes: [1, 2]}), [v, m]); // [5]·[4, 5] → [4]
+      const colsByW = apply(L.dot({axes: [1, 1], normalize: true}), [m, w]); // [4, 5]·[4] → [5]
+      return apply(L.concatenate({}), [vByRows, colsByW]);
     },
   },
   {
