@@ -187,8 +187,9 @@ export function sequence(b: OnnxBuilder, layer: GraphLayer, input: Value): Value
  * RNN(StackedRNNCells([a, b, …])): at each step a's output is b's input, which is a's layer
  * returning its whole sequence into b's layer. So: one ONNX op per cell, each with its slice of
  * the weights (Keras keeps them cell by cell), the last returning what the RNN returns.
- * (One cell alone is rewritten as its layer in keras/config_rules.ts.) go_backwards over a
- * stack is left to tfjs.
+ * (One cell alone is rewritten as its layer in keras/config_rules.ts.) go_backwards reads the
+ * steps last to first and returns them in that order: the first cell's layer going backwards
+ * does exactly that, and the cells above it run forward over what it returns.
  */
 export function stackedCells(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
   const c = layer.config;
@@ -198,7 +199,7 @@ export function stackedCells(b: OnnxBuilder, layer: GraphLayer, input: Value): V
     config?: Record<string, unknown>;
   }> | null;
   if (!cells?.length) throw new NoOnnxTranslation(`RNN '${layer.name}' (cell ${String(cell?.class_name)})`);
-  for (const option of ['go_backwards', 'stateful', 'return_state']) {
+  for (const option of ['stateful', 'return_state']) {
     if (c[option] === true) throw new NoOnnxTranslation(`RNN '${layer.name}' over stacked cells (${option})`);
   }
   let v = input;
@@ -214,7 +215,11 @@ export function stackedCells(b: OnnxBuilder, layer: GraphLayer, input: Value): V
         ...layer,
         name: `${layer.name}/cell${i}`,
         className: kind,
-        config: {...one.config, return_sequences: last ? c['return_sequences'] === true : true},
+        config: {
+          ...one.config,
+          return_sequences: last ? c['return_sequences'] === true : true,
+          go_backwards: i === 0 && c['go_backwards'] === true,
+        },
         weights: layer.weights.slice(from, from + count),
       },
       v

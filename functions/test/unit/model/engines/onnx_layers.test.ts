@@ -186,6 +186,16 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'RNN over stacked cells going backwards: its sequence (last step first), then its last state',
+    shape: [6, 4],
+    build: x => {
+      const cells = [L.gruCell({units: 3}), L.lstmCell({units: 4})];
+      const seq = apply(L.rnn({cell: cells, returnSequences: true, goBackwards: true}), x);
+      const last = apply(L.rnn({cell: [L.simpleRNNCell({units: 3}), L.gruCell({units: 2})], goBackwards: true}), seq);
+      return apply(L.concatenate({}), [apply(L.flatten({}), seq), last]);
+    },
+  },
+  {
     name: 'Bidirectional LSTM (sequences, concat) → Bidirectional GRU (hard-sigmoid gates, sum), rows as steps',
     shape: [9, 6],
     build: x => {
