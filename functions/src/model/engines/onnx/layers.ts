@@ -9,7 +9,7 @@ import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {recurrent, stackedCells} from './recurrent.js';
-import {dot, embedding} from './products.js';
+import {categoryEncoding, dot, embedding} from './products.js';
 import {bidirectional, bidirectionalPair, timeDistributed} from './wrappers.js';
 import {activation, clip} from './activations.js';
 import {convLstm2d} from './conv_recurrent.js';
@@ -102,6 +102,7 @@ const BY_CLASS: Readonly<Record<string, (b: OnnxBuilder, layer: GraphLayer, v: V
   ConvLSTM2D: convLstm2d,
   RNN: stackedCells,
   Embedding: embedding,
+  CategoryEncoding: categoryEncoding,
   ...Object.fromEntries(
     ['Max', 'Average'].flatMap(kind => ['1D', '2D', '3D'].map(rank => [`${kind}Pooling${rank}`, pooling]))
   ),

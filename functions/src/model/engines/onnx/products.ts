@@ -1,6 +1,7 @@
 /**
- * Keras' Dot and Embedding in ONNX: a product of two values over chosen axes, and a table
- * lookup. Both as Keras computes them (tfjs-layers agrees; onnx_layers.test.ts compares).
+ * Keras' Dot, Embedding and CategoryEncoding in ONNX: a product of two values over chosen
+ * axes, a table lookup, and token counts. As Keras computes them (tfjs-layers agrees;
+ * onnx_layers.test.ts compares).
  */
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
@@ -69,4 +70,36 @@ export function embedding(b: OnnxBuilder, layer: GraphLayer, input: Value): Valu
     attr.int('axis', 0),
   ]);
   return {name: y, shape: [...v.shape, width], storage: 'keras'};
+}
+
+/**
+ * CategoryEncoding: each value cast to an integer token (toward zero); `multi_hot` marks the
+ * tokens a row holds, `count` counts them, `one_hot` encodes a single token (tfjs-layers takes
+ * one per row), `int` passes the tokens on. A token outside `[0, num_tokens)` marks nothing,
+ * where Keras and tfjs-layers fail the request. `tf_idf` needs weights the config does not
+ * carry, and is left to tfjs with anything sparse.
+ */
+export function categoryEncoding(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+  const v = b.toKeras(input);
+  const mode = String(layer.config['output_mode'] ?? 'multi_hot');
+  const tokens = Number(layer.config['num_tokens']);
+  const ints = b.op('Cast', [v.name], `${layer.name}/tokens`, [attr.int('to', 7)]); // INT64
+  if (mode === 'int') return {...v, name: b.op('Cast', [ints], layer.name, [attr.int('to', 1)]), storage: 'keras'};
+  const rows = v.shape.length === 1 && (mode !== 'one_hot' || v.shape[0] === 1);
+  if (!['multi_hot', 'one_hot', 'count'].includes(mode) || !rows || !(tokens > 0) || layer.config['sparse'] === true)
+    throw new NoOnnxTranslation(`CategoryEncoding '${layer.name}' (${mode} of shape [${v.shape.join(', ')}])`);
+  // [batch, n, 1] == [tokens] → [batch, n, tokens], then over n: any (max) or how many (sum).
+  const column = b.op('Unsqueeze', [ints, b.ints(`${layer.name}/last`, [2])], `${layer.name}/column`);
+  const range = b.ints(
+    `${layer.name}/range`,
+    Array.from({length: tokens}, (_, t) => t)
+  );
+  const equal = b.op('Equal', [column, range], `${layer.name}/equal`);
+  const hits = b.op('Cast', [equal], `${layer.name}/hits`, [attr.int('to', 1)]); // FLOAT
+  const keep = attr.int('keepdims', 0);
+  const out =
+    mode === 'count'
+      ? b.op('ReduceSum', [hits, b.ints(`${layer.name}/axes`, [1])], layer.name, [keep])
+      : b.op('ReduceMax', [hits], layer.name, [attr.ints('axes', [1]), keep]);
+  return {name: out, shape: [tokens], storage: 'keras'};
 }

@@ -269,6 +269,17 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'CategoryEncoding of pixels rescaled to tokens 0-5: multi_hot, count and one_hot',
+    shape: [4, 6],
+    build: x => {
+      const tokens = apply(L.flatten({}), apply(L.rescaling({scale: 5.99}), x));
+      const top = apply(L.globalMaxPooling1d({}), apply(L.reshape({targetShape: [24, 1]}), tokens)); // [1]
+      const encode = (outputMode: string, t: Sym) =>
+        apply(L.categoryEncoding({numTokens: 6, outputMode: outputMode as never}), t);
+      return apply(L.concatenate({}), [encode('multiHot', tokens), encode('count', tokens), encode('oneHot', top)]);
+    },
+  },
+  {
     name: 'Embedding of pixels rescaled to indices 0-7 (cast toward zero)',
     shape: [4, 6],
     build: x => {
