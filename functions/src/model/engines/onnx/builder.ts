@@ -24,12 +24,18 @@ export interface Value {
   /** Logical Keras shape without the batch axis, e.g. `[224, 224, 3]`. */
   readonly shape: readonly number[];
   readonly storage: Storage;
+  /**
+   * Keras' mask over the steps, a bool `[batch, steps]` tensor, where a Masking layer or an
+   * Embedding with `mask_zero` made one (onnx/masking.ts); translate.ts decides which layers
+   * pass it on.
+   */
+  readonly mask?: string;
 }
 
 /** A layer (or an option of one) that has no ONNX translation here: the loader falls back to tfjs. */
 export class NoOnnxTranslation extends Error {}
 
-type Attribute = onnxProto.onnx.IAttributeProto;
+export type Attribute = onnxProto.onnx.IAttributeProto;
 
 /** Attribute helpers: ONNX distinguishes ints from floats, JavaScript does not. */
 export const attr = {

@@ -9,6 +9,7 @@ import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {recurrent, stackedCells} from './recurrent.js';
+import {maskedRecurrent, masking} from './masking.js';
 import {categoryEncoding, dot, embedding} from './products.js';
 import {bidirectional, bidirectionalPair, timeDistributed} from './wrappers.js';
 import {activation, clip} from './activations.js';
@@ -94,10 +95,16 @@ function reshape(b: OnnxBuilder, layer: GraphLayer, input: Value, target: readon
 }
 
 /** Layers that one function of the layer and its (first) input translates. */
+/** A recurrent layer as one ONNX op, or unrolled where its input carries a mask. */
+function recurrentOrMasked(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
+  return v.mask ? maskedRecurrent(b, layer, v) : recurrent(b, layer, v);
+}
+
 const BY_CLASS: Readonly<Record<string, (b: OnnxBuilder, layer: GraphLayer, v: Value) => Value>> = {
-  SimpleRNN: recurrent,
-  GRU: recurrent,
-  LSTM: recurrent,
+  SimpleRNN: recurrentOrMasked,
+  GRU: recurrentOrMasked,
+  LSTM: recurrentOrMasked,
+  Masking: masking,
   Bidirectional: bidirectional,
   ConvLSTM2D: convLstm2d,
   RNN: stackedCells,

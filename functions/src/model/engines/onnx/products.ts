@@ -5,6 +5,7 @@
  */
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
+import {zeroMask} from './masking.js';
 
 /** Keras' `l2_normalize` along `axis` (with the batch): x / √max(Σx², 1e-12). */
 function l2Normalize(b: OnnxBuilder, x: string, axis: number, hint: string): string {
@@ -54,11 +55,10 @@ export function dot(b: OnnxBuilder, layer: GraphLayer, inputs: readonly Value[])
 /**
  * Embedding: each value, cast to an integer as Keras does (toward zero), picks a row of
  * `embeddings`. Indices are clipped to the table, where Keras would fail the request on an
- * index out of range: a bad pixel should not make a message fail forever. `mask_zero` feeds a
- * mask to later layers, which is left to tfjs.
+ * index out of range: a bad pixel should not make a message fail forever. `mask_zero` marks
+ * the steps whose input is not 0 for the layers after it (onnx/masking.ts).
  */
 export function embedding(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
-  if (layer.config['mask_zero'] === true) throw new NoOnnxTranslation(`Embedding '${layer.name}' (mask_zero)`);
   const v = b.toKeras(input);
   const table = weightsByRole(layer, ['embeddings']).get('embeddings')!;
   const [rows, width] = table.shape as [number, number];
@@ -69,7 +69,8 @@ export function embedding(b: OnnxBuilder, layer: GraphLayer, input: Value): Valu
   const y = b.op('Gather', [b.floats(`${layer.name}/embeddings`, table.values, table.shape), clipped], layer.name, [
     attr.int('axis', 0),
   ]);
-  return {name: y, shape: [...v.shape, width], storage: 'keras'};
+  const mask = layer.config['mask_zero'] === true ? zeroMask(b, layer, v) : undefined;
+  return {name: y, shape: [...v.shape, width], storage: 'keras', ...(mask ? {mask} : {})};
 }
 
 /**

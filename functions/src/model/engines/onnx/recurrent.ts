@@ -15,7 +15,7 @@
  */
 import {CELL_LAYERS} from '../../keras/config_rules.js';
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
-import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
+import {attr, NoOnnxTranslation, OnnxBuilder, type Attribute, type Value} from './builder.js';
 
 /** Keras activation (tfjs spelling) → ONNX RNN activation, with HardSigmoid's slope. */
 const ACTIVATIONS: Record<string, {op: string; alpha?: number}> = {
@@ -105,16 +105,15 @@ function concat(arrays: readonly Float32Array[]): Float32Array {
   return out;
 }
 
-/** The ONNX op over `[steps, features]` for one or two directions; returns Y and Y_h. */
-export function run(
+/** One recurrent ONNX op's weight inputs (W, R, B) and attributes, for one or two directions. */
+export function recurrentOp(
   b: OnnxBuilder,
   name: string,
-  v: Value,
+  features: number,
   dirs: readonly Direction[],
   reverse = false
-): [string, string] {
+): {weights: string[]; attributes: Attribute[]} {
   const [d] = dirs as [Direction];
-  const [, features] = v.shape as [number, number];
   const n = d.W.length / features;
   const k = dirs.length;
   const W = b.floats(`${name}/W`, concat(dirs.map(x => x.W)), [k, n, features]);
@@ -122,8 +121,7 @@ export function run(
   const B = b.floats(`${name}/B`, concat(dirs.map(x => x.B)), [k, 2 * n]);
   const activations = dirs.flatMap(x => x.activations);
   const hard = activations.filter(a => a.alpha !== undefined);
-  const x = b.op('Transpose', [v.name], `${name}/seq_major`, [attr.ints('perm', [1, 0, 2])]);
-  const [y, yh] = b.opMany(d.kind, [x, W, R, B], name, 2, [
+  const attributes = [
     attr.int('hidden_size', d.units),
     attr.strs(
       'activations',
@@ -147,7 +145,21 @@ export function run(
         ]
       : []),
     ...(d.kind === 'GRU' ? [attr.int('linear_before_reset', d.resetAfter ? 1 : 0)] : []),
-  ]);
+  ];
+  return {weights: [W, R, B], attributes};
+}
+
+/** The ONNX op over `[steps, features]` for one or two directions; returns Y and Y_h. */
+export function run(
+  b: OnnxBuilder,
+  name: string,
+  v: Value,
+  dirs: readonly Direction[],
+  reverse = false
+): [string, string] {
+  const {weights, attributes} = recurrentOp(b, name, v.shape[1]!, dirs, reverse);
+  const x = b.op('Transpose', [v.name], `${name}/seq_major`, [attr.ints('perm', [1, 0, 2])]);
+  const [y, yh] = b.opMany(dirs[0]!.kind, [x, ...weights], name, 2, attributes);
   return [y!, yh!];
 }
 

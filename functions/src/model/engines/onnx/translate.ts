@@ -10,6 +10,7 @@ import type {InputContract} from '../../../core/ports.js';
 import {CONTAINERS, type KerasGraph, type TensorRef} from '../../keras/graph.js';
 import {NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {translateCall} from './layers.js';
+import {maskFlow} from './masking.js';
 
 /** The translation's result. */
 export interface OnnxModel {
@@ -67,7 +68,9 @@ export function kerasToOnnx(graph: KerasGraph, contract: InputContract): OnnxMod
         if (!v) throw new NoOnnxTranslation(`layer '${layer.name}' reads ${key(r)}, which has no value`);
         return v;
       });
-      translateCall(b, layer, inputs).forEach((v, index) => values.set(key({layer: layer.name, node: n, index}), v));
+      maskFlow(layer, inputs, translateCall(b, layer, inputs)).forEach((v, index) =>
+        values.set(key({layer: layer.name, node: n, index}), v)
+      );
       count++;
     });
   }

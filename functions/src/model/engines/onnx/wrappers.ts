@@ -2,6 +2,7 @@
 import type {GraphLayer} from '../../keras/graph.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {direction, run, sequence} from './recurrent.js';
+import {maskedRecurrent} from './masking.js';
 
 /**
  * TimeDistributed(inner): the steps folded into the batch (`[batch · steps, ...]`), the inner
@@ -59,6 +60,14 @@ function bothDirections(
     throw new NoOnnxTranslation(`Bidirectional '${layer.name}' with a different backward layer`);
   if (inner.config['go_backwards'] === true)
     throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (go_backwards)`);
+  if (input.mask)
+    return maskedDirections(
+      b,
+      layer,
+      input,
+      part(inner, layer.weights.slice(0, half), 'forward'),
+      part(back, layer.weights.slice(half), 'backward')
+    );
   const fwd = direction(part(inner, layer.weights.slice(0, half), 'forward'), v.shape[1]!);
   const bwd = direction(part(back, layer.weights.slice(half), 'backward'), v.shape[1]!);
   if (fwd.resetAfter !== bwd.resetAfter)
@@ -71,6 +80,29 @@ function bothDirections(
     : b.op('Transpose', [yh], `${layer.name}/batch_major`, [attr.ints('perm', [1, 0, 2])]);
   const shape = sequences ? [v.shape[0]!] : [];
   return {name, shape, units: fwd.units, axis: shape.length + 1}; // axis: the direction's, with the batch
+}
+
+/**
+ * Both directions over a masked sequence: each unrolled (onnx/masking.ts), the backward one
+ * reading the steps last to first; their last outputs side by side, `[batch, 2, units]`. With
+ * `return_sequences` Keras zeroes the masked steps of both directions' sequences
+ * (`zero_output_for_mask`) where tfjs-layers keeps the state: that is left to tfjs.
+ */
+function maskedDirections(
+  b: OnnxBuilder,
+  layer: GraphLayer,
+  input: Value,
+  forward: GraphLayer,
+  backward: GraphLayer
+): {name: string; shape: number[]; units: number; axis: number} {
+  if (forward.config['return_sequences'] === true)
+    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (sequences over a mask)`);
+  const reversed = {...backward, config: {...backward.config, go_backwards: true}};
+  const sides = [maskedRecurrent(b, forward, input), maskedRecurrent(b, reversed, input)].map(v =>
+    b.op('Unsqueeze', [v.name, b.ints(`${v.name}/side_axis`, [1])], `${v.name}/side`)
+  );
+  const name = b.op('Concat', sides, `${layer.name}/both`, [attr.int('axis', 1)]);
+  return {name, shape: [], units: Number(forward.config['units']), axis: 1};
 }
 
 /** Bidirectional with merge mode concat (forward, then backward), sum, mul or ave. */

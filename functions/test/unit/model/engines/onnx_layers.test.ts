@@ -280,6 +280,49 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'Masking (steps under 0.5 become 0 and are masked) → LSTM sequences → Dense → GRU: skipped steps keep the state',
+    shape: [8, 1],
+    build: x => {
+      const masked = apply(L.masking({maskValue: 0}), apply(L.thresholdedReLU({theta: 0.5}), x));
+      const seq = apply(L.lstm({units: 4, returnSequences: true}), masked);
+      const dense = apply(L.dense({units: 3, activation: 'tanh'}), seq);
+      return apply(L.concatenate({}), [apply(L.flatten({}), seq), apply(L.gru({units: 3}), dense)]);
+    },
+  },
+  {
+    name: 'Masking → SimpleRNN going backwards (sequences) → LSTM without bias, masked',
+    shape: [7, 1],
+    build: x => {
+      const masked = apply(L.masking({maskValue: 0}), apply(L.thresholdedReLU({theta: 0.4}), x));
+      const back = apply(L.simpleRNN({units: 3, returnSequences: true, goBackwards: true}), masked);
+      return apply(L.concatenate({}), [apply(L.flatten({}), back), apply(L.lstm({units: 2, useBias: false}), back)]);
+    },
+  },
+  {
+    name: 'Embedding with mask_zero (tokens 0-3, 0 masked) → GRU',
+    shape: [8, 1],
+    build: x => {
+      const tokens = apply(
+        L.rescaling({scale: 3.99}),
+        apply(L.thresholdedReLU({theta: 0.5}), apply(L.reshape({targetShape: [8]}), x))
+      );
+      return apply(L.gru({units: 3}), apply(L.embedding({inputDim: 4, outputDim: 3, maskZero: true}), tokens));
+    },
+  },
+  {
+    name: 'Embedding with mask_zero → Bidirectional LSTM (concat) and Masking → Bidirectional GRU (sum)',
+    shape: [8, 1],
+    build: x => {
+      const zeroed = apply(L.thresholdedReLU({theta: 0.5}), x);
+      const tokens = apply(L.rescaling({scale: 3.99}), apply(L.reshape({targetShape: [8]}), zeroed));
+      const embedded = apply(L.embedding({inputDim: 4, outputDim: 3, maskZero: true}), tokens);
+      const a = apply(L.bidirectional({layer: L.lstm({units: 3}) as never}), embedded);
+      const gru = L.gru({units: 2, resetAfter: false} as never);
+      const c = apply(L.bidirectional({layer: gru as never, mergeMode: 'sum'}), apply(L.masking({}), zeroed));
+      return apply(L.concatenate({}), [a, c]);
+    },
+  },
+  {
     name: 'Embedding of pixels rescaled to indices 0-7 (cast toward zero)',
     shape: [4, 6],
     build: x => {
@@ -470,8 +513,9 @@ describe('a layer without an ONNX translation', () => {
   const transposed = async (): Promise<Uint8Array> => {
     const input = tf.input({shape: [4, 4, 3]});
     const rows = apply(L.reshape({targetShape: [4, 12]}), input);
-    const masked = apply(L.masking({maskValue: 0, name: 'padding_rows'}), rows);
-    const out = apply(L.dense({units: 3, activation: 'softmax'}), apply(L.lstm({units: 4}), masked));
+    const masked = apply(L.masking({maskValue: 0}), rows);
+    const both = L.bidirectional({layer: L.lstm({units: 4, returnSequences: true}) as never, name: 'both_ways'});
+    const out = apply(L.dense({units: 3, activation: 'softmax'}), apply(L.flatten({}), apply(both, masked)));
     return writeKerasH5(tf.model({inputs: input, outputs: out}));
   };
 
@@ -481,7 +525,7 @@ describe('a layer without an ONNX translation', () => {
     assert.equal(m.engine, 'tfjs');
     const lines = logger.entries.filter(e => e.message.includes('served by tfjs'));
     assert.equal(lines.length, 1);
-    assert.match(lines[0]!.message, /Masking 'padding_rows'/);
+    assert.match(lines[0]!.message, /Bidirectional 'both_ways' \(sequences over a mask\)/);
     const [r] = await m.classifyPixels([new Float32Array(48).fill(0.3)], 3);
     assert.ok(Number.isFinite(r!.score));
     m.dispose();
@@ -490,7 +534,7 @@ describe('a layer without an ONNX translation', () => {
   it('INFERENCE_ENGINE=onnx: refused, naming the layer', async () => {
     await assert.rejects(loadClassifier(await transposed(), {engine: 'onnx'}), (e: unknown) => {
       assert.ok(e instanceof UnsupportedLayerError);
-      assert.match((e as Error).message, /Masking 'padding_rows'/);
+      assert.match((e as Error).message, /Bidirectional 'both_ways' \(sequences over a mask\)/);
       return true;
     });
   });

@@ -1,0 +1,152 @@
+/**
+ * Keras' masks in ONNX. A Masking layer (or an Embedding with `mask_zero`) marks the steps of
+ * a sequence that count; layers that work step by step pass the mark on ({@link PASSES_MASK},
+ * tfjs-layers' `supportsMasking`), and a recurrent layer skips the unmarked steps: its state
+ * and its output stay what they were (Keras' default `zero_output_for_mask=False`, which is
+ * what tfjs-layers computes too).
+ *
+ * ONNX's recurrent ops can only leave out trailing steps (`sequence_lens`), and a mask may
+ * mark any step, so a masked layer is unrolled: one op per step, seeded with the state so far,
+ * and a `Where` that keeps the old state where the step is masked.
+ */
+import type {GraphLayer} from '../../keras/graph.js';
+import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
+import {direction, recurrentOp, sequence} from './recurrent.js';
+
+/** Layers that pass a mask on unchanged (the ones tfjs-layers marks `supportsMasking`). */
+export const PASSES_MASK = new Set([
+  'Dropout',
+  'SpatialDropout1D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+  'Dense',
+  'Activation',
+  'ReLU',
+  'PReLU',
+  'BatchNormalization',
+  'LayerNormalization',
+]);
+
+/** Layers that read a mask (the recurrent layers, unrolled by {@link maskedRecurrent}, and Bidirectional around them) or make one. */
+const READS_OR_MAKES_MASK = new Set(['SimpleRNN', 'GRU', 'LSTM', 'Bidirectional', 'Masking', 'Embedding']);
+
+/** Layers whose result (or whose mask for the next layer) depends on a mask, not unrolled here. */
+const MASK_MATTERS = new Set([
+  'RNN',
+  'TimeDistributed',
+  'ConvLSTM2D',
+  'GlobalAveragePooling1D',
+  'GlobalMaxPooling1D',
+  'Add',
+  'Subtract',
+  'Multiply',
+  'Average',
+  'Maximum',
+  'Minimum',
+  'Concatenate',
+  'Dot',
+]);
+
+/**
+ * A layer call's outputs as the mask flows: a layer that passes the mask on keeps its input's;
+ * one that reads or makes a mask returns what it says; a layer whose result would depend on
+ * the mask and that is not translated for it is refused (tfjs serves the model); any other
+ * layer (Flatten, Reshape, …) drops the mask, as tfjs-layers does.
+ */
+export function maskFlow(layer: GraphLayer, inputs: readonly Value[], outputs: readonly Value[]): readonly Value[] {
+  const cls = layer.className;
+  if (READS_OR_MAKES_MASK.has(cls)) return outputs;
+  const mask = inputs.find(v => v.mask)?.mask;
+  if (!mask) return outputs.map(({mask: _, ...v}) => v);
+  if (MASK_MATTERS.has(cls)) throw new NoOnnxTranslation(`${cls} '${layer.name}' given a mask`);
+  return outputs.map(({mask: _, ...v}) => (PASSES_MASK.has(cls) ? {...v, mask} : v));
+}
+
+/** Masking(mask_value): a step counts where any feature differs from the value; others become 0. */
+export function masking(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+  const v = b.toKeras(input);
+  if (v.shape.length !== 2)
+    throw new NoOnnxTranslation(`Masking '${layer.name}' on a rank-${v.shape.length + 1} input`);
+  const value = b.floats(`${layer.name}/mask_value`, Float32Array.of(Number(layer.config['mask_value'] ?? 0)), []);
+  const differs = b.op('Not', [b.op('Equal', [v.name, value], `${layer.name}/equal`)], `${layer.name}/differs`);
+  const asFloat = b.op('Cast', [differs], `${layer.name}/differs_float`, [attr.int('to', 1)]); // FLOAT
+  const any = b.op('ReduceMax', [asFloat], `${layer.name}/any`, [attr.ints('axes', [2]), attr.int('keepdims', 1)]);
+  const out = b.op('Mul', [v.name, any], layer.name);
+  const steps = b.op('Squeeze', [any, b.ints(`${layer.name}/feature_axis`, [2])], `${layer.name}/steps`);
+  const mask = b.op('Cast', [steps], `${layer.name}/mask`, [attr.int('to', 9)]); // BOOL
+  return {name: out, shape: v.shape, storage: 'keras', mask};
+}
+
+/** Embedding's `mask_zero`: a step counts where its input is not 0 (tfjs-layers compares the value as given). */
+export function zeroMask(b: OnnxBuilder, layer: GraphLayer, indices: Value): string {
+  if (indices.shape.length !== 1)
+    throw new NoOnnxTranslation(`Embedding '${layer.name}' (mask_zero on a rank-${indices.shape.length + 1} input)`);
+  const zero = b.floats(`${layer.name}/zero`, Float32Array.of(0), []);
+  return b.op('Not', [b.op('Equal', [indices.name, zero], `${layer.name}/is_zero`)], `${layer.name}/mask`);
+}
+
+/** Steps `[start, start + 1)` along axis 0, or all of them reversed (`start` null). */
+function steps(b: OnnxBuilder, x: string, hint: string, start: number | null): string {
+  const ints = (name: string, n: number) => b.ints(`${hint}/${name}`, [n]);
+  const args =
+    start === null
+      ? [ints('start', -1), ints('end', -(2 ** 31)), ints('axis', 0), ints('step', -1)]
+      : [ints('start', start), ints('end', start + 1), ints('axis', 0)];
+  return b.op('Slice', [x, ...args], hint);
+}
+
+/**
+ * SimpleRNN, GRU or LSTM over a masked `[steps, features]` value, unrolled (see the module
+ * comment). go_backwards reverses the steps and the mask first and returns the steps in the
+ * order computed, as Keras does. A returned sequence keeps the mask.
+ */
+export function maskedRecurrent(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+  const c = layer.config;
+  if (c['zero_output_for_mask'] === true)
+    throw new NoOnnxTranslation(`${layer.className} '${layer.name}' (zero_output_for_mask)`);
+  const v = sequence(b, layer, input);
+  const [count, features] = v.shape as [number, number];
+  const d = direction(layer, features);
+  const name = layer.name;
+  const {weights, attributes} = recurrentOp(b, name, features, [d]);
+  let x = b.op('Transpose', [v.name], `${name}/seq_major`, [attr.ints('perm', [1, 0, 2])]);
+  let m = b.op('Transpose', [input.mask!], `${name}/mask_seq_major`, [attr.ints('perm', [1, 0])]);
+  if (c['go_backwards'] === true) {
+    x = steps(b, x, `${name}/reversed`, null);
+    m = steps(b, m, `${name}/mask_reversed`, null);
+  }
+  // The state starts at zero: [1, batch, units].
+  const batch = b.op(
+    'Gather',
+    [b.op('Shape', [x], `${name}/shape`), b.ints(`${name}/batch_axis`, [1])],
+    `${name}/batch`,
+    [attr.int('axis', 0)]
+  );
+  const stateShape = b.op(
+    'Concat',
+    [b.ints(`${name}/one`, [1]), batch, b.ints(`${name}/units`, [d.units])],
+    `${name}/state_shape`,
+    [attr.int('axis', 0)]
+  );
+  let h = b.op('ConstantOfShape', [stateShape], `${name}/h0`);
+  let cell = d.kind === 'LSTM' ? h : null;
+  const outputs: string[] = [];
+  for (let t = 0; t < count; t++) {
+    const hint = `${name}/step${t}`;
+    const xt = steps(b, x, `${hint}/x`, t);
+    const state = cell ? ['', h, cell] : ['', h];
+    const out = b.opMany(d.kind, [xt, ...weights, ...state], hint, cell ? 3 : 2, attributes);
+    const mt = b.op('Unsqueeze', [steps(b, m, `${hint}/m`, t), b.ints(`${hint}/unit_axis`, [2])], `${hint}/mask`);
+    h = b.op('Where', [mt, out[1]!, h], `${hint}/h`);
+    if (cell) cell = b.op('Where', [mt, out[2]!, cell], `${hint}/c`);
+    outputs.push(h);
+  }
+  if (c['return_sequences'] === true) {
+    const seq = b.op('Concat', outputs, `${name}/seq`, [attr.int('axis', 0)]);
+    const out = b.op('Transpose', [seq], name, [attr.ints('perm', [1, 0, 2])]);
+    return {name: out, shape: [count, d.units], storage: 'keras', mask: input.mask};
+  }
+  const last = b.op('Reshape', [h, b.ints(`${name}/last_shape`, [-1, d.units])], name);
+  return {name: last, shape: [d.units], storage: 'keras'};
+}
