@@ -18,13 +18,11 @@
 import {unzipSync} from 'fflate';
 import {parseConfigJson} from './json.js';
 import {CorruptArchiveError, ModelTooLargeError, ModelUnusableError} from '../../core/errors.js';
+import {readDataset, withH5, type H5Group} from './h5_file.js';
 import {
   DEFAULT_MAX_MODEL_BYTES,
   paramBudget,
-  readDataset,
   type ParamBudget,
-  withH5,
-  type H5Group,
   type KerasModelFile,
   type ReadOptions,
   type StoredWeight,

@@ -1,5 +1,5 @@
 /**
- * Reads a Keras HDF5 model file (`model.save('x.h5')`) from bytes, with h5wasm.
+ * Reads a Keras HDF5 model file (`model.save('x.h5')`) from bytes, with h5wasm (h5_file.ts).
  *
  * What Keras writes (Keras 2 `hdf5_format.py`, tf.keras `saving/legacy/hdf5_format.py`,
  * Keras 3 `legacy/saving/legacy_h5_format.py`), and what this reads:
@@ -9,9 +9,7 @@
  *   Keras' `layer.weights` had them. That order is the contract, not the dataset names.
  *
  * Nothing here touches TensorFlow.js: the result is plain data, so it can be produced in
- * any thread. h5wasm keeps an in-memory file system per module instance; each read uses
- * its own file name there and removes it when done, so concurrent reads do not collide
- * and nothing is written to disk.
+ * any thread.
  */
 import {
   CorruptHdf5Error,
@@ -21,6 +19,7 @@ import {
   UnsupportedKerasVersionError,
   WeightsOnlyError,
 } from '../../core/errors.js';
+import {attrString, attrStrings, isHdf5, isZip, readDataset, withH5, type H5Group} from './h5_file.js';
 import {parseConfigJson} from './json.js';
 
 /** One stored weight array. */
@@ -66,65 +65,9 @@ export interface ParamBudget {
 /** Default cap on model size (`MAX_MODEL_BYTES`): 512 MiB. */
 export const DEFAULT_MAX_MODEL_BYTES = 512 * 1024 * 1024;
 
-const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
-const ZIP_SIGNATURE = [0x50, 0x4b, 0x03, 0x04];
-
-type H5Module = typeof import('h5wasm');
-
-let h5Promise: Promise<H5Module> | undefined;
-/** Lines HDF5's own error stack prints while a read is in progress (see loadH5). */
-let diagnostics: string[] | undefined;
-
-/**
- * Loads h5wasm once per module instance (i.e. per thread).
- *
- * libhdf5 prints its error stack ("HDF5-DIAG: …") through the `console.error` that the
- * Emscripten module binds when it is created. A damaged upload is a normal, permanent
- * outcome here, not something to spray over Cloud Logging at ERROR, so while the
- * module is created `console.error` is briefly a forwarder that hands those lines to
- * the read in progress (they end up in the thrown error's message) and passes
- * everything else through.
- */
-function loadH5(): Promise<H5Module> {
-  h5Promise ??= (async () => {
-    const original = console.error;
-    const forward = (...args: unknown[]): void => {
-      if (diagnostics) diagnostics.push(args.map(String).join(' '));
-      else original.apply(console, args);
-    };
-    console.error = forward;
-    try {
-      const h5 = await import('h5wasm');
-      await h5.ready;
-      return h5;
-    } finally {
-      if (console.error === forward) console.error = original;
-    }
-  })();
-  return h5Promise;
-}
-
-let fileCounter = 0;
-
-function startsWith(bytes: Uint8Array, signature: number[], offset = 0): boolean {
-  if (bytes.length < offset + signature.length) return false;
-  return signature.every((b, i) => bytes[offset + i] === b);
-}
-
-/**
- * HDF5 allows a user block before the superblock; the signature is then at
- * 512, 1024, 2048, … bytes (HDF5 file format spec, "Format Signature").
- */
-function hasHdf5Signature(bytes: Uint8Array): boolean {
-  for (let offset = 0; offset + 8 <= bytes.length; offset = offset === 0 ? 512 : offset * 2) {
-    if (startsWith(bytes, HDF5_SIGNATURE, offset)) return true;
-  }
-  return false;
-}
-
 /** Throws a {@link NotHdf5Error} that says what the bytes look like instead. */
 function rejectNonHdf5(bytes: Uint8Array): never {
-  if (startsWith(bytes, ZIP_SIGNATURE)) {
+  if (isZip(bytes)) {
     throw new NotHdf5Error(
       "not an HDF5 file: this is a Keras 3 .keras archive (a zip); save with model.save('x.h5') to get a legacy HDF5 model file"
     );
@@ -140,63 +83,6 @@ function rejectNonHdf5(bytes: Uint8Array): never {
   throw new NotHdf5Error(
     `not an HDF5 file: no HDF5 signature (first bytes ${hex}); save the model with model.save('x.h5')`
   );
-}
-
-function attrString(group: H5Group, name: string): string | null {
-  const attr = group.attrs[name];
-  if (attr === undefined) return null;
-  const value: unknown = attr.value;
-  if (typeof value === 'string') return value;
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
-  if (Array.isArray(value) && value.length === 1 && typeof value[0] === 'string') return value[0];
-  return String(value);
-}
-
-function attrStrings(group: H5Group, name: string): string[] {
-  const attr = group.attrs[name];
-  if (attr === undefined) return [];
-  const value: unknown = attr.value;
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value))
-    return value.map(v => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : String(v)));
-  // An empty list is stored as an empty numeric array.
-  if (ArrayBuffer.isView(value)) return [];
-  return [];
-}
-
-/** IEEE 754 half precision → single (Keras mixed-precision files may store float16). */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
-
-function toFloat32(value: unknown, dtype: string, where: string): Float32Array {
-  if (value instanceof Float32Array) return value;
-  if (dtype === '<e' || dtype === '>e') {
-    const halves = value as Uint16Array;
-    return Float32Array.from(halves, halfToFloat);
-  }
-  if (
-    value instanceof Float64Array ||
-    value instanceof Int32Array ||
-    value instanceof Int16Array ||
-    value instanceof Int8Array ||
-    value instanceof Uint8Array ||
-    value instanceof Uint16Array ||
-    value instanceof Uint32Array
-  ) {
-    return Float32Array.from(value);
-  }
-  if (typeof value === 'number') return Float32Array.of(value);
-  if (typeof value === 'bigint') return Float32Array.of(Number(value));
-  if (value instanceof BigInt64Array || value instanceof BigUint64Array) {
-    return Float32Array.from(value, v => Number(v));
-  }
-  throw new CorruptHdf5Error(`weight ${where} has an unreadable data type (${dtype})`);
 }
 
 function detectKeras1(config: unknown, kerasVersion: string | null): boolean {
@@ -219,95 +105,15 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
       `model file is ${bytes.length} bytes, over MAX_MODEL_BYTES (${maxBytes}); raise the limit or ship a smaller model`
     );
   }
-  if (!hasHdf5Signature(bytes)) rejectNonHdf5(bytes);
+  if (!isHdf5(bytes)) rejectNonHdf5(bytes);
 
   return withH5(bytes, file => readOpenFile(file, paramBudget(options)));
 }
-
-/**
- * Opens HDF5 bytes with h5wasm and hands the file to `read`; a file h5wasm cannot read
- * becomes a CorruptHdf5Error naming what HDF5 said. Used for `.h5` models and for the
- * `model.weights.h5` inside `.keras` archives.
- */
-export async function withH5<T>(bytes: Uint8Array, read: (file: H5Group) => T): Promise<T> {
-  const h5 = await loadH5();
-  const fs = h5.FS;
-  if (!fs) throw new Error('h5wasm did not initialise its file system');
-  const path = `/keras-model-${process.pid}-${++fileCounter}.h5`;
-  fs.writeFile(path, bytes);
-  diagnostics = [];
-  let file: InstanceType<H5Module['File']> | undefined;
-  try {
-    try {
-      file = new h5.File(path, 'r');
-      return read(file);
-    } catch (e) {
-      if (e instanceof ModelUnusableError) throw e;
-      // h5wasm may open a damaged file and fail on the first attribute or dataset read.
-      throw new CorruptHdf5Error(
-        `HDF5 file is truncated or corrupt (${bytes.length} bytes; HDF5 says: ${summarise(diagnostics, e)}); upload the complete file again`,
-        {cause: e}
-      );
-    }
-  } finally {
-    try {
-      file?.close();
-    } finally {
-      diagnostics = undefined;
-      fs.unlink(path);
-    }
-  }
-}
-
-/** An open HDF5 group (h5wasm's Group). */
-export type H5Group = InstanceType<H5Module['Group']>;
 
 /** A fresh budget for one model's weights. */
 export function paramBudget(options: ReadOptions): ParamBudget {
   const max = options.maxParams ?? DEFAULT_MAX_MODEL_PARAMS;
   return {left: max, max};
-}
-
-/**
- * The dataset at `path` in `group` as float32, or null when there is none. Its declared
- * shape is charged to `budget` before a byte of it is read or inflated.
- */
-export function readDataset(group: H5Group, path: string, where: string, budget: ParamBudget): StoredWeight | null {
-  const dataset = group.get(path) as {value: unknown; shape: number[] | null; dtype: string} | null;
-  if (!dataset || !('dtype' in dataset)) return null;
-  const declared = (dataset.shape ?? []).reduce((n, d) => n * d, 1);
-  budget.left -= declared;
-  if (budget.left < 0)
-    throw new ModelTooLargeError(
-      `weight '${where}' declares ${declared} values (shape [${(dataset.shape ?? []).join(', ')}]); the model is over MAX_MODEL_PARAMS (${budget.max}) and is refused before its weights are read`
-    );
-  let raw: unknown;
-  try {
-    raw = dataset.value;
-  } catch (e) {
-    throw new CorruptHdf5Error(`weight '${where}' cannot be read (truncated file?)`, {cause: e});
-  }
-  return {name: where, shape: dataset.shape ?? [], values: toFloat32(raw, dataset.dtype, where)};
-}
-
-/** Whether the bytes start (after an optional user block) with the HDF5 signature. */
-export function isHdf5(bytes: Uint8Array): boolean {
-  return hasHdf5Signature(bytes);
-}
-
-/** Whether the bytes are a zip archive (a Keras 3 `.keras` file, if it is a model at all). */
-export function isZip(bytes: Uint8Array): boolean {
-  return startsWith(bytes, ZIP_SIGNATURE);
-}
-
-function summarise(lines: string[] | undefined, e: unknown): string {
-  const minor = (lines ?? [])
-    .map(l => l.trim())
-    .filter(l => l.startsWith('minor:'))
-    .map(l => l.slice('minor:'.length).trim());
-  const unique = [...new Set(minor)];
-  if (unique.length > 0) return unique.slice(-2).join('; ');
-  return e instanceof Error ? e.message : String(e);
 }
 
 function readOpenFile(file: H5Group, budget: ParamBudget): KerasModelFile {

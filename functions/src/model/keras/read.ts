@@ -3,7 +3,8 @@
  * Keras 3 `.keras` archive (keras/archive.ts), told apart by their bytes, not their names.
  */
 import {readKerasArchive} from './archive.js';
-import {isZip, readKerasH5, type KerasModelFile, type ReadOptions} from './h5_reader.js';
+import {isZip} from './h5_file.js';
+import {readKerasH5, type KerasModelFile, type ReadOptions} from './h5_reader.js';
 
 /** Reads a Keras model file of either format. */
 export function readKerasModel(bytes: Uint8Array, options: ReadOptions = {}): Promise<KerasModelFile> {
