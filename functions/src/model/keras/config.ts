@@ -10,7 +10,8 @@
  * {@link UnsupportedLayerError} naming the layer instead.
  */
 import {UnsupportedLayerError} from '../../core/errors.js';
-import {LAYER_RULES, layerName, type Context} from './config_rules.js';
+import {LAYER_RULES} from './config_rules.js';
+import {layerName, type Context} from './layer_substitutions.js';
 
 export {LAYER_RULES} from './config_rules.js';
 

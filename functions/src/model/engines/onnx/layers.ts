@@ -152,7 +152,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       return activation(b, c['activation'], dense(b, layer, v), `${layer.name}/act`);
     case 'Activation':
       return activation(b, c['activation'], v, layer.name);
-    case 'HardActivation': // Keras 3's hard_sigmoid or hard_swish (keras/config_rules.ts)
+    case 'HardActivation': // Keras 3's hard_sigmoid or hard_swish (keras/layer_substitutions.ts)
       return activation(b, c['kind'] === 'hardswish' ? 'hardSwish' : 'hardSigmoid3', v, layer.name);
     case 'BatchNormalization': {
       const {scale, shift} = batchNormAffine(layer);

@@ -13,7 +13,7 @@
  * change the computation and have no direct counterpart here (stateful, return_state) are
  * left to tfjs; go_backwards is ONNX's reverse direction.
  */
-import {CELL_LAYERS} from '../../keras/config_rules.js';
+import {CELL_LAYERS} from '../../keras/layer_substitutions.js';
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Attribute, type Value} from './builder.js';
 
@@ -199,7 +199,7 @@ export function sequence(b: OnnxBuilder, layer: GraphLayer, input: Value): Value
  * RNN(StackedRNNCells([a, b, …])): at each step a's output is b's input, which is a's layer
  * returning its whole sequence into b's layer. So: one ONNX op per cell, each with its slice of
  * the weights (Keras keeps them cell by cell), the last returning what the RNN returns.
- * (One cell alone is rewritten as its layer in keras/config_rules.ts.) go_backwards reads the
+ * (One cell alone is rewritten as its layer in keras/layer_substitutions.ts.) go_backwards reads the
  * steps last to first and returns them in that order: the first cell's layer going backwards
  * does exactly that, and the cells above it run forward over what it returns.
  */
