@@ -1,18 +1,20 @@
 /**
  * Image bytes → model input, with sharp (libvips).
  *
- * Pipeline: check the byte cap → read the header (format allow-list, pixel cap: the
- * decompression-bomb guard, enforced again by libvips' `limitInputPixels`) → first frame
- * only → honour EXIF orientation → any colour space (CMYK, grey, 16-bit, palette) to
- * 8-bit sRGB → flatten alpha onto a fixed background → resize to the model's input →
- * scale.
+ * Pipeline: check the byte cap → the format allow-list and the pixel cap (the
+ * decompression-bomb guard: libvips' `limitInputPixels`, and a header read first for any
+ * format but JPEG, PNG, WebP and GIF) → first frame only → honour EXIF orientation → any
+ * colour space (CMYK, grey, 16-bit, palette) to 8-bit sRGB → flatten alpha onto a fixed
+ * background → resize to the model's input → scale. The result is a Float32Array in HWC
+ * order (plain data, so it can cross a worker-thread boundary); the engine turns it into a
+ * tensor.
  *
- * An embedded ICC profile is not applied unless asked (`iccProfiles: 'apply'`): the model sees the values stored in the file, as
- * it did in training (PIL's `Image.open().convert('RGB')`, Keras' `load_img` and
- * `tf.io.decode_image` all ignore profiles). sharp applies one by default, through lcms at
- * the decoded size: 2.5–9 ms for the shared photos that carry a (plain sRGB) profile, for
- * pixels that came out identical. CMYK still goes through libvips' generic CMYK profile. The result is a Float32Array in HWC order (plain data, so it can cross a
- * worker-thread boundary); keras_model.ts turns it into a tensor.
+ * An embedded ICC profile is not applied unless asked (`iccProfiles: 'apply'`): the model
+ * sees the values stored in the file, as it did in training (PIL's
+ * `Image.open().convert('RGB')`, Keras' `load_img` and `tf.io.decode_image` all ignore
+ * profiles). sharp applies one by default, through lcms at the decoded size: 2.5–9 ms for the
+ * shared photos that carry a (plain sRGB) profile, for pixels that came out identical. CMYK
+ * still goes through libvips' generic CMYK profile.
  *
  * Resize: `fit: 'fill'` (stretch to exactly h×w, no crop, as `PIL.Image.resize((224, 224))`
  * does in the Beam example) with the `cubic` kernel (Catmull-Rom). PIL's default filter for
@@ -67,8 +69,6 @@ const ALLOWED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', '
 export interface Preprocessed {
   /** `height*width*channels` values, HWC, already scaled. */
   readonly data: Float32Array;
-  /** The source image as stored (before EXIF rotation). */
-  readonly source: {readonly format: string; readonly width: number; readonly height: number};
 }
 
 function decodeError(e: unknown): ImageError {
@@ -118,6 +118,31 @@ async function decodePixels(
   }
 }
 
+/** Reads the header only (no pixels) and refuses a format not accepted or an image over the pixel cap. */
+async function checkHeader(bytes: Uint8Array, input: SharpInput, options: PreprocessOptions): Promise<void> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, {...input, limitInputPixels: false}).metadata();
+  } catch (e) {
+    throw decodeError(e);
+  }
+  const format = meta.format ?? 'unknown';
+  if (!ALLOWED_FORMATS.has(format)) {
+    throw new ImageError(
+      'unsupported_format',
+      `image format '${format}' is not accepted (use JPEG, PNG, WebP, GIF, TIFF or AVIF)`
+    );
+  }
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width * height > options.maxPixels) {
+    throw new ImageError(
+      'too_many_pixels',
+      `image is ${width}x${height} (${width * height} pixels), over the limit of ${options.maxPixels} (decompression-bomb guard)`
+    );
+  }
+}
+
 /**
  * Decodes and prepares one image for a model with the given input contract.
  *
@@ -139,36 +164,23 @@ export async function preprocessImage(
     page: 0,
     ignoreIcc: options.iccProfiles !== 'apply',
   };
-  // The header decides (format allow-list, pixel cap). A file that starts as a JPEG, PNG, WebP
-  // or GIF is decoded beside it rather than after (libvips' own pixel cap still bounds that
-  // decode; if the header refuses the file, the decode's outcome is dropped): this spares the
-  // header's round trip through libuv, ≈0.3 ms of a 3 ms photo. Anything else, an SVG or a PDF
-  // above all, is never handed to a decoder before its header has been read.
-  const early = looksLikeCommonRaster(bytes) ? decodePixels(bytes, contract, input, options) : null;
-  early?.catch(() => {});
-  let meta: Metadata;
-  try {
-    // Header only, no pixels decoded: safe without the pixel cap, and lets the error say the size.
-    meta = await sharp(bytes, {...input, limitInputPixels: false}).metadata();
-  } catch (e) {
-    throw decodeError(e);
+  // The format allow-list and the pixel cap (the decompression-bomb guard). A file that starts
+  // as a JPEG, PNG, WebP or GIF goes straight to its decoder: libvips picks the decoder by those
+  // same marks and enforces the pixel cap itself (`limitInputPixels`) before decoding, so its
+  // header is read only to word a refusal (a header read costs ≈0.3 ms of a 3 ms photo).
+  // Anything else, an SVG or a PDF above all, has its header read and checked first.
+  let raw: {data: Buffer; info: OutputInfo};
+  if (looksLikeCommonRaster(bytes)) {
+    try {
+      raw = await decodePixels(bytes, contract, input, options);
+    } catch (e) {
+      if (e instanceof ImageError && e.kind === 'too_many_pixels') await checkHeader(bytes, input, options);
+      throw e;
+    }
+  } else {
+    await checkHeader(bytes, input, options);
+    raw = await decodePixels(bytes, contract, input, options);
   }
-  const format = meta.format ?? 'unknown';
-  if (!ALLOWED_FORMATS.has(format)) {
-    throw new ImageError(
-      'unsupported_format',
-      `image format '${format}' is not accepted (use JPEG, PNG, WebP, GIF, TIFF or AVIF)`
-    );
-  }
-  const width = meta.width ?? 0;
-  const height = meta.pageHeight ?? meta.height ?? 0;
-  if (width * height > options.maxPixels) {
-    throw new ImageError(
-      'too_many_pixels',
-      `image is ${width}x${height} (${width * height} pixels), over the limit of ${options.maxPixels} (decompression-bomb guard)`
-    );
-  }
-  const raw = await (early ?? decodePixels(bytes, contract, input, options));
   const {data, info} = raw;
   const expected = contract.width * contract.height * contract.channels;
   if (info.channels !== contract.channels || data.length !== expected) {
@@ -178,10 +190,7 @@ export async function preprocessImage(
     );
   }
   // Per channel (see core/scale.ts): input[c] = pixel[source(c)] * mul[c] + add[c].
-  return {
-    data: scalePixels(data, pixelTransform(contract.scale, contract.channels), contract.channels),
-    source: {format, width, height},
-  };
+  return {data: scalePixels(data, pixelTransform(contract.scale, contract.channels), contract.channels)};
 }
 
 /**
