@@ -16,17 +16,13 @@
  *
  * With tfjs-node, which is multithreaded itself, no pool is used (see {@link poolSize}).
  */
-import path from 'node:path';
-import {fileURLToPath, pathToFileURL} from 'node:url';
-import {Worker} from 'node:worker_threads';
-import {ModelUnusableError} from '../../../core/errors.js';
 import type {Logger} from '../../../core/log.js';
 import type {InputContract} from '../../../core/ports.js';
 import type {KerasGraph} from '../../keras/graph.js';
 import {availableCores} from '../cores.js';
 import type {EngineModel} from '../engine.js';
 import type {BackendName} from './backend.js';
-import type {WorkerReply, WorkerRequest} from './worker.js';
+import {WorkerThread} from './worker_thread.js';
 
 /** Options of {@link InferencePool.start}. */
 export interface PoolOptions {
@@ -59,9 +55,6 @@ interface Loadable {
   readonly contract: InputContract;
 }
 
-/** A request before the pool numbers it. */
-type Request = WorkerRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
-
 /** Work for one worker other than a request: loading a model. */
 interface Task {
   /** Runs before queued requests (the first load of a model; a replacement's reloads). */
@@ -72,32 +65,11 @@ interface Task {
 }
 
 interface Handle {
-  worker: Worker;
-  calls: Map<number, {resolve(v: unknown): void; reject(e: Error): void}>;
+  thread: WorkerThread;
   busy: boolean;
-  ready: Promise<void>;
   /** Keys of the models this worker has loaded. */
   models: Set<string>;
   tasks: Task[];
-}
-
-// The build runs the compiled .js. In development (tsx, .ts sources) worker threads do not
-// inherit tsx's loader hooks, so the worker first registers tsx, then imports its module.
-const here = fileURLToPath(import.meta.url);
-const WORKER_FILE = path.join(path.dirname(here), `worker${path.extname(here)}`);
-
-function newWorker(workerData: unknown): Worker {
-  if (!WORKER_FILE.endsWith('.ts')) return new Worker(WORKER_FILE, {workerData});
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = pathToFileURL(WORKER_FILE).href;
-  const boot = `import(${JSON.stringify(tsx)}).then(m => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, {eval: true, workerData});
-}
-
-function rebuildError(e: {name: string; message: string; kind?: string}): Error {
-  const error = e.kind ? new ModelUnusableError(e.kind, e.message) : new Error(e.message);
-  error.name = e.name;
-  return error;
 }
 
 /** The pool; see the module comment. */
@@ -106,7 +78,6 @@ export class InferencePool {
   private readonly queue: Job[] = [];
   /** Live models, by key, with what it takes to load them into a replacement worker. */
   private readonly live = new Map<string, Loadable>();
-  private nextId = 1;
   private nextKey = 1;
   private closed = false;
   /** Predicts run, requests served and workers replaced (the tests read them). */
@@ -119,7 +90,7 @@ export class InferencePool {
     const pool = new InferencePool(options);
     for (let i = 0; i < options.size; i++) pool.handles.push(pool.spawn());
     try {
-      await Promise.all(pool.handles.map(h => h.ready));
+      await Promise.all(pool.handles.map(h => h.thread.ready));
     } catch (e) {
       await pool.close();
       throw e;
@@ -137,27 +108,12 @@ export class InferencePool {
   }
 
   private spawn(): Handle {
-    const worker = newWorker({backend: this.options.backend});
     const handle: Handle = {
-      worker,
-      calls: new Map(),
+      thread: new WorkerThread(this.options.backend, code => this.lost(handle, code)),
       busy: false,
-      ready: Promise.resolve(),
       models: new Set(),
       tasks: [],
     };
-    handle.ready = new Promise<void>((resolve, reject) => {
-      worker.on('message', (reply: WorkerReply) => {
-        if ('ready' in reply) return resolve();
-        if ('failed' in reply) return reject(new Error(`inference worker: ${reply.failed}`));
-        const call = handle.calls.get(reply.id);
-        handle.calls.delete(reply.id);
-        if ('error' in reply) call?.reject(rebuildError(reply.error));
-        else call?.resolve(reply.result);
-      });
-      worker.on('error', e => reject(e));
-    });
-    worker.on('exit', code => this.lost(handle, code));
     return handle;
   }
 
@@ -166,15 +122,14 @@ export class InferencePool {
     const index = this.handles.indexOf(handle);
     if (index === -1 || this.closed) return;
     const died = new Error(`inference worker exited (code ${code})`);
-    for (const call of handle.calls.values()) call.reject(died);
-    handle.calls.clear();
+    handle.thread.failAll(died);
     for (const task of handle.tasks.splice(0)) task.cancel(died);
     const replacement = this.spawn();
     this.handles[index] = replacement;
     this.stats.restarts++;
     this.options.logger?.log('ERROR', `inference worker exited (code ${code}); replaced`, {exit_code: code});
     replacement.busy = true; // until its backend is up
-    void replacement.ready.then(
+    void replacement.thread.ready.then(
       () => {
         replacement.busy = false;
         for (const [key, m] of this.live) void this.loadOn(replacement, key, m, true).catch(() => {});
@@ -192,9 +147,9 @@ export class InferencePool {
         cancel: reject,
         run: async () => {
           try {
-            const info = (await this.call(handle, {type: 'load', key, ...m})) as number;
+            const info = (await handle.thread.call({type: 'load', key, ...m})) as number;
             if (this.live.has(key)) handle.models.add(key);
-            else void this.call(handle, {type: 'dispose', key}).catch(() => {}); // disposed meanwhile
+            else void handle.thread.call({type: 'dispose', key}).catch(() => {}); // disposed meanwhile
             resolve(info);
           } catch (e) {
             reject(e as Error);
@@ -202,14 +157,6 @@ export class InferencePool {
         },
       });
       this.pump();
-    });
-  }
-
-  private call(handle: Handle, req: Request): Promise<unknown> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      handle.calls.set(id, {resolve, reject});
-      handle.worker.postMessage({...req, id});
     });
   }
 
@@ -282,7 +229,8 @@ export class InferencePool {
       this.stats.batches++;
       this.stats.requests += batch.length;
       const images = batch.map(j => j.image);
-      this.call(handle, {type: 'predict', key: first.key, images})
+      handle.thread
+        .call({type: 'predict', key: first.key, images})
         .then(
           rows => batch.forEach((job, i) => job.resolve((rows as Float32Array[])[i]!)),
           (e: Error) => batch.forEach(job => job.reject(e))
@@ -299,13 +247,13 @@ export class InferencePool {
     this.live.delete(key);
     for (const h of this.handles) {
       h.models.delete(key);
-      void this.call(h, {type: 'dispose', key}).catch(() => {});
+      void h.thread.call({type: 'dispose', key}).catch(() => {});
     }
   }
 
   /** `tf.memory()` of each worker. */
   memory(): Promise<Array<{numTensors: number; numBytes: number}>> {
-    return Promise.all(this.handles.map(h => this.call(h, {type: 'memory'}))) as Promise<
+    return Promise.all(this.handles.map(h => h.thread.call({type: 'memory'}))) as Promise<
       Array<{numTensors: number; numBytes: number}>
     >;
   }
@@ -314,7 +262,7 @@ export class InferencePool {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new Error('inference pool closed'));
-    await Promise.all(this.handles.map(h => h.worker.terminate()));
+    await Promise.all(this.handles.map(h => h.thread.terminate()));
   }
 }
 

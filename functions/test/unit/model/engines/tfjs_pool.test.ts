@@ -122,8 +122,8 @@ describe('InferencePool (2 workers)', () => {
   });
 
   it('replaces a worker that dies, with the live models loaded again', async () => {
-    const victim = (pool as unknown as {handles: Array<{worker: {terminate(): Promise<number>}}>}).handles[0]!;
-    await victim.worker.terminate();
+    const victim = (pool as unknown as {handles: Array<{thread: {terminate(): Promise<number>}}>}).handles[0]!;
+    await victim.thread.terminate();
     const results = await Promise.all(Array.from({length: 8}, () => model.classifyPixels([inputs[2]!], 1)));
     assert.ok(results.every(r => r[0]!.label === 'coffee_mug'));
     assert.equal(pool.stats.restarts, 1);
