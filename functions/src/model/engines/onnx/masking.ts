@@ -13,7 +13,7 @@ import type {GraphLayer} from '../../keras/graph.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {direction, recurrentOp, sequence} from './recurrent.js';
 
-/** Layers that pass a mask on unchanged (the ones tfjs-layers marks `supportsMasking`). */
+/** Layers that pass a mask on unchanged (of those tfjs-layers marks `supportsMasking`, the step-by-step ones). */
 export const PASSES_MASK = new Set([
   'Dropout',
   'SpatialDropout1D',
@@ -28,7 +28,7 @@ export const PASSES_MASK = new Set([
   'LayerNormalization',
 ]);
 
-/** Layers that read a mask (the recurrent layers, unrolled by {@link maskedRecurrent}, and Bidirectional around them) or make one. */
+/** Layers that read a mask (recurrent ones, unrolled by {@link maskedRecurrent}, alone or in a Bidirectional) or make one. */
 const READS_OR_MAKES_MASK = new Set(['SimpleRNN', 'GRU', 'LSTM', 'Bidirectional', 'Masking', 'Embedding']);
 
 /** Layers whose result (or whose mask for the next layer) depends on a mask, not unrolled here. */
