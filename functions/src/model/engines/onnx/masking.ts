@@ -3,7 +3,8 @@
  * a sequence that count; layers that work step by step pass the mark on ({@link PASSES_MASK},
  * tfjs-layers' `supportsMasking`), and a recurrent layer skips the unmarked steps: its state
  * and its output stay what they were (Keras' default `zero_output_for_mask=False`, which is
- * what tfjs-layers computes too).
+ * what tfjs-layers computes too), or, with `zero_output_for_mask` (which Keras' Bidirectional
+ * sets on both its layers when they return sequences), its output there is zero.
  *
  * ONNX's recurrent ops can only leave out trailing steps (`sequence_lens`), and a mask may
  * mark any step, so a masked layer is unrolled: one op per step, seeded with the state so far,
@@ -103,8 +104,6 @@ function steps(b: OnnxBuilder, x: string, hint: string, start: number | null): s
  */
 export function maskedRecurrent(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
   const c = layer.config;
-  if (c['zero_output_for_mask'] === true)
-    throw new NoOnnxTranslation(`${layer.className} '${layer.name}' (zero_output_for_mask)`);
   const v = sequence(b, layer, input);
   const [count, features] = v.shape as [number, number];
   const d = direction(layer, features);
@@ -129,7 +128,9 @@ export function maskedRecurrent(b: OnnxBuilder, layer: GraphLayer, input: Value)
     `${name}/state_shape`,
     [attr.int('axis', 0)]
   );
-  let h = b.op('ConstantOfShape', [stateShape], `${name}/h0`);
+  const zero = b.op('ConstantOfShape', [stateShape], `${name}/h0`);
+  const zeroOutput = c['zero_output_for_mask'] === true;
+  let h = zero;
   let cell = d.kind === 'LSTM' ? h : null;
   const outputs: string[] = [];
   for (let t = 0; t < count; t++) {
@@ -140,7 +141,7 @@ export function maskedRecurrent(b: OnnxBuilder, layer: GraphLayer, input: Value)
     const mt = b.op('Unsqueeze', [steps(b, m, `${hint}/m`, t), b.ints(`${hint}/unit_axis`, [2])], `${hint}/mask`);
     h = b.op('Where', [mt, out[1]!, h], `${hint}/h`);
     if (cell) cell = b.op('Where', [mt, out[2]!, cell], `${hint}/c`);
-    outputs.push(h);
+    outputs.push(zeroOutput ? b.op('Where', [mt, h, zero], `${hint}/out`) : h);
   }
   if (c['return_sequences'] === true) {
     const seq = b.op('Concat', outputs, `${name}/seq`, [attr.int('axis', 0)]);

@@ -83,10 +83,11 @@ function bothDirections(
 }
 
 /**
- * Both directions over a masked sequence: each unrolled (onnx/masking.ts), the backward one
- * reading the steps last to first; their last outputs side by side, `[batch, 2, units]`. With
- * `return_sequences` Keras zeroes the masked steps of both directions' sequences
- * (`zero_output_for_mask`) where tfjs-layers keeps the state: that is left to tfjs.
+ * Both directions over a masked sequence, each unrolled (onnx/masking.ts), the backward one
+ * reading the steps last to first, side by side as {@link bothDirections} returns them. When
+ * they return sequences, Keras' Bidirectional sets `zero_output_for_mask` on both (a masked
+ * step's output is zero, where tfjs-layers keeps the state), and reverses the backward
+ * sequence back into the input's order.
  */
 function maskedDirections(
   b: OnnxBuilder,
@@ -95,14 +96,24 @@ function maskedDirections(
   forward: GraphLayer,
   backward: GraphLayer
 ): {name: string; shape: number[]; units: number; axis: number} {
-  if (forward.config['return_sequences'] === true)
-    throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (sequences over a mask)`);
-  const reversed = {...backward, config: {...backward.config, go_backwards: true}};
-  const sides = [maskedRecurrent(b, forward, input), maskedRecurrent(b, reversed, input)].map(v =>
-    b.op('Unsqueeze', [v.name, b.ints(`${v.name}/side_axis`, [1])], `${v.name}/side`)
+  const sequences = forward.config['return_sequences'] === true;
+  const as = (l: GraphLayer, back: boolean): GraphLayer => ({
+    ...l,
+    config: {...l.config, go_backwards: back, zero_output_for_mask: sequences},
+  });
+  const fwd = maskedRecurrent(b, as(forward, false), input);
+  let bwd = maskedRecurrent(b, as(backward, true), input).name;
+  if (sequences) {
+    const ints = (hint: string, n: number) => b.ints(`${layer.name}/${hint}`, [n]);
+    const args = [ints('start', -1), ints('end', -(2 ** 31)), ints('axis', 1), ints('step', -1)];
+    bwd = b.op('Slice', [bwd, ...args], `${layer.name}/backward_in_order`);
+  }
+  const axis = sequences ? 2 : 1; // the direction's, with the batch
+  const sides = [fwd.name, bwd].map((v, i) =>
+    b.op('Unsqueeze', [v, b.ints(`${layer.name}/side${i}_axis`, [axis])], `${layer.name}/side${i}`)
   );
-  const name = b.op('Concat', sides, `${layer.name}/both`, [attr.int('axis', 1)]);
-  return {name, shape: [], units: Number(forward.config['units']), axis: 1};
+  const name = b.op('Concat', sides, `${layer.name}/both`, [attr.int('axis', axis)]);
+  return {name, shape: sequences ? [fwd.shape[0]!] : [], units: Number(forward.config['units']), axis};
 }
 
 /** Bidirectional with merge mode concat (forward, then backward), sum, mul or ave. */
@@ -111,16 +122,22 @@ export function bidirectional(b: OnnxBuilder, layer: GraphLayer, input: Value): 
   if (!['concat', 'sum', 'mul', 'ave'].includes(String(mode)))
     throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (merge_mode ${String(mode)})`);
   const {name: t, shape, units, axis} = bothDirections(b, layer, input);
+  const mask = passedMask(input, shape);
   if (mode === 'concat') {
     const out = b.op('Reshape', [t, b.ints(`${layer.name}/concat_shape`, [-1, ...shape, 2 * units])], layer.name);
-    return {name: out, shape: [...shape, 2 * units], storage: 'keras'};
+    return {name: out, shape: [...shape, 2 * units], storage: 'keras', ...mask};
   }
   const keep = [attr.int('keepdims', 0)];
   const out =
     mode === 'sum'
       ? b.op('ReduceSum', [t, b.ints(`${layer.name}/axes`, [axis])], layer.name, keep)
       : b.op(mode === 'mul' ? 'ReduceProd' : 'ReduceMean', [t], layer.name, [attr.ints('axes', [axis]), ...keep]);
-  return {name: out, shape: [...shape, units], storage: 'keras'};
+  return {name: out, shape: [...shape, units], storage: 'keras', ...mask};
+}
+
+/** A masked input's mask, for a Bidirectional that returns sequences (Keras passes it on). */
+function passedMask(input: Value, shape: readonly number[]): {mask?: string} {
+  return input.mask && shape.length > 0 ? {mask: input.mask} : {};
 }
 
 /** Bidirectional with `merge_mode=None`: the forward and the backward output, Keras' two outputs. */
@@ -132,6 +149,7 @@ export function bidirectionalPair(b: OnnxBuilder, layer: GraphLayer, input: Valu
     ]),
     shape: [...shape, units],
     storage: 'keras',
+    ...passedMask(input, shape),
   });
   return [side(0, 'forward'), side(1, 'backward')];
 }
