@@ -9,7 +9,7 @@ import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {recurrent, stackedCells} from './recurrent.js';
-import {maskedRecurrent, masking} from './masking.js';
+import {maskedAverage, maskedRecurrent, masking} from './masking.js';
 import {categoryEncoding, dot, embedding} from './products.js';
 import {bidirectional, bidirectionalPair, timeDistributed} from './wrappers.js';
 import {activation, clip} from './activations.js';
@@ -118,6 +118,7 @@ const BY_CLASS: Readonly<Record<string, (b: OnnxBuilder, layer: GraphLayer, v: V
       ['1D', '2D'].map(rank => [`${kind}${rank}`, globalPooling])
     )
   ),
+  GlobalAveragePooling1D: (b, layer, v) => (v.mask ? maskedAverage(b, layer, v) : globalPooling(b, layer, v)),
   ZeroPadding2D: padOrCrop,
   Cropping2D: padOrCrop,
   UpSampling2D: upSampling,

@@ -30,14 +30,21 @@ export const PASSES_MASK = new Set([
 ]);
 
 /** Layers that read a mask (recurrent ones, unrolled by {@link maskedRecurrent}, alone or in a Bidirectional) or make one. */
-const READS_OR_MAKES_MASK = new Set(['SimpleRNN', 'GRU', 'LSTM', 'Bidirectional', 'Masking', 'Embedding']);
+const READS_OR_MAKES_MASK = new Set([
+  'SimpleRNN',
+  'GRU',
+  'LSTM',
+  'Bidirectional',
+  'GlobalAveragePooling1D',
+  'Masking',
+  'Embedding',
+]);
 
 /** Layers whose result (or whose mask for the next layer) depends on a mask, not unrolled here. */
 const MASK_MATTERS = new Set([
   'RNN',
   'TimeDistributed',
   'ConvLSTM2D',
-  'GlobalAveragePooling1D',
   'GlobalMaxPooling1D',
   'Add',
   'Subtract',
@@ -150,4 +157,27 @@ export function maskedRecurrent(b: OnnxBuilder, layer: GraphLayer, input: Value)
   }
   const last = b.op('Reshape', [h, b.ints(`${name}/last_shape`, [-1, d.units])], name);
   return {name: last, shape: [d.units], storage: 'keras'};
+}
+
+/**
+ * GlobalAveragePooling1D over a mask: the mean of the steps the mask keeps, as Keras computes
+ * it (tfjs-layers averages every step). A row with every step masked averages to 0, where Keras
+ * divides by zero: a NaN would make the gate refuse the model on its probe images.
+ */
+export function maskedAverage(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+  const v = b.toKeras(input);
+  if (v.shape.length !== 2 || layer.config['data_format'] === 'channels_first')
+    throw new NoOnnxTranslation(`GlobalAveragePooling1D '${layer.name}' over a mask (rank ${v.shape.length + 1})`);
+  const kept = b.op('Cast', [input.mask!], `${layer.name}/kept`, [attr.int('to', 1)]); // FLOAT
+  const m = b.op('Unsqueeze', [kept, b.ints(`${layer.name}/feature_axis`, [2])], `${layer.name}/kept_steps`);
+  const steps = b.ints(`${layer.name}/steps_axis`, [1]);
+  const keep = [attr.int('keepdims', 0)];
+  const sum = b.op('ReduceSum', [b.op('Mul', [v.name, m], `${layer.name}/masked`), steps], `${layer.name}/sum`, keep);
+  const one = b.floats(`${layer.name}/one`, Float32Array.of(1), []);
+  const count = b.op(
+    'Max',
+    [b.op('ReduceSum', [m, steps], `${layer.name}/kept_count`, keep), one],
+    `${layer.name}/count`
+  );
+  return {name: b.op('Div', [sum, count], layer.name), shape: [v.shape[1]!], storage: 'keras'};
 }

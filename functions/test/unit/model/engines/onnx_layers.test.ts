@@ -358,6 +358,24 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'Embedding with mask_zero → GlobalAveragePooling1D: the mean of the unmasked steps (Keras; tfjs-layers averages all)',
+    shape: [8, 1],
+    build: x => {
+      const zeroed = apply(L.thresholdedReLU({theta: 0.5}), apply(L.reshape({targetShape: [8]}), x));
+      const tokens = apply(L.rescaling({scale: 3.99}), zeroed);
+      const embedded = apply(L.embedding({inputDim: 4, outputDim: 5, maskZero: true, name: 'embedded'}), tokens);
+      return apply(L.globalAveragePooling1d({}), embedded);
+    },
+    expected: (m, data) => {
+      const head = m.layers.find(l => l.getClassName() === 'Dense')!;
+      const embedded = tf.model({inputs: m.inputs, outputs: m.getLayer('embedded').output as Sym});
+      const e = embedded.predict(tf.tensor(data, [1, 8, 1])) as tf.Tensor; // [1, 8, 5]
+      const kept = tf.cast(tf.greater(tf.tensor(data, [1, 8, 1]), 0.5), 'float32');
+      const mean = tf.div(tf.sum(tf.mul(e, kept), 1), tf.sum(kept, 1)); // [1, 5]
+      return (head.apply(mean) as tf.Tensor).dataSync() as Float32Array;
+    },
+  },
+  {
     name: 'Embedding of pixels rescaled to indices 0-7 (cast toward zero)',
     shape: [4, 6],
     build: x => {
@@ -551,8 +569,8 @@ describe('a layer without an ONNX translation', () => {
     const input = tf.input({shape: [4, 4, 3]});
     const rows = apply(L.reshape({targetShape: [4, 12]}), input);
     const masked = apply(L.masking({maskValue: 0}), rows);
-    const pooled = apply(L.globalAveragePooling1d({name: 'pooled'}), masked);
-    const out = apply(L.dense({units: 3, activation: 'softmax'}), pooled);
+    const joined = apply(L.concatenate({name: 'joined'}), [masked, masked]);
+    const out = apply(L.dense({units: 3, activation: 'softmax'}), apply(L.lstm({units: 2}), joined));
     return writeKerasH5(tf.model({inputs: input, outputs: out}));
   };
 
@@ -562,7 +580,7 @@ describe('a layer without an ONNX translation', () => {
     assert.equal(m.engine, 'tfjs');
     const lines = logger.entries.filter(e => e.message.includes('served by tfjs'));
     assert.equal(lines.length, 1);
-    assert.match(lines[0]!.message, /GlobalAveragePooling1D 'pooled' given a mask/);
+    assert.match(lines[0]!.message, /Concatenate 'joined' given a mask/);
     const [r] = await m.classifyPixels([new Float32Array(48).fill(0.3)], 3);
     assert.ok(Number.isFinite(r!.score));
     m.dispose();
@@ -571,7 +589,7 @@ describe('a layer without an ONNX translation', () => {
   it('INFERENCE_ENGINE=onnx: refused, naming the layer', async () => {
     await assert.rejects(loadClassifier(await transposed(), {engine: 'onnx'}), (e: unknown) => {
       assert.ok(e instanceof UnsupportedLayerError);
-      assert.match((e as Error).message, /GlobalAveragePooling1D 'pooled' given a mask/);
+      assert.match((e as Error).message, /Concatenate 'joined' given a mask/);
       return true;
     });
   });
