@@ -41,34 +41,37 @@ const READS_OR_MAKES_MASK = new Set([
 ]);
 
 /** Layers whose result (or whose mask for the next layer) depends on a mask, not unrolled here. */
-const MASK_MATTERS = new Set([
-  'RNN',
-  'TimeDistributed',
-  'ConvLSTM2D',
-  'GlobalMaxPooling1D',
-  'Add',
-  'Subtract',
-  'Multiply',
-  'Average',
-  'Maximum',
-  'Minimum',
-  'Concatenate',
-  'Dot',
-]);
+const MASK_MATTERS = new Set(['RNN', 'TimeDistributed', 'ConvLSTM2D', 'GlobalMaxPooling1D', 'Dot']);
+
+/** Merges: their value ignores masks; their mask is the AND of their inputs' (Keras' compute_mask). */
+const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']);
 
 /**
  * A layer call's outputs as the mask flows: a layer that passes the mask on keeps its input's;
- * one that reads or makes a mask returns what it says; a layer whose result would depend on
- * the mask and that is not translated for it is refused (tfjs serves the model); any other
- * layer (Flatten, Reshape, …) drops the mask, as tfjs-layers does.
+ * a merge's is the AND of its inputs' (an input without one counts as all steps kept); one that
+ * reads or makes a mask returns what it says; a layer whose result would depend on the mask
+ * and that is not translated for it is refused (tfjs serves the model); any other layer
+ * (Flatten, Reshape, …) drops the mask, as tfjs-layers does.
  */
-export function maskFlow(layer: GraphLayer, inputs: readonly Value[], outputs: readonly Value[]): readonly Value[] {
+export function maskFlow(
+  b: OnnxBuilder,
+  layer: GraphLayer,
+  inputs: readonly Value[],
+  outputs: readonly Value[]
+): readonly Value[] {
   const cls = layer.className;
   if (READS_OR_MAKES_MASK.has(cls)) return outputs;
-  const mask = inputs.find(v => v.mask)?.mask;
-  if (!mask) return outputs.map(({mask: _, ...v}) => v);
+  const masks = [...new Set(inputs.flatMap(v => (v.mask ? [v.mask] : [])))];
+  if (masks.length === 0) return outputs.map(({mask: _, ...v}) => v);
   if (MASK_MATTERS.has(cls)) throw new NoOnnxTranslation(`${cls} '${layer.name}' given a mask`);
-  return outputs.map(({mask: _, ...v}) => (PASSES_MASK.has(cls) ? {...v, mask} : v));
+  if (MERGES.has(cls)) {
+    const axis = Number(layer.config['axis'] ?? -1);
+    if (cls === 'Concatenate' && axis !== -1 && axis !== inputs[0]!.shape.length)
+      throw new NoOnnxTranslation(`Concatenate '${layer.name}' along the steps of a masked value`);
+    const mask = masks.reduce((a, m, i) => b.op('And', [a, m], `${layer.name}/mask${i}`));
+    return outputs.map(v => ({...v, mask}));
+  }
+  return outputs.map(({mask: _, ...v}) => (PASSES_MASK.has(cls) ? {...v, mask: masks[0]!} : v));
 }
 
 /** Masking(mask_value): a step counts where any feature differs from the value; others become 0. */

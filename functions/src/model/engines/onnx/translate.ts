@@ -68,7 +68,7 @@ export function kerasToOnnx(graph: KerasGraph, contract: InputContract): OnnxMod
         if (!v) throw new NoOnnxTranslation(`layer '${layer.name}' reads ${key(r)}, which has no value`);
         return v;
       });
-      maskFlow(layer, inputs, translateCall(b, layer, inputs)).forEach((v, index) =>
+      maskFlow(b, layer, inputs, translateCall(b, layer, inputs)).forEach((v, index) =>
         values.set(key({layer: layer.name, node: n, index}), v)
       );
       count++;
