@@ -107,7 +107,7 @@ const BY_CLASS: Readonly<Record<string, (b: OnnxBuilder, layer: GraphLayer, v: V
   Masking: masking,
   Bidirectional: bidirectional,
   ConvLSTM2D: convLstm2d,
-  RNN: stackedCells,
+  RNN: (b, layer, v) => stackedCells(b, layer, v, v.mask ? maskedRecurrent : recurrent),
   Embedding: embedding,
   CategoryEncoding: categoryEncoding,
   ...Object.fromEntries(

@@ -29,8 +29,9 @@ export const PASSES_MASK = new Set([
   'LayerNormalization',
 ]);
 
-/** Layers that read a mask (recurrent ones, unrolled by {@link maskedRecurrent}, alone or in a Bidirectional) or make one. */
+/** Layers that read a mask (recurrent ones, unrolled by {@link maskedRecurrent}, alone, stacked or in a Bidirectional) or make one. */
 const READS_OR_MAKES_MASK = new Set([
+  'RNN',
   'SimpleRNN',
   'GRU',
   'LSTM',
@@ -41,7 +42,7 @@ const READS_OR_MAKES_MASK = new Set([
 ]);
 
 /** Layers whose result (or whose mask for the next layer) depends on a mask, not unrolled here. */
-const MASK_MATTERS = new Set(['RNN', 'TimeDistributed', 'ConvLSTM2D', 'GlobalMaxPooling1D', 'Dot']);
+const MASK_MATTERS = new Set(['TimeDistributed', 'ConvLSTM2D', 'GlobalMaxPooling1D', 'Dot']);
 
 /** Merges: their value ignores masks; their mask is the AND of their inputs' (Keras' compute_mask). */
 const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']);

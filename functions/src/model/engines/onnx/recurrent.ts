@@ -201,9 +201,16 @@ export function sequence(b: OnnxBuilder, layer: GraphLayer, input: Value): Value
  * the weights (Keras keeps them cell by cell), the last returning what the RNN returns.
  * (One cell alone is rewritten as its layer in keras/layer_substitutions.ts.) go_backwards reads the
  * steps last to first and returns them in that order: the first cell's layer going backwards
- * does exactly that, and the cells above it run forward over what it returns.
+ * does exactly that, and the cells above it run forward over what it returns. Over a mask each
+ * cell's layer is `step` (onnx/masking.ts' unrolled one) with the same mask: a masked step
+ * keeps every cell's state, and the stack's output there is its previous output, as in Keras.
  */
-export function stackedCells(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
+export function stackedCells(
+  b: OnnxBuilder,
+  layer: GraphLayer,
+  input: Value,
+  step: (b: OnnxBuilder, layer: GraphLayer, v: Value) => Value = recurrent
+): Value {
   const c = layer.config;
   const cell = c['cell'] as {class_name?: string; config?: {cells?: unknown}} | undefined;
   const cells = (cell?.class_name === 'StackedRNNCells' ? cell.config?.cells : null) as Array<{
@@ -214,6 +221,8 @@ export function stackedCells(b: OnnxBuilder, layer: GraphLayer, input: Value): V
   for (const option of ['stateful', 'return_state']) {
     if (c[option] === true) throw new NoOnnxTranslation(`RNN '${layer.name}' over stacked cells (${option})`);
   }
+  if (input.mask && c['go_backwards'] === true)
+    throw new NoOnnxTranslation(`RNN '${layer.name}' over stacked cells (go_backwards over a mask)`);
   let v = input;
   let from = 0;
   cells.forEach((one, i) => {
@@ -221,7 +230,7 @@ export function stackedCells(b: OnnxBuilder, layer: GraphLayer, input: Value): V
     if (!kind || !one.config) throw new NoOnnxTranslation(`RNN '${layer.name}' (cell ${String(one.class_name)})`);
     const count = one.config['use_bias'] === false ? 2 : 3;
     const last = i === cells.length - 1;
-    v = recurrent(
+    v = step(
       b,
       {
         ...layer,
