@@ -101,6 +101,22 @@ export class OnnxBuilder {
     return name;
   }
 
+  /** `x` split along `axis` into its `count` slices of 1 (a sequence's steps, each kept as an axis of 1). */
+  slices(x: string, axis: number, count: number, hint: string): string[] {
+    const sizes = this.ints(`${hint}/sizes`, Array<number>(count).fill(1));
+    return this.opMany('Split', [x, sizes], hint, count, [attr.int('axis', axis)]);
+  }
+
+  /** `x` with its `axis` in reverse order (the steps of a sequence read backwards). */
+  reverse(x: string, axis: number, hint: string): string {
+    const ints = (name: string, n: number) => this.ints(`${hint}/${name}`, [n]);
+    return this.op(
+      'Slice',
+      [x, ints('start', -1), ints('end', -(2 ** 31)), ints('axis', axis), ints('step', -1)],
+      hint
+    );
+  }
+
   /** Adds a node with one output and returns the output's name. */
   op(type: string, inputs: readonly string[], hint: string, attributes: Attribute[] = []): string {
     const output = this.fresh(hint);
@@ -111,7 +127,7 @@ export class OnnxBuilder {
   /** Adds a node with `count` outputs (recurrent ops: sequence and last state) and returns their names. */
   opMany(type: string, inputs: readonly string[], hint: string, count: number, attributes: Attribute[] = []): string[] {
     const outputs = Array.from({length: count}, (_, i) => this.fresh(`${hint}/out${i}`));
-    this.nodes.push({opType: type, input: [...inputs], output: outputs, name: outputs[0]!, attribute: attributes});
+    this.nodes.push({opType: type, input: [...inputs], output: [...outputs], name: outputs[0]!, attribute: attributes});
     return outputs;
   }
 

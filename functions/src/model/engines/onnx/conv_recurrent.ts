@@ -46,13 +46,7 @@ export function convLstm2d(b: OnnxBuilder, layer: GraphLayer, input: Value): Val
   const B = bias ? [b.floats(`${name}/bias`, bias.values, [4 * filters])] : [];
   // [N, T, H, W, C] → [T, N, C, H, W], then one [N, C, H, W] value per step.
   const stepMajor = b.op('Transpose', [v.name], `${name}/step_major`, [attr.ints('perm', [1, 0, 4, 2, 3])]);
-  const parts = b.opMany(
-    'Split',
-    [stepMajor, b.ints(`${name}/step_sizes`, Array<number>(steps).fill(1))],
-    `${name}/steps`,
-    steps,
-    [attr.int('axis', 0)]
-  );
+  const parts = b.slices(stepMajor, 0, steps, `${name}/steps`);
   const order = c['go_backwards'] === true ? [...parts].reverse() : parts;
   const state = (x: string): Value => ({name: x, shape: [...out, filters], storage: 'cf'});
   const act = (fn: unknown, x: string, hint: string) => activation(b, fn, state(x), hint).name;

@@ -98,16 +98,6 @@ export function zeroMask(b: OnnxBuilder, layer: GraphLayer, indices: Value): str
   return b.op('Not', [b.op('Equal', [indices.name, zero], `${layer.name}/is_zero`)], `${layer.name}/mask`);
 }
 
-/** Steps `[start, start + 1)` along axis 0, or all of them reversed (`start` null). */
-function steps(b: OnnxBuilder, x: string, hint: string, start: number | null): string {
-  const ints = (name: string, n: number) => b.ints(`${hint}/${name}`, [n]);
-  const args =
-    start === null
-      ? [ints('start', -1), ints('end', -(2 ** 31)), ints('axis', 0), ints('step', -1)]
-      : [ints('start', start), ints('end', start + 1), ints('axis', 0)];
-  return b.op('Slice', [x, ...args], hint);
-}
-
 /**
  * SimpleRNN, GRU or LSTM over a masked `[steps, features]` value, unrolled (see the module
  * comment). go_backwards reverses the steps and the mask first and returns the steps in the
@@ -120,12 +110,13 @@ export function maskedRecurrent(b: OnnxBuilder, layer: GraphLayer, input: Value)
   const d = direction(layer, features);
   const name = layer.name;
   const {weights, attributes} = recurrentOp(b, name, features, [d]);
-  let x = b.op('Transpose', [v.name], `${name}/seq_major`, [attr.ints('perm', [1, 0, 2])]);
-  let m = b.op('Transpose', [input.mask!], `${name}/mask_seq_major`, [attr.ints('perm', [1, 0])]);
-  if (c['go_backwards'] === true) {
-    x = steps(b, x, `${name}/reversed`, null);
-    m = steps(b, m, `${name}/mask_reversed`, null);
-  }
+  const x = b.op('Transpose', [v.name], `${name}/seq_major`, [attr.ints('perm', [1, 0, 2])]);
+  const m = b.op('Transpose', [input.mask!], `${name}/mask_seq_major`, [attr.ints('perm', [1, 0])]);
+  // One [1, batch, features] input and [1, batch] mask per step, in the order they are read.
+  const backwards = c['go_backwards'] === true;
+  const inOrder = (parts: string[]) => (backwards ? [...parts].reverse() : parts);
+  const xs = inOrder(b.slices(x, 0, count, `${name}/x`));
+  const ms = inOrder(b.slices(m, 0, count, `${name}/m`));
   // The state starts at zero: [1, batch, units].
   const batch = b.op(
     'Gather',
@@ -146,10 +137,9 @@ export function maskedRecurrent(b: OnnxBuilder, layer: GraphLayer, input: Value)
   const outputs: string[] = [];
   for (let t = 0; t < count; t++) {
     const hint = `${name}/step${t}`;
-    const xt = steps(b, x, `${hint}/x`, t);
     const state = cell ? ['', h, cell] : ['', h];
-    const out = b.opMany(d.kind, [xt, ...weights, ...state], hint, cell ? 3 : 2, attributes);
-    const mt = b.op('Unsqueeze', [steps(b, m, `${hint}/m`, t), b.ints(`${hint}/unit_axis`, [2])], `${hint}/mask`);
+    const out = b.opMany(d.kind, [xs[t]!, ...weights, ...state], hint, cell ? 3 : 2, attributes);
+    const mt = b.op('Unsqueeze', [ms[t]!, b.ints(`${hint}/unit_axis`, [2])], `${hint}/mask`);
     h = b.op('Where', [mt, out[1]!, h], `${hint}/h`);
     if (cell) cell = b.op('Where', [mt, out[2]!, cell], `${hint}/c`);
     outputs.push(zeroOutput ? b.op('Where', [mt, h, zero], `${hint}/out`) : h);

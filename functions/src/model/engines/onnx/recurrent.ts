@@ -175,11 +175,7 @@ export function recurrent(b: OnnxBuilder, layer: GraphLayer, input: Value): Valu
   if (layer.config['return_sequences'] === true) {
     // Y is [steps, 1, batch, units]: drop the direction axis, then back to batch-major.
     let flat = b.op('Reshape', [y, b.ints(`${layer.name}/seq_shape`, [steps, -1, d.units])], `${layer.name}/seq`);
-    if (backwards) {
-      const ints = (hint: string, n: number) => b.ints(`${layer.name}/${hint}`, [n]);
-      const args = [ints('start', -1), ints('end', -(2 ** 31)), ints('axis', 0), ints('step', -1)];
-      flat = b.op('Slice', [flat, ...args], `${layer.name}/computed_order`);
-    }
+    if (backwards) flat = b.reverse(flat, 0, `${layer.name}/computed_order`);
     const seq = b.op('Transpose', [flat], `${layer.name}/sequences`, [attr.ints('perm', [1, 0, 2])]);
     return {name: seq, shape: [steps, d.units], storage: 'keras'};
   }

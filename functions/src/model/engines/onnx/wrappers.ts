@@ -102,12 +102,8 @@ function maskedDirections(
     config: {...l.config, go_backwards: back, zero_output_for_mask: sequences},
   });
   const fwd = maskedRecurrent(b, as(forward, false), input);
-  let bwd = maskedRecurrent(b, as(backward, true), input).name;
-  if (sequences) {
-    const ints = (hint: string, n: number) => b.ints(`${layer.name}/${hint}`, [n]);
-    const args = [ints('start', -1), ints('end', -(2 ** 31)), ints('axis', 1), ints('step', -1)];
-    bwd = b.op('Slice', [bwd, ...args], `${layer.name}/backward_in_order`);
-  }
+  const computed = maskedRecurrent(b, as(backward, true), input).name;
+  const bwd = sequences ? b.reverse(computed, 1, `${layer.name}/backward_in_order`) : computed;
   const axis = sequences ? 2 : 1; // the direction's, with the batch
   const sides = [fwd.name, bwd].map((v, i) =>
     b.op('Unsqueeze', [v, b.ints(`${layer.name}/side${i}_axis`, [axis])], `${layer.name}/side${i}`)
