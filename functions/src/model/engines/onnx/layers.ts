@@ -9,7 +9,7 @@ import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {recurrent, stackedCells} from './recurrent.js';
-import {maskedAverage, maskedRecurrent, masking} from './masking.js';
+import {MASKED_LAYERS, masking} from './masking.js';
 import {categoryEncoding, dot, embedding} from './products.js';
 import {bidirectional, bidirectionalPair, timeDistributed} from './wrappers.js';
 import {activation, clip} from './activations.js';
@@ -95,19 +95,14 @@ function reshape(b: OnnxBuilder, layer: GraphLayer, input: Value, target: readon
 }
 
 /** Layers that one function of the layer and its (first) input translates. */
-/** A recurrent layer as one ONNX op, or unrolled where its input carries a mask. */
-function recurrentOrMasked(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
-  return v.mask ? maskedRecurrent(b, layer, v) : recurrent(b, layer, v);
-}
-
 const BY_CLASS: Readonly<Record<string, (b: OnnxBuilder, layer: GraphLayer, v: Value) => Value>> = {
-  SimpleRNN: recurrentOrMasked,
-  GRU: recurrentOrMasked,
-  LSTM: recurrentOrMasked,
+  SimpleRNN: recurrent,
+  GRU: recurrent,
+  LSTM: recurrent,
   Masking: masking,
   Bidirectional: bidirectional,
   ConvLSTM2D: convLstm2d,
-  RNN: (b, layer, v) => stackedCells(b, layer, v, v.mask ? maskedRecurrent : recurrent),
+  RNN: stackedCells,
   Embedding: embedding,
   CategoryEncoding: categoryEncoding,
   ...Object.fromEntries(
@@ -118,7 +113,6 @@ const BY_CLASS: Readonly<Record<string, (b: OnnxBuilder, layer: GraphLayer, v: V
       ['1D', '2D'].map(rank => [`${kind}${rank}`, globalPooling])
     )
   ),
-  GlobalAveragePooling1D: (b, layer, v) => (v.mask ? maskedAverage(b, layer, v) : globalPooling(b, layer, v)),
   ZeroPadding2D: padOrCrop,
   Cropping2D: padOrCrop,
   UpSampling2D: upSampling,
@@ -132,7 +126,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
   const v = inputs[0]!;
   const cls = layer.className;
   if (IDENTITY.has(cls)) return v;
-  const simple = BY_CLASS[cls];
+  const simple = (v.mask && MASKED_LAYERS[cls]) || BY_CLASS[cls];
   if (simple) return simple(b, layer, v);
   switch (cls) {
     case 'Conv1D':

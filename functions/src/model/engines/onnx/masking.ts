@@ -12,7 +12,7 @@
  */
 import type {GraphLayer} from '../../keras/graph.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
-import {direction, recurrentOp, sequence} from './recurrent.js';
+import {direction, recurrentOp, sequence, stackedCells} from './recurrent.js';
 
 /** Layers that pass a mask on unchanged (of those tfjs-layers marks `supportsMasking`, the step-by-step ones). */
 export const PASSES_MASK = new Set([
@@ -29,17 +29,17 @@ export const PASSES_MASK = new Set([
   'LayerNormalization',
 ]);
 
-/** Layers that read a mask (recurrent ones, unrolled by {@link maskedRecurrent}, alone, stacked or in a Bidirectional) or make one. */
-const READS_OR_MAKES_MASK = new Set([
-  'RNN',
-  'SimpleRNN',
-  'GRU',
-  'LSTM',
-  'Bidirectional',
-  'GlobalAveragePooling1D',
-  'Masking',
-  'Embedding',
-]);
+/** The translations layers.ts uses instead of its own where a layer's input carries a mask. */
+export const MASKED_LAYERS: Readonly<Record<string, (b: OnnxBuilder, layer: GraphLayer, v: Value) => Value>> = {
+  SimpleRNN: maskedRecurrent,
+  GRU: maskedRecurrent,
+  LSTM: maskedRecurrent,
+  RNN: (b, layer, v) => stackedCells(b, layer, v, maskedRecurrent),
+  GlobalAveragePooling1D: maskedAverage,
+};
+
+/** Layers that read a mask (those above, and Bidirectional, which unrolls its own) or make one. */
+const READS_OR_MAKES_MASK = new Set([...Object.keys(MASKED_LAYERS), 'Bidirectional', 'Masking', 'Embedding']);
 
 /** Layers whose result (or whose mask for the next layer) depends on a mask, not unrolled here. */
 const MASK_MATTERS = new Set(['TimeDistributed', 'ConvLSTM2D', 'GlobalMaxPooling1D', 'Dot']);
