@@ -52,16 +52,17 @@ export class HardActivation extends tf.layers.Layer {
   /** Registered class name, as used in translated configs. */
   static readonly className = 'HardActivation';
   private readonly kind: 'hardswish' | 'hardsigmoid';
+  /** The same function the recurrent layers apply inside (below). */
+  private readonly fn: HardActivationFn;
 
   constructor(args: {kind?: string; name?: string; trainable?: boolean}) {
     super(args);
     this.kind = args.kind === 'hardswish' ? 'hardswish' : 'hardsigmoid';
+    this.fn = this.kind === 'hardswish' ? new HardSwish() : new HardSigmoid3();
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    // The same functions the recurrent layers apply inside (below).
-    return (this.kind === 'hardswish' ? new HardSwish() : new HardSigmoid3()).apply(x);
+    return this.fn.apply(Array.isArray(inputs) ? inputs[0]! : inputs);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -192,13 +193,18 @@ abstract class HardActivationFn extends tf.serialization.Serializable {
   }
 }
 
+/** relu6(x + 3) / 6. */
+function hardSigmoid3(x: tf.Tensor): tf.Tensor {
+  return tf.div(tf.relu6(tf.add(x, 3)), 6);
+}
+
 export class HardSigmoid3 extends HardActivationFn {
   static readonly className = 'hardSigmoid3';
   override getClassName(): string {
     return HardSigmoid3.className;
   }
   apply(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => tf.div(tf.relu6(tf.add(x, 3)), 6));
+    return tf.tidy(() => hardSigmoid3(x));
   }
 }
 
@@ -208,7 +214,7 @@ export class HardSwish extends HardActivationFn {
     return HardSwish.className;
   }
   apply(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6)));
+    return tf.tidy(() => tf.mul(x, hardSigmoid3(x)));
   }
 }
 
