@@ -4,7 +4,7 @@ import {before, describe, it} from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {readKerasH5} from '../../../src/model/keras/h5_reader.js';
 import {WRITTEN_KERAS_VERSION, writeKerasH5} from '../../../../scripts/lib/keras_writer.js';
-import {mobileNetV2H5} from '../../../../scripts/lib/mobilenet_v2.js';
+import {mobileNetV2, mobileNetV2H5, multiplyAdds} from '../../../../scripts/lib/mobilenet_v2.js';
 import {backend, load} from '../../helpers/models.js';
 
 describe('writeKerasH5', () => {
@@ -46,5 +46,26 @@ describe('writeKerasH5', () => {
     assert.equal(model.outputWidth, 1000);
     assert.equal(model.outputsProbabilities, true);
     model.dispose();
+  });
+
+  it('counts MobileNetV2’s multiply-adds as the paper does: 300.8 M for 1.0 224', () => {
+    const model = mobileNetV2();
+    // Output positions × kernel elements per layer: Conv1 is 112·112 × 3·3·3·32, block_1_expand
+    // 112·112 × 16·96, block_1_depthwise 56·56 × 3·3·96, predictions 1280·1000. Checked against
+    // ONNX Runtime's profile of the translated model (node shapes): 314 020 736, of which
+    // 13 246 464 are the NCHWc layout padding 24 channels to 32 in blocks 1–3.
+    assert.equal(multiplyAdds(model), 300_774_272);
+    model.dispose();
+    const tiny = tf.sequential({
+      layers: [
+        tf.layers.conv2d({inputShape: [8, 8, 2], filters: 4, kernelSize: 3, padding: 'same'}),
+        tf.layers.depthwiseConv2d({kernelSize: 3, strides: 2, padding: 'valid'}),
+        tf.layers.flatten(),
+        tf.layers.dense({units: 5}),
+      ],
+    });
+    // 8·8 × 3·3·2·4 + 3·3 × 3·3·4 + 3·3·4 × 5
+    assert.equal(multiplyAdds(tiny), 4608 + 324 + 180);
+    tiny.dispose();
   });
 });
