@@ -1,10 +1,14 @@
 /**
  * The live page of the local stack (`npm start`): a small HTTP server on 127.0.0.1 that
- * listens to the Firestore emulator (the model record, its history, the newest
+ * listens to the Firestore emulator (the model records, their history, the newest
  * predictions) and forwards every change to the browser as server-sent events. The page
  * (scripts/lib/live/index.html) shows the current model and its history, the stream of
  * predictions with the model that answered, and a uPlot chart of predictions per second by
  * model, on which a roll shows as one colour replacing another.
+ *
+ * Every document of the models collection is a record: `current` alone in an unkeyed
+ * deployment, one per model key with `{key}` in MODEL_FILE_PATTERN (`npm start -- --keyed`);
+ * the page is told which, and names the key beside each record, history entry and roll.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -17,7 +21,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 /** What the page is told, as one SSE event each. */
 type PageEvent =
-  | {type: 'current'; current: Record<string, unknown> | null}
+  | {type: 'records'; keyed: boolean; records: Array<Record<string, unknown>>}
   | {type: 'history'; history: Array<Record<string, unknown>>}
   | {type: 'prediction'; prediction: Record<string, unknown>};
 
@@ -25,8 +29,9 @@ type PageEvent =
 export interface LivePageOptions {
   readonly db: Firestore;
   readonly modelsCollection?: string;
-  readonly currentDocument?: string;
   readonly predictionsCollection?: string;
+  /** Whether records are per model key (`{key}` in MODEL_FILE_PATTERN). */
+  readonly keyed?: boolean;
   readonly port?: number;
 }
 
@@ -47,10 +52,10 @@ const KEPT_PREDICTIONS = 200;
 
 /** Starts the page's server and its Firestore listeners. */
 export async function startLivePage(options: LivePageOptions): Promise<LivePage> {
-  const models = options.db.collection(options.modelsCollection ?? 'models');
-  const currentRef = models.doc(options.currentDocument ?? 'current');
+  const modelsCollection = options.modelsCollection ?? 'models';
+  const keyed = options.keyed ?? false;
   const clients = new Set<http.ServerResponse>();
-  let current: Record<string, unknown> | null = null;
+  let records: Array<Record<string, unknown>> = [];
   let history: Array<Record<string, unknown>> = [];
   const recent: Array<Record<string, unknown>> = [];
 
@@ -58,13 +63,21 @@ export async function startLivePage(options: LivePageOptions): Promise<LivePage>
   const broadcast = (e: PageEvent) => clients.forEach(res => send(res, e));
 
   const unsubscribe = [
-    currentRef.onSnapshot(
-      snap => broadcast({type: 'current', current: (current = snap.exists ? (snap.data() ?? null) : null)}),
-      e => console.error(`live page: model record listener: ${e.message}`)
-    ),
-    currentRef.collection('history').onSnapshot(
+    options.db.collection(modelsCollection).onSnapshot(
       snap => {
-        history = snap.docs.map(d => d.data()).sort((a, b) => String(b['updated']).localeCompare(String(a['updated'])));
+        records = snap.docs.map(d => ({key: d.id, ...d.data()}));
+        broadcast({type: 'records', keyed, records});
+      },
+      e => console.error(`live page: model records listener: ${e.message}`)
+    ),
+    // Each record's history is its own subcollection: one listener on every `history`
+    // collection, keeping those whose parent is a record of the models collection.
+    options.db.collectionGroup('history').onSnapshot(
+      snap => {
+        history = snap.docs
+          .filter(d => d.ref.parent.parent?.parent.id === modelsCollection)
+          .map((d): Record<string, unknown> => ({key: d.ref.parent.parent!.id, ...d.data()}))
+          .sort((a, b) => String(b['updated']).localeCompare(String(a['updated'])));
         broadcast({type: 'history', history});
       },
       e => console.error(`live page: history listener: ${e.message}`)
@@ -97,7 +110,7 @@ export async function startLivePage(options: LivePageOptions): Promise<LivePage>
       res.writeHead(200, {'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive'});
       clients.add(res);
       req.on('close', () => clients.delete(res));
-      send(res, {type: 'current', current});
+      send(res, {type: 'records', keyed, records});
       send(res, {type: 'history', history});
       for (const prediction of recent) send(res, {type: 'prediction', prediction});
       return;

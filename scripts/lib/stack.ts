@@ -384,7 +384,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     if (options.livePage) {
       const {Firestore} = await import('@google-cloud/firestore');
       const db = new Firestore({projectId: names.projectId});
-      page = await startLivePage({db});
+      page = await startLivePage({db, keyed: options.keyed ?? false});
       started.push(async () => {
         await page?.close();
         await db.terminate();
