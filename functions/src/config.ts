@@ -104,7 +104,7 @@ export interface Config {
   readonly engine: 'auto' | 'onnx' | 'tfjs';
   /** `INFERENCE_THREADS` (default `auto`: the cores the instance has): ONNX Runtime intra-op threads. */
   readonly inferenceThreads: number | 'auto';
-  /** `ORT_SPIN` (default `auto`: off under a fractional CPU quota): ONNX Runtime's spin-waiting threads. */
+  /** `ORT_SPIN` (default `off`; `auto`: on, off under a fractional CPU quota): ONNX Runtime's spin-waiting threads. */
   readonly ortSpin: 'auto' | 'on' | 'off';
   /** `TFJS_BACKEND`: force `tensorflow`, `wasm` or `cpu` (default: best available). */
   readonly backend: string | null;
@@ -265,7 +265,7 @@ export function parseConfig(env: Env = process.env): Config {
     inferenceThreads: read<number | 'auto'>('INFERENCE_THREADS', 'auto', v =>
       v.trim() === 'auto' ? 'auto' : positiveInt(v)
     ),
-    ortSpin: read<'auto' | 'on' | 'off'>('ORT_SPIN', 'auto', v => {
+    ortSpin: read<'auto' | 'on' | 'off'>('ORT_SPIN', 'off', v => {
       const e = v.trim();
       if (e !== 'auto' && e !== 'on' && e !== 'off') throw new Error(`must be auto, on or off, not '${v}'`);
       return e;

@@ -16,6 +16,9 @@ describe('parseConfig', () => {
     assert.equal(c.topK, 5);
     assert.deepEqual(c.imageBuckets, []);
     assert.equal(c.iccProfiles, 'ignore');
+    assert.equal(c.engine, 'auto');
+    assert.equal(c.inferenceThreads, 'auto');
+    assert.equal(c.ortSpin, 'off');
   });
 
   it('reads every option', () => {
@@ -28,8 +31,12 @@ describe('parseConfig', () => {
       TOP_K: '3',
       LOCAL_IMAGE_DIR: '/data/images/',
       ICC_PROFILES: 'apply',
+      INFERENCE_THREADS: '3',
+      ORT_SPIN: 'auto',
     });
     assert.equal(c.iccProfiles, 'apply');
+    assert.equal(c.inferenceThreads, 3);
+    assert.equal(c.ortSpin, 'auto');
     assert.equal(c.validateModels, false);
     assert.deepEqual(c.imageBuckets, ['a', 'b']);
     assert.equal(c.maxEventAgeMs, 900_000);

@@ -2,10 +2,11 @@
  * The ONNX engine: a Keras graph translated in memory (translate.ts) and run by ONNX
  * Runtime's CPU execution provider with every graph optimisation on.
  *
- * Threads: intra-op threads = half the cores the instance really has (engines/cores.ts;
- * see {@link defaultThreads}), or `INFERENCE_THREADS`. ORT's pool threads spin-wait between ops by default; on an
- * instance with a fractional vCPU quota spinning only burns the quota, so it is turned
- * off there (`ORT_SPIN=auto`; `on`/`off` force it). `npm run bench` measures both.
+ * Threads: intra-op threads = the cores the instance really has (engines/cores.ts; see
+ * {@link defaultThreads}), or `INFERENCE_THREADS`. ORT's pool threads spin-wait between ops
+ * unless told not to; here they do not (`ORT_SPIN=off`, the default): a spinning thread takes
+ * the core that decodes the next photo. `ORT_SPIN=on` forces spinning, `auto` spins except
+ * under a fractional vCPU quota. `npm run bench` measures the alternatives.
  */
 import type {InferenceSession as Session} from 'onnxruntime-node';
 import type {Logger} from '../../../core/log.js';
@@ -19,7 +20,7 @@ import {kerasToOnnx} from './translate.js';
 export interface OnnxOptions {
   /** Intra-op threads; `auto`: the instance's cores. */
   readonly threads?: number | 'auto';
-  /** Spin-waiting of ORT's pool threads; `auto`: off under a fractional CPU quota. */
+  /** Spin-waiting of ORT's pool threads (default off); `auto`: on, off under a fractional CPU quota. */
   readonly spin?: 'auto' | 'on' | 'off';
 }
 
@@ -56,21 +57,23 @@ export function loadOrt(logger?: Logger, options: OnnxOptions = {}): Promise<Ort
 }
 
 /**
- * `INFERENCE_THREADS=auto`: half the instance's cores, at least one. An instance runs
- * several messages at once, and each needs its image decoded and resized (sharp, on
- * libuv's threads) as well as classified: on 2 cores, one ORT thread gave 114 images/s at
- * concurrency 4 and 16 against 92 and 71 with two spinning threads, at 1 ms more per lone
- * image (npm run bench, handler table). Measured on 2 cores only.
+ * `INFERENCE_THREADS=auto`: every core the instance has. onnxruntime-node runs one
+ * inference at a time (its `run` is synchronous on the main thread), so its threads are the
+ * only way an inference uses more than one core; without spinning they leave the cores to
+ * decoding between ops. On 2 cores (npm run bench, handler table, four runs on 2026-11-29),
+ * two non-spinning threads against one: 183–202 against 181–189 images/s at concurrency 4,
+ * 146–194 against 141–171 at 16, and a lone image 1.2–1.4 ms faster; two spinning threads
+ * lost to both under load. Measured on 2 cores only.
  */
 export function defaultThreads(cores = availableCores()): number {
-  return Math.max(1, Math.floor(cores / 2));
+  return Math.max(1, cores);
 }
 
 /** The session options {@link createOnnxModel} uses, resolved for this instance. */
 export function sessionOptions(options: OnnxOptions = {}): Session.SessionOptions {
   const threads = options.threads === undefined || options.threads === 'auto' ? defaultThreads() : options.threads;
   const quota = cpuQuota();
-  const spin = options.spin === 'on' || (options.spin !== 'off' && Number.isInteger(quota));
+  const spin = options.spin === 'on' || (options.spin === 'auto' && Number.isInteger(quota));
   return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
