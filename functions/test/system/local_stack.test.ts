@@ -74,7 +74,8 @@ describe('npm start', {timeout: 300_000}, () => {
     assert.deepEqual(buckets.map(b => b.name).sort(), [info.imagesBucket, info.modelsBucket].sort());
     const endpoints = Object.values(info.endpoints);
     for (const e of endpoints) assert.ok(await listening(e), `${e} listens`);
-    // The live page: the HTML, the chart library, and the event stream with the record first.
+    // The live page: the HTML, the chart library, and the event stream with the records first
+    // (none yet: no model uploaded).
     assert.match(run.output(), /live page +http:\/\/127\.0\.0\.1:\d+\//);
     const page = await fetch(info.endpoints.page!);
     assert.match(await page.text(), /<title>Classifier — live<\/title>/);
@@ -83,7 +84,7 @@ describe('npm start', {timeout: 300_000}, () => {
     assert.equal(events.headers.get('content-type'), 'text/event-stream');
     const reader = events.body!.getReader();
     const first = await reader.read();
-    assert.match(Buffer.from(first.value!).toString(), /^data: \{"type":"current","current":null\}/);
+    assert.match(Buffer.from(first.value!).toString(), /^data: \{"type":"records","keyed":false,"records":\[\]\}/);
     await reader.cancel();
 
     process.kill(-run.child.pid!, 'SIGINT'); // what Ctrl-C does: the whole foreground group
