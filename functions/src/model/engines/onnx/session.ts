@@ -60,10 +60,10 @@ export function loadOrt(logger?: Logger, options: OnnxOptions = {}): Promise<Ort
  * `INFERENCE_THREADS=auto`: every core the instance has. onnxruntime-node runs one
  * inference at a time (its `run` is synchronous on the main thread), so its threads are the
  * only way an inference uses more than one core; without spinning they leave the cores to
- * decoding between ops. On 2 cores (npm run bench, handler table, four runs on 2026-11-29),
- * two non-spinning threads against one: 183–202 against 181–189 images/s at concurrency 4,
- * 146–194 against 141–171 at 16, and a lone image 1.2–1.4 ms faster; two spinning threads
- * lost to both under load. Measured on 2 cores only.
+ * decoding between ops. On 2 cores, the configurations interleaved over six rounds (README,
+ * Performance, "Threads"): two non-spinning threads beat one at concurrency 1 every round
+ * (about 10 %) and at 4 and 16 in half the rounds (about 4 % on average); two spinning
+ * threads lost under load every round. Measured on 2 cores only.
  */
 export function defaultThreads(cores = availableCores()): number {
   return Math.max(1, cores);
