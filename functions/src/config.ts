@@ -149,6 +149,16 @@ function bool(value: string): boolean {
   throw new Error(`must be true or false, not '${value}'`);
 }
 
+/** A parser for one of `choices` (surrounding spaces ignored). */
+function oneOf<T extends string>(...choices: T[]): (value: string) => T {
+  const words = `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`;
+  return value => {
+    const v = value.trim();
+    if ((choices as string[]).includes(v)) return v as T;
+    throw new Error(`must be ${words}, not '${value}'`);
+  };
+}
+
 function firestoreId(value: string): string {
   if (!/^[A-Za-z0-9_-]{1,100}$/.test(value))
     throw new Error(`must be a simple Firestore id ([A-Za-z0-9_-]), not '${value}'`);
@@ -202,11 +212,7 @@ export function parseConfig(env: Env = process.env): Config {
         return n;
       }),
     },
-    cutover: read<'available' | 'consistent'>('CUTOVER', 'available', v => {
-      const e = v.trim();
-      if (e !== 'available' && e !== 'consistent') throw new Error(`must be available or consistent, not '${v}'`);
-      return e;
-    }),
+    cutover: read('CUTOVER', 'available', oneOf('available', 'consistent')),
     cutoverWaitMs: read('CUTOVER_WAIT', 30_000, durationMs),
     recordMaxStalenessMs: read('RECORD_MAX_STALENESS_MS', 0, v => {
       const n = Number(v);
@@ -241,11 +247,7 @@ export function parseConfig(env: Env = process.env): Config {
     topK: read('TOP_K', 5, positiveInt),
     maxImageBytes: read('MAX_IMAGE_BYTES', 20 * 1024 * 1024, positiveInt),
     maxImagePixels: read('MAX_IMAGE_PIXELS', 50_000_000, positiveInt),
-    iccProfiles: read<'ignore' | 'apply'>('ICC_PROFILES', 'ignore', v => {
-      const mode = v.trim();
-      if (mode !== 'ignore' && mode !== 'apply') throw new Error(`must be ignore or apply, not '${v}'`);
-      return mode;
-    }),
+    iccProfiles: read('ICC_PROFILES', 'ignore', oneOf('ignore', 'apply')),
     maxBatchImages: read('MAX_BATCH_IMAGES', 500, v => {
       const n = positiveInt(v);
       if (n > 10_000) throw new Error(`must be at most 10000, not ${n}`);
@@ -257,19 +259,11 @@ export function parseConfig(env: Env = process.env): Config {
       return n;
     }),
     reloadBackoffMs: read('MODEL_RELOAD_BACKOFF', 30_000, durationMs),
-    engine: read<'auto' | 'onnx' | 'tfjs'>('INFERENCE_ENGINE', 'auto', v => {
-      const e = v.trim();
-      if (e !== 'auto' && e !== 'onnx' && e !== 'tfjs') throw new Error(`must be auto, onnx or tfjs, not '${v}'`);
-      return e;
-    }),
+    engine: read('INFERENCE_ENGINE', 'auto', oneOf('auto', 'onnx', 'tfjs')),
     inferenceThreads: read<number | 'auto'>('INFERENCE_THREADS', 'auto', v =>
       v.trim() === 'auto' ? 'auto' : positiveInt(v)
     ),
-    ortSpin: read<'auto' | 'on' | 'off'>('ORT_SPIN', 'off', v => {
-      const e = v.trim();
-      if (e !== 'auto' && e !== 'on' && e !== 'off') throw new Error(`must be auto, on or off, not '${v}'`);
-      return e;
-    }),
+    ortSpin: read('ORT_SPIN', 'off', oneOf('auto', 'on', 'off')),
     backend: read<string | null>('TFJS_BACKEND', null, v => {
       if (!['tensorflow', 'wasm', 'cpu', 'auto'].includes(v))
         throw new Error(`must be tensorflow, wasm or cpu, not '${v}'`);

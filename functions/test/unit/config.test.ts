@@ -32,7 +32,7 @@ describe('parseConfig', () => {
       LOCAL_IMAGE_DIR: '/data/images/',
       ICC_PROFILES: 'apply',
       INFERENCE_THREADS: '3',
-      ORT_SPIN: 'auto',
+      ORT_SPIN: ' auto ',
     });
     assert.equal(c.iccProfiles, 'apply');
     assert.equal(c.inferenceThreads, 3);
@@ -54,11 +54,18 @@ describe('parseConfig', () => {
           VALIDATE_MODELS: 'maybe',
           MAX_EVENT_AGE: 'soon',
           ICC_PROFILES: 'srgb',
+          INFERENCE_ENGINE: 'gpu',
+          ORT_SPIN: ' sometimes ',
+          CUTOVER: 'eventual',
         }),
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
         for (const name of ['MODEL_FILE_PATTERN', 'TOP_K', 'VALIDATE_MODELS', 'MAX_EVENT_AGE', 'ICC_PROFILES'])
           assert.match(e.message, new RegExp(name));
+        assert.match(e.message, /ICC_PROFILES: must be ignore or apply, not 'srgb'/);
+        assert.match(e.message, /INFERENCE_ENGINE: must be auto, onnx or tfjs, not 'gpu'/);
+        assert.match(e.message, /ORT_SPIN: must be auto, on or off, not ' sometimes '/);
+        assert.match(e.message, /CUTOVER: must be available or consistent, not 'eventual'/);
         return true;
       }
     );
