@@ -60,16 +60,11 @@ function bothDirections(
     throw new NoOnnxTranslation(`Bidirectional '${layer.name}' with a different backward layer`);
   if (inner.config['go_backwards'] === true)
     throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (go_backwards)`);
-  if (input.mask)
-    return maskedDirections(
-      b,
-      layer,
-      input,
-      part(inner, layer.weights.slice(0, half), 'forward'),
-      part(back, layer.weights.slice(half), 'backward')
-    );
-  const fwd = direction(part(inner, layer.weights.slice(0, half), 'forward'), v.shape[1]!);
-  const bwd = direction(part(back, layer.weights.slice(half), 'backward'), v.shape[1]!);
+  const forward = part(inner, layer.weights.slice(0, half), 'forward');
+  const backwardLayer = part(back, layer.weights.slice(half), 'backward');
+  if (input.mask) return maskedDirections(b, layer, input, forward, backwardLayer);
+  const fwd = direction(forward, v.shape[1]!);
+  const bwd = direction(backwardLayer, v.shape[1]!);
   if (fwd.resetAfter !== bwd.resetAfter)
     throw new NoOnnxTranslation(`Bidirectional '${layer.name}' (reset_after differs)`);
   const [y, yh] = run(b, layer.name, v, [fwd, bwd]);
