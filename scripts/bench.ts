@@ -289,7 +289,7 @@ async function main(): Promise<void> {
   // better of two rounds: this machine's speed drifts by 10 % within minutes); then as many
   // photos at once as there are cores (what a loaded instance pays a photo in wall time).
   for (const p of pics) await preprocessImage(p.bytes, contract); // libvips' loaders initialised
-  const rounds_: number[][] = [];
+  const preRounds: number[][] = [];
   for (let round_ = 0; round_ < 3; round_++) {
     const pre: number[] = [];
     for (let r = 0; r < (values.quick ? 2 : 5); r++) {
@@ -299,24 +299,24 @@ async function main(): Promise<void> {
         pre.push(performance.now() - t);
       }
     }
-    rounds_.push(pre);
+    preRounds.push(pre);
   }
-  const pre = rounds_.reduce((best, r) => (median(r) < median(best) ? r : best));
+  const pre = preRounds.reduce((best, r) => (median(r) < median(best) ? r : best));
   const inFlight = availableCores();
-  const rounds = values.quick ? 3 : 10;
+  const parallelRounds = values.quick ? 3 : 10;
   const parallelStart = performance.now();
   await Promise.all(
     Array.from({length: inFlight}, async () => {
-      for (let r = 0; r < rounds; r++) for (const p of pics) await preprocessImage(p.bytes, contract);
+      for (let r = 0; r < parallelRounds; r++) for (const p of pics) await preprocessImage(p.bytes, contract);
     })
   );
   const preprocess = {
     median_ms: round(median(pre)),
     p90_ms: round(pct(pre, 90)),
-    round_medians_ms: rounds_.map(r => round(median(r))),
+    round_medians_ms: preRounds.map(r => round(median(r))),
     photos: pics.length,
     [`wall_ms_per_photo_${inFlight}_in_flight`]: round(
-      (performance.now() - parallelStart) / (inFlight * rounds * pics.length)
+      (performance.now() - parallelStart) / (inFlight * parallelRounds * pics.length)
     ),
     sharp_threads_per_image: sharp.concurrency(),
     icc_profiles: 'ignored (default)',
@@ -378,12 +378,11 @@ async function main(): Promise<void> {
   // 8. the whole stack under load: 2,000 messages through Pub/Sub, two classifyImage processes
   const stackRun = await stackLoad(shared ?? v2, '-1,1', pics, values.quick ? 300 : 2000);
   // The handler alone (in-memory adapters, one process, MobileNetV2) beside it, for scale.
-  const handlerC16 = (handler['onnx'] as Record<string, {images_per_s: number}>)['c16']!.images_per_s;
+  const handlerC16 = handler['onnx']!['c16']!.images_per_s;
   const load = {...stackRun, handler_onnx_c16_images_per_s: handlerC16};
   table('whole local stack, two classifyImage processes (end to end)', {load});
 
-  const h = handler as Record<Engine, Record<string, {images_per_s: number}>>;
-  const bestC = (e: Engine) => Math.max(h[e]['c4']!.images_per_s, h[e]['c16']!.images_per_s);
+  const bestC = (e: Engine) => Math.max(handler[e]!['c4']!.images_per_s, handler[e]!['c16']!.images_per_s);
   const shipsTfjs = rawV2['tfjs wasm, BN folded (ships)']!.batch1_ms!;
   const defaultOnnx = rawV2[`onnx ${defaultThreads()} thread(s), no spinning (default)`]!.batch1_ms!;
   const coldDefault = (
