@@ -154,6 +154,10 @@ describe('npm start: the live page', () => {
           (await page.locator(`#history tr[data-key="${key}"]`).allTextContents()).filter(r =>
             r.startsWith('accepted')
           );
+        // The history has a listener of its own, and the chart's legend is drawn once a second:
+        // wait for what they show, not for the time it takes.
+        await page.locator('#history tr[data-key="flowers"]', {hasText: 'mobilenet_flowers_v2'}).waitFor();
+        await page.locator('.legend-model[data-model="flowers/mobilenet_flowers_v2"]').waitFor({timeout: 10_000});
         assert.equal((await history('flowers')).length, 2);
         assert.match((await history('dogs')).join('\n'), /^accepted\s*dogs: gs:\/\/.*mobilenet_dogs\.h5/);
         assert.deepEqual(
