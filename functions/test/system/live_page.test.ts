@@ -83,6 +83,7 @@ describe('npm start: the live page', () => {
           ['mobilenet_v1', 'mobilenet_v2']
         );
         assert.equal(await page.locator('#chart .u-series').count(), 3); // x + one per model
+        await page.locator('#history tr', {hasText: 'mobilenet_v2.h5'}).waitFor(); // a listener of its own
         const history = await page.locator('#history tr').allTextContents();
         assert.equal(history.filter(r => /accepted.*mobilenet_v[12]\.h5/.test(r)).length, 2, history.join('\n'));
         assert.ok((await page.locator('#stream tr').count()) >= PHOTOS.length * 2 - 1);
