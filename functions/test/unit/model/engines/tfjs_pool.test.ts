@@ -90,8 +90,20 @@ describe('InferencePool (2 workers)', () => {
 
   it('loads a new model into one worker first, while the other keeps serving, then into both', async () => {
     const answering = Promise.all(Array.from({length: 6}, () => model.classifyPixels([inputs[0]!], 1)));
-    const second = await poolLoad(fixtureBytes(MOBILENET), {scale: '-1,1', labels: kerasLabels()});
-    assert.equal(pool.workerCounts().at(-1), 1, 'ready as soon as one worker has it');
+    // Counted the moment the pool calls it ready: the loader's warm-up prediction that follows
+    // gives the other worker time to finish its own load (a local run saw 2 here once it did).
+    let workersAtReady: number | undefined;
+    const second = await loadClassifier(fixtureBytes(MOBILENET), {
+      scale: '-1,1',
+      labels: kerasLabels(),
+      engine: 'tfjs',
+      tfjs: async (graph, contract) => {
+        const loaded = await pool.load(graph, contract);
+        workersAtReady = pool.workerCounts().at(-1);
+        return loaded;
+      },
+    });
+    assert.equal(workersAtReady, 1, 'ready as soon as one worker has it');
     assert.equal((await second.classifyPixels([inputs[1]!], 5))[0]!.label, 'tiger');
     assert.ok((await answering).every(r => r[0]!.label === 'daisy'));
     const deadline = Date.now() + 10_000;
