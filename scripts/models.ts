@@ -18,7 +18,8 @@ import {parseArgs} from 'node:util';
 import {Firestore} from '@google-cloud/firestore';
 import {firestoreRegistry, RegistryError} from '../functions/src/adapters/firestore_registry.js';
 import {resolveTarget} from './lib/target.js';
-import {figuresOf, parseRolloutPlan, RolloutPlanError, type Rollout} from '../functions/src/core/rollout.js';
+import {parseRolloutPlan, RolloutPlanError, type Rollout} from '../functions/src/core/rollout.js';
+import {figuresOf} from '../functions/src/core/rollout_counts.js';
 import type {ModelStore} from '../functions/src/core/ports.js';
 import {runMain} from './lib/cli.js';
 

@@ -12,7 +12,8 @@ import {
   type CurrentModel,
   type ModelRecord,
 } from '../core/model_record.js';
-import {emptyCounts, mergeCounts, stableHash, type RolloutCounts} from '../core/rollout.js';
+import {stableHash} from '../core/rollout.js';
+import {emptyCounts, mergeCounts, type RolloutCounts} from '../core/rollout_counts.js';
 import type {ModelStore, RecordOutcome} from '../core/ports.js';
 
 /** Where the records live. */

@@ -7,7 +7,8 @@
  * transient. The client libraries already retry their own idempotent calls.
  */
 import type {CurrentModel, Decision, ModelRecord} from './model_record.js';
-import type {Judgement, Rollout, RolloutCounts, RolloutPlan} from './rollout.js';
+import type {Judgement, Rollout, RolloutPlan} from './rollout.js';
+import type {RolloutCounts} from './rollout_counts.js';
 import type {Scale} from './scale.js';
 
 /**

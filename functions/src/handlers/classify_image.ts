@@ -25,7 +25,7 @@ import type {
   ObjectStore,
   PredictionSink,
 } from '../core/ports.js';
-import {count, type RolloutCounts} from '../core/rollout.js';
+import {count, type RolloutCounts} from '../core/rollout_counts.js';
 import {classifyBatch} from './classify_batch.js';
 import {listFolder, readImage, startRequest} from './image_input.js';
 import {failed, predicted, type MessageRun} from './results.js';

@@ -13,16 +13,8 @@ import type {Logger} from '../core/log.js';
 import type {CurrentModel} from '../core/model_record.js';
 import {isPermanent, ModelUnavailableError} from '../core/errors.js';
 import type {Classification, Lease, ModelProvider, ModelRegistry} from '../core/ports.js';
-import {
-  count,
-  emptyCounts,
-  figuresOf,
-  inCandidateShare,
-  judge,
-  type Rollout,
-  type RolloutCounts,
-  type RolloutThresholds,
-} from '../core/rollout.js';
+import {inCandidateShare, judge, type Rollout, type RolloutThresholds} from '../core/rollout.js';
+import {count, emptyCounts, figuresOf, type RolloutCounts} from '../core/rollout_counts.js';
 
 /** Which arm answers a message, and whether the candidate runs in its shadow. */
 export interface Route {

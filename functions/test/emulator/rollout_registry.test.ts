@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import {describe, it} from 'node:test';
 import {firestoreRegistry} from '../../src/adapters/firestore_registry.js';
 import type {ModelRecord} from '../../src/core/model_record.js';
-import {count, DEFAULT_THRESHOLDS, emptyCounts, judge} from '../../src/core/rollout.js';
+import {DEFAULT_THRESHOLDS, judge} from '../../src/core/rollout.js';
+import {count, emptyCounts} from '../../src/core/rollout_counts.js';
 import {EMULATORS, firestore, unique} from '../helpers/emulators.js';
 
 function version(n: number, rollout: string | null = null): ModelRecord {

@@ -7,7 +7,8 @@ import {
   type CurrentModel,
   type ModelRecord,
 } from '../../src/core/model_record.js';
-import {mergeCounts, type Judgement, type Rollout, type RolloutCounts} from '../../src/core/rollout.js';
+import {type Judgement, type Rollout} from '../../src/core/rollout.js';
+import {mergeCounts, type RolloutCounts} from '../../src/core/rollout_counts.js';
 import {ObjectNotFoundError, ObjectTooLargeError} from '../../src/core/errors.js';
 import type {ModelStore, ObjectStore} from '../../src/core/ports.js';
 

@@ -1,18 +1,20 @@
 import assert from 'node:assert/strict';
 import {describe, it} from 'node:test';
 import {
-  count,
   DEFAULT_THRESHOLDS,
-  emptyCounts,
-  figuresOf,
   inCandidateShare,
   judge,
-  mergeCounts,
   parseRolloutPlan,
-  percentile,
   type Rollout,
-  type RolloutCounts,
 } from '../../../src/core/rollout.js';
+import {
+  count,
+  emptyCounts,
+  figuresOf,
+  mergeCounts,
+  percentile,
+  type RolloutCounts,
+} from '../../../src/core/rollout_counts.js';
 import {decide, startRollout, type CurrentModel, type ModelRecord} from '../../../src/core/model_record.js';
 
 const record = (id: string, second: number, plan: Rollout | null = null): ModelRecord =>
