@@ -1,6 +1,7 @@
 /**
  * Rollouts: a new model version proves itself on part of the traffic before it replaces
- * the stable one. Pure: routing, the per-arm figures, and the judgement. No SDK, no clock.
+ * the stable one. Pure: the plan, routing and the judgement (the per-arm counts and figures
+ * are in rollout_counts.ts). No SDK, no clock.
  *
  * - `canary:<percent>`: a message whose messageId hashes under `percent` is answered by the
  *   candidate. The hash is stable, so a redelivered message gets the same arm.
