@@ -18,6 +18,7 @@ import type {Classifier, FileStore, ObjectStore, Validation} from '../core/ports
 import {DEFAULT_SCALE, type Scale} from '../core/scale.js';
 import {ImageClassifier, isDistribution} from './classifier.js';
 import {inputContractFromShape} from './contract.js';
+import {refuseConstantOrBroken} from './gate_probes.js';
 import type {EngineModel, EngineName} from './engines/engine.js';
 import {NoOnnxTranslation} from './engines/onnx/builder.js';
 import {ONNX_LAYERS} from './engines/onnx/layers.js';
@@ -175,45 +176,6 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
     model.dispose();
     throw e;
   }
-}
-
-/**
- * The gate's extra check: NaN or Infinity on any probe is broken weights; the same output for
- * all of them is a constant (an untrained or dead network), not a classifier.
- */
-async function refuseConstantOrBroken(model: EngineModel, contract: Classifier['input']): Promise<void> {
-  // One batch of three (one engine call), raw outputs: a one-unit head is constant after a
-  // softmax but not before it.
-  const inputs = probes(contract);
-  const batch = new Float32Array(inputs.reduce((n, x) => n + x.length, 0));
-  inputs.forEach((x, i) => batch.set(x, i * x.length));
-  const all = await model.predict(batch, inputs.length);
-  const w = model.outputWidth;
-  const rows = inputs.map((_, i) => all.subarray(i * w, (i + 1) * w));
-  if (rows.some(row => row.some(v => !Number.isFinite(v))))
-    throw new NotAClassifierError('a gate probe image produced NaN or Infinity: the weights are broken');
-  if (rows.every(row => row.every((v, i) => v === rows[0]![i])))
-    throw new NotAClassifierError(
-      'the model gives the same output for a flat, a ramp and a noise image: a constant, not a classifier (untrained or dead weights?)'
-    );
-}
-
-/**
- * The gate's probe images (HWC, already in the model's input scale): flat grey 0.5, a ramp whose
- * channels differ, and a deterministic colour noise from 0 to 1. A model that
- * answers all three identically is a constant; NaN or Infinity on any is broken weights.
- */
-function probes(contract: Classifier['input']): Float32Array[] {
-  const pixels = contract.height * contract.width;
-  // Different means and colours as well as patterns: a model that pools first, or normalises
-  // over channels (where a grey pixel is all zeros), still sees them apart.
-  const c = contract.channels;
-  const n = pixels * c;
-  return [
-    Float32Array.from({length: n}, () => 0.5),
-    Float32Array.from({length: n}, (_, i) => 0.6 + (0.4 * Math.floor(i / c)) / Math.max(1, pixels - 1) - 0.2 * (i % c)),
-    Float32Array.from({length: n}, (_, i) => ((Math.imul(i + 1, 2654435761) >>> 0) % 1000) / 999),
-  ];
 }
 
 /** Label files are small; anything bigger is a mistake (a model uploaded as labels, say). */
