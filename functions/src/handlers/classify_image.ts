@@ -169,7 +169,7 @@ export function makeClassifyImageHandler(
       if (!record)
         throw new Error('no model has been recorded yet (upload a .h5 matching MODEL_FILE_PATTERN); will retry');
       if ('error' in asked) throw asked.error;
-      const {request, early} = asked;
+      const {request} = asked;
       if (request.kind === 'single') image = imageName(request.location);
       route = routeOf(record, messageId);
       counts = route.rollout ? tally.counts(key, route.rollout.candidate.model_id) : null;
@@ -209,7 +209,7 @@ export function makeClassifyImageHandler(
               )
           : null;
       if (request.kind === 'single') {
-        const bytes = await early!; // read since the invocation began (startRequest)
+        const bytes = await request.bytes; // read since the invocation began (startRequest)
         const r = await lease.classifier.classify(bytes, config.topK);
         if (tallied) count(tallied[arm], {latencyMs: r.inference_ms + r.preprocess_ms});
         const shadow = shadowOf ? await shadowOf(bytes, r) : null;

@@ -34,6 +34,11 @@ export function readImage(location: ImageLocation, deps: ImageSources, maxBytes:
   return deps.files.read(location.path, {maxBytes});
 }
 
+/** A decoded message; a single image's request carries its bytes, being read since the invocation began. */
+export type StartedRequest =
+  | Exclude<ImageRequest, {kind: 'single'}>
+  | (Extract<ImageRequest, {kind: 'single'}> & {readonly bytes: Promise<Buffer>});
+
 /**
  * The message's request, decoded once at the start of the invocation. A bad message is kept as
  * its error, thrown in its turn (after the record read); a single image starts being read at
@@ -43,15 +48,15 @@ export function startRequest(
   data: Buffer,
   policy: PathPolicy,
   deps: ImageSources
-): {request: ImageRequest; early: Promise<Buffer> | null} | {error: unknown} {
+): {request: StartedRequest} | {error: unknown} {
   let request: ImageRequest;
   try {
     request = decodeImageRequest(data, policy, deps.config.maxBatchImages);
   } catch (error) {
     return {error};
   }
-  if (request.kind !== 'single') return {request, early: null};
-  const early = readImage(request.location, deps, deps.config.maxImageBytes);
-  early.catch(() => {}); // awaited later, or dropped with a failed record read
-  return {request, early};
+  if (request.kind !== 'single') return {request};
+  const bytes = readImage(request.location, deps, deps.config.maxImageBytes);
+  bytes.catch(() => {}); // awaited later, or dropped with a failed record read
+  return {request: {...request, bytes}};
 }
