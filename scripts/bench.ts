@@ -45,8 +45,7 @@ import {readKerasH5} from '../functions/src/model/keras/h5_reader.js';
 import {inputContractFromShape} from '../functions/src/model/contract.js';
 import {graphOf as loaderGraph} from '../functions/src/model/loader.js';
 import {preprocessImage} from '../functions/src/model/preprocess.js';
-import {writeKerasH5} from './lib/keras_writer.js';
-import {mobileNetV2, multiplyAdds} from './lib/mobilenet_v2.js';
+import {mobileNetV2File} from './lib/mobilenet_v2.js';
 import {ROOT} from './lib/stack.js';
 import {runMain} from './lib/cli.js';
 import {stackLoad} from './lib/bench_stack.js';
@@ -253,10 +252,9 @@ async function main(): Promise<void> {
 
   // MobileNetV2's FLOP: its multiply-adds counted layer by layer (300.8 M; Sandler et al. 2018
   // give 300 M), two FLOP each.
-  const v2Model = mobileNetV2();
-  const v2Flop = 2 * multiplyAdds(v2Model);
-  const v2 = Buffer.from(await writeKerasH5(v2Model));
-  v2Model.dispose();
+  const v2File = await mobileNetV2File();
+  const v2Flop = 2 * v2File.multiplyAdds;
+  const v2 = Buffer.from(v2File.bytes);
   const sharedPath = path.join(fixtures, 'models/keras2/mobilenet_v1_0.25_224_imagenet.h5');
   const shared = fs.existsSync(sharedPath) ? fs.readFileSync(sharedPath) : null;
   if (!shared) console.log(`!!! ${sharedPath} not found: cold start is measured on MobileNetV2 only`);
