@@ -26,8 +26,8 @@ export interface Value {
   readonly storage: Storage;
   /**
    * Keras' mask over the steps, a bool `[batch, steps]` tensor, where a Masking layer or an
-   * Embedding with `mask_zero` made one (onnx/masking.ts); translate.ts decides which layers
-   * pass it on.
+   * Embedding with `mask_zero` made one; masking.ts' `maskFlow` decides which layers pass it
+   * on.
    */
   readonly mask?: string;
 }
