@@ -14,14 +14,14 @@
  * - A worker that dies is replaced and given the live models again; its in-flight requests
  *   fail (transient: the message is redelivered).
  *
- * With tfjs-node, which is multithreaded itself, no pool is used (see {@link poolSize}).
+ * With tfjs-node, which is multithreaded itself, no pool is used (runner.ts, `poolSize`).
  */
 import type {Logger} from '../../../core/log.js';
 import type {InputContract} from '../../../core/ports.js';
 import type {KerasGraph} from '../../keras/graph.js';
-import {availableCores} from '../cores.js';
 import type {EngineModel} from '../engine.js';
 import type {BackendName} from './backend.js';
+import {PooledModel} from './pooled_model.js';
 import {WorkerThread} from './worker_thread.js';
 
 /** Options of {@link InferencePool.start}. */
@@ -31,15 +31,6 @@ export interface PoolOptions {
   /** Most requests run as one predict (1 = no batching). */
   readonly maxBatch: number;
   readonly logger?: Logger;
-}
-
-/**
- * Workers for `INFERENCE_WORKERS` (`auto` or a count) on a backend: `auto` is one per core
- * for wasm and cpu, and none for tfjs-node (its own thread pool already uses every core).
- */
-export function poolSize(setting: number | 'auto', backend: string, cores = availableCores()): number {
-  if (setting !== 'auto') return setting;
-  return backend === 'tensorflow' || cores < 2 ? 0 : cores;
 }
 
 interface Job {
@@ -263,36 +254,5 @@ export class InferencePool {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new Error('inference pool closed'));
     await Promise.all(this.handles.map(h => h.thread.terminate()));
-  }
-}
-
-/** A model living in the pool's workers, behind the {@link EngineModel} interface. */
-class PooledModel implements EngineModel {
-  readonly engine = 'tfjs';
-  private disposed = false;
-
-  constructor(
-    private readonly pool: InferencePool,
-    /** The model's key in the pool's workers. */
-    readonly key: string,
-    readonly outputWidth: number,
-    readonly backend: string
-  ) {}
-
-  async predict(batch: Float32Array, count: number): Promise<Float32Array> {
-    if (this.disposed) throw new Error(`model ${this.key} was disposed`);
-    const size = batch.length / count;
-    // slice, not subarray: posting a view would copy its whole buffer to the worker.
-    const images = Array.from({length: count}, (_, i) => batch.slice(i * size, (i + 1) * size));
-    const rows = await this.pool.predict(this.key, images);
-    const out = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
-    rows.forEach((r, i) => out.set(r, i * r.length));
-    return out;
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.pool.dispose(this.key);
   }
 }

@@ -9,6 +9,7 @@
  */
 import type {Logger} from '../../../core/log.js';
 import type {TfjsRunner} from '../../loader.js';
+import {availableCores} from '../cores.js';
 import type {InferencePool} from './pool.js';
 
 /** Options of {@link tfjsRunner}. */
@@ -22,12 +23,21 @@ export interface TfjsRunnerOptions {
   readonly logger: Logger;
 }
 
+/**
+ * Workers for `INFERENCE_WORKERS` (`auto` or a count) on a backend: `auto` is one per core
+ * for wasm and cpu, and none for tfjs-node (its own thread pool already uses every core).
+ */
+export function poolSize(setting: number | 'auto', backend: string, cores = availableCores()): number {
+  if (setting !== 'auto') return setting;
+  return backend === 'tensorflow' || cores < 2 ? 0 : cores;
+}
+
 /** A runner for the loader, with the pool (if any) started lazily and shared by every model. */
 export function tfjsRunner(options: TfjsRunnerOptions): TfjsRunner & {pool(): Promise<InferencePool | null>} {
   let pool: Promise<InferencePool | null> | null = null;
   const getPool = (): Promise<InferencePool | null> => {
     pool ??= (async () => {
-      const [{initBackend, parseBackendName}, {InferencePool, poolSize}] = await Promise.all([
+      const [{initBackend, parseBackendName}, {InferencePool}] = await Promise.all([
         import('./backend.js'),
         import('./pool.js'),
       ]);
