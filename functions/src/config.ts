@@ -224,9 +224,8 @@ export function parseConfig(env: Env = process.env): Config {
     ),
     ortSpin: read('ORT_SPIN', 'off', oneOf('auto', 'on', 'off')),
     backend: read<string | null>('TFJS_BACKEND', null, v => {
-      if (!['tensorflow', 'wasm', 'cpu', 'auto'].includes(v))
-        throw new Error(`must be tensorflow, wasm or cpu, not '${v}'`);
-      return v === 'auto' ? null : v;
+      const name = oneOf('auto', 'tensorflow', 'wasm', 'cpu')(v);
+      return name === 'auto' ? null : name;
     }),
     inferenceWorkers: read<number | 'auto'>('INFERENCE_WORKERS', 'auto', v => {
       if (v.trim() === 'auto') return 'auto';

@@ -33,8 +33,11 @@ describe('parseConfig', () => {
       ICC_PROFILES: 'apply',
       INFERENCE_THREADS: '3',
       ORT_SPIN: ' auto ',
+      TFJS_BACKEND: 'wasm ',
     });
     assert.equal(c.iccProfiles, 'apply');
+    assert.equal(c.backend, 'wasm');
+    assert.equal(parseConfig({MODEL_FILE_PATTERN: 'gs://m/*.h5', TFJS_BACKEND: 'auto'}).backend, null);
     assert.equal(c.inferenceThreads, 3);
     assert.equal(c.ortSpin, 'auto');
     assert.equal(c.validateModels, false);
@@ -57,6 +60,7 @@ describe('parseConfig', () => {
           INFERENCE_ENGINE: 'gpu',
           ORT_SPIN: ' sometimes ',
           CUTOVER: 'eventual',
+          TFJS_BACKEND: 'webgl',
         }),
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
@@ -66,6 +70,7 @@ describe('parseConfig', () => {
         assert.match(e.message, /INFERENCE_ENGINE: must be auto, onnx or tfjs, not 'gpu'/);
         assert.match(e.message, /ORT_SPIN: must be auto, on or off, not ' sometimes '/);
         assert.match(e.message, /CUTOVER: must be available or consistent, not 'eventual'/);
+        assert.match(e.message, /TFJS_BACKEND: must be auto, tensorflow, wasm or cpu, not 'webgl'/);
         return true;
       }
     );
