@@ -67,6 +67,8 @@ const pct = (xs: number[], p: number) => {
 };
 const median = (xs: number[]) => pct(xs, 50);
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+/** The smallest and the largest of `xs`, rounded to `d` digits. */
+const span = (xs: number[], d = 2) => [round(Math.min(...xs), d), round(Math.max(...xs), d)];
 
 async function times(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   await fn();
@@ -168,11 +170,11 @@ async function flopShare(bytes: Uint8Array, image: Float32Array, flop: number, p
       limit_ms: round(mid.limit_ms),
       ratio: round(mid.ratio),
     },
-    ratio_range: [round(Math.min(...rows.map(r => r.ratio))), round(Math.max(...rows.map(r => r.ratio)))],
-    peak_gflops_range: [
-      round(Math.min(...rows.map(r => r.peak_gflops)), 1),
-      round(Math.max(...rows.map(r => r.peak_gflops)), 1),
-    ],
+    ratio_range: span(rows.map(r => r.ratio)),
+    peak_gflops_range: span(
+      rows.map(r => r.peak_gflops),
+      1
+    ),
   };
 }
 
