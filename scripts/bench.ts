@@ -60,15 +60,7 @@ import {
   type Photo,
 } from './lib/bench_handler.js';
 import {coldStart} from './lib/bench_cold.js';
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-};
-const median = (xs: number[]) => pct(xs, 50);
-const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
-/** The smallest and the largest of `xs`, rounded to `d` digits. */
-const span = (xs: number[], d = 2) => [round(Math.min(...xs), d), round(Math.max(...xs), d)];
+import {median, pct, round, span} from './lib/stats.js';
 
 async function times(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   await fn();
@@ -165,12 +157,15 @@ async function flopShare(bytes: Uint8Array, image: Float32Array, flop: number, p
   return {
     pairs,
     median_pair: {
-      model_ms: round(mid.model_ms),
+      model_ms: round(mid.model_ms, 2),
       peak_gflops: round(mid.peak_gflops, 1),
-      limit_ms: round(mid.limit_ms),
-      ratio: round(mid.ratio),
+      limit_ms: round(mid.limit_ms, 2),
+      ratio: round(mid.ratio, 2),
     },
-    ratio_range: span(rows.map(r => r.ratio)),
+    ratio_range: span(
+      rows.map(r => r.ratio),
+      2
+    ),
     peak_gflops_range: span(
       rows.map(r => r.peak_gflops),
       1
@@ -218,9 +213,9 @@ async function raw(
       loop.disable();
       const b8 = await times(Math.max(3, Math.round(reps / 4)), () => model.predict(batch8, 8));
       const row = {
-        batch1_ms: round(median(b1)),
-        batch8_ms: round(median(b8)),
-        batch8_per_image_ms: round(median(b8) / 8),
+        batch1_ms: round(median(b1), 2),
+        batch8_ms: round(median(b8), 2),
+        batch8_per_image_ms: round(median(b8) / 8, 2),
         event_loop_max_delay_ms: round(loop.max / 1e6, 1),
       };
       const prev = out[name];
@@ -315,12 +310,13 @@ async function main(): Promise<void> {
     })
   );
   const preprocess = {
-    median_ms: round(median(pre)),
-    p90_ms: round(pct(pre, 90)),
-    round_medians_ms: preRounds.map(r => round(median(r))),
+    median_ms: round(median(pre), 2),
+    p90_ms: round(pct(pre, 90), 2),
+    round_medians_ms: preRounds.map(r => round(median(r), 2)),
     photos: pics.length,
     [`wall_ms_per_photo_${inFlight}_in_flight`]: round(
-      (performance.now() - parallelStart) / (inFlight * parallelRounds * pics.length)
+      (performance.now() - parallelStart) / (inFlight * parallelRounds * pics.length),
+      2
     ),
     sharp_threads_per_image: sharp.concurrency(),
     icc_profiles: 'ignored (default)',

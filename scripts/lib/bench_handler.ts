@@ -27,6 +27,7 @@ import {ModelCache} from '../../functions/src/model/model_cache.js';
 import {MemoryModelStore, MemoryObjectStore} from '../../functions/test/helpers/fakes.js';
 import {startFirestore, startStorage} from './emulators.js';
 import {ROOT} from './stack.js';
+import {pct, round} from './stats.js';
 
 /** An engine as INFERENCE_ENGINE names it. */
 export type Engine = 'onnx' | 'tfjs';
@@ -38,9 +39,6 @@ export interface Photo {
 
 const IMAGES = 'bench-images';
 const MODELS = 'bench-models';
-const pct = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 let ids = 0;
 function event(image: string): CloudEvent<MessagePublishedData> {
@@ -191,9 +189,9 @@ export async function handlerRuns(
   for (const c of concurrencies) {
     const run = await drive(h, photos, c, sent => sent < total);
     out[`c${c}`] = {
-      images_per_s: round(run.latencies.length / run.seconds),
-      p50_ms: round(pct(run.latencies, 50)),
-      p99_ms: round(pct(run.latencies, 99)),
+      images_per_s: round(run.latencies.length / run.seconds, 1),
+      p50_ms: round(pct(run.latencies, 50), 1),
+      p99_ms: round(pct(run.latencies, 99), 1),
     };
   }
   await h.close();
@@ -224,8 +222,8 @@ export async function batchRuns(
       for (const c of [1, 4]) {
         const run = await drive(h, photos, c, sent => sent < size * rounds);
         out[`single-image messages, c${c}`] = {
-          images_per_s: round(run.latencies.length / run.seconds),
-          ms_per_message: round(pct(run.latencies, 50)),
+          images_per_s: round(run.latencies.length / run.seconds, 1),
+          ms_per_message: round(pct(run.latencies, 50), 1),
           failed: run.failures + [...h.answers.values()].filter(v => v === 'failed').length,
         };
       }
@@ -240,8 +238,8 @@ export async function batchRuns(
     }
     const seconds = (performance.now() - t0) / 1000;
     out[`batch of ${size}, INFERENCE_BATCH=${group}`] = {
-      images_per_s: round((size * rounds) / seconds),
-      ms_per_message: round(pct(times, 50)),
+      images_per_s: round((size * rounds) / seconds, 1),
+      ms_per_message: round(pct(times, 50), 1),
       failed:
         [...h.answers.values()].filter(v => v === 'failed').length + (h.answers.size === size * rounds ? 0 : size),
     };
@@ -270,10 +268,10 @@ export async function rolloutRuns(engine: Engine, model: Buffer, photos: Photo[]
     const rate = run.latencies.length / run.seconds;
     if (rollout === 'none') plain = rate;
     out[rollout] = {
-      images_per_s: round(rate),
-      p50_ms: round(pct(run.latencies, 50)),
-      p99_ms: round(pct(run.latencies, 99)),
-      overhead: rollout === 'none' ? '-' : `${round(100 * (1 - rate / plain))}%`,
+      images_per_s: round(rate, 1),
+      p50_ms: round(pct(run.latencies, 50), 1),
+      p99_ms: round(pct(run.latencies, 99), 1),
+      overhead: rollout === 'none' ? '-' : `${round(100 * (1 - rate / plain), 1)}%`,
     };
     await h.close();
   }
@@ -314,7 +312,7 @@ export async function readsPerMessage(engine: Engine, model: Buffer, photos: Pho
           messages: run.latencies.length,
           reads,
           reads_per_message: round(reads / run.latencies.length, 3),
-          images_per_s: round(run.latencies.length / run.seconds),
+          images_per_s: round(run.latencies.length / run.seconds, 1),
         };
         await h.close();
       }
@@ -358,8 +356,8 @@ export async function swapRun(engine: Engine, model: Buffer, photos: Photo[], se
     failed,
     old_model_after_load: old,
     old_model_while_loading: stale,
-    record_to_serving_ms: round(loaded - recordedAt),
-    p99_ms: round(pct(run.latencies, 99)),
+    record_to_serving_ms: round(loaded - recordedAt, 1),
+    p99_ms: round(pct(run.latencies, 99), 1),
   };
 }
 
@@ -439,9 +437,9 @@ export async function rollTimeline(engine: Engine, model: Buffer, photos: Photo[
     const servedAt = h.swaps.find(s => s.model_id === v2Id)?.t ?? NaN;
     await h.close();
     return {
-      finalize_to_commit_ms: round(committed - t0),
-      commit_to_serving_ms: round(servedAt - committed),
-      finalize_to_first_new_prediction_ms: round(first - t0),
+      finalize_to_commit_ms: round(committed - t0, 1),
+      commit_to_serving_ms: round(servedAt - committed, 1),
+      finalize_to_first_new_prediction_ms: round(first - t0, 1),
       note: 'gate = download + full load + warm-up; then the record read by classifyImage on its next message and a second load there',
     };
   } finally {
