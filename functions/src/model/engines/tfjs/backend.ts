@@ -40,8 +40,8 @@ async function tryBackend(name: BackendName): Promise<void> {
 
 /** Parses `TFJS_BACKEND` (empty = automatic). */
 export function parseBackendName(value: string | undefined): BackendName | undefined {
-  if (value === undefined || value.trim() === '' || value === 'auto') return undefined;
-  const name = value.trim() === 'node' ? 'tensorflow' : value.trim();
+  const name = value?.trim() ?? '';
+  if (name === '' || name === 'auto') return undefined;
   if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
   throw new Error(`TFJS_BACKEND must be one of ${BACKENDS.join(', ')} (or empty), not '${value}'`);
 }
