@@ -35,7 +35,6 @@ export function loadOrt(logger?: Logger, options: OnnxOptions = {}): Promise<Ort
   ort ??= import('onnxruntime-node').then(
     m => {
       const s = sessionOptions(options);
-      const spin = (s.extra as {session: {intra_op: {allow_spinning: string}}}).session.intra_op.allow_spinning;
       logger?.log(
         'INFO',
         `inference engine: onnx (onnxruntime-node ${m.env.versions.common}, ${s.intraOpNumThreads} threads)`,
@@ -43,7 +42,7 @@ export function loadOrt(logger?: Logger, options: OnnxOptions = {}): Promise<Ort
           engine: 'onnx',
           backend: 'onnxruntime-cpu',
           intra_op_threads: s.intraOpNumThreads,
-          spinning: spin === '1',
+          spinning: spins(options),
         }
       );
       return m;
@@ -69,11 +68,15 @@ export function defaultThreads(cores = availableCores()): number {
   return Math.max(1, cores);
 }
 
+/** Whether ORT's pool threads spin-wait: `on`, or `auto` without a fractional CPU quota. */
+export function spins(options: OnnxOptions = {}): boolean {
+  return options.spin === 'on' || (options.spin === 'auto' && Number.isInteger(cpuQuota()));
+}
+
 /** The session options {@link createOnnxModel} uses, resolved for this instance. */
 export function sessionOptions(options: OnnxOptions = {}): Session.SessionOptions {
   const threads = options.threads === undefined || options.threads === 'auto' ? defaultThreads() : options.threads;
-  const quota = cpuQuota();
-  const spin = options.spin === 'on' || (options.spin === 'auto' && Number.isInteger(quota));
+  const spin = spins(options);
   return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',

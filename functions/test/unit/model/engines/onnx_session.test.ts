@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import {describe, it} from 'node:test';
 import {availableCores, cpuQuota} from '../../../../src/model/engines/cores.js';
-import {defaultThreads, sessionOptions} from '../../../../src/model/engines/onnx/session.js';
+import {defaultThreads, sessionOptions, spins} from '../../../../src/model/engines/onnx/session.js';
 
 const spinning = (o: ReturnType<typeof sessionOptions>) =>
   (o.extra as {session: {intra_op: {allow_spinning: string}}}).session.intra_op.allow_spinning;
@@ -30,5 +30,11 @@ describe('ONNX Runtime session options', () => {
     assert.equal(spinning(sessionOptions({spin: 'on'})), '1');
     assert.equal(spinning(sessionOptions({spin: 'off'})), '0');
     assert.equal(spinning(sessionOptions({spin: 'auto'})), Number.isInteger(cpuQuota()) ? '1' : '0');
+  });
+
+  it('the engine log line’s `spinning` (spins) says what the session is given', () => {
+    for (const spin of [undefined, 'on', 'off', 'auto'] as const) {
+      assert.equal(spins({spin}), spinning(sessionOptions({spin})) === '1', String(spin));
+    }
   });
 });
