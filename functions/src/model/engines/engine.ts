@@ -16,8 +16,10 @@ export interface EngineModel {
   readonly outputWidth: number;
   /**
    * Runs `count` images, concatenated HWC float32 (`count * h * w * c` values), and
-   * returns `count * outputWidth` raw outputs. Never blocks the event loop for the
-   * length of an inference.
+   * returns `count * outputWidth` raw outputs. The tfjs worker pool answers from worker
+   * threads; an in-thread tfjs model and ONNX Runtime compute in this thread and hold the
+   * event loop for the length of an inference (onnxruntime-node 1.30 calls its native `run`
+   * synchronously: README, Performance), while decoding goes on on libuv's threads.
    */
   predict(batch: Float32Array, count: number): Promise<Float32Array>;
   /** Frees the model (native sessions, tensors, workers' copies). Further calls fail. */
