@@ -261,7 +261,7 @@ async function main(): Promise<void> {
   if (!shared) console.log(`!!! ${sharedPath} not found: cold start is measured on MobileNetV2 only`);
   const pics = await photos(fixtures);
   const contract = inputContractFromShape([null, 224, 224, 3], '-1,1');
-  const image = (await preprocessImage(pics[0]!.bytes, contract)).data;
+  const image = await preprocessImage(pics[0]!.bytes, contract);
 
   // 1 + 2. peak and raw; then the one-thread time against the FLOP-rate limit, in pairs.
   const peak1 = await peakGflops(1);

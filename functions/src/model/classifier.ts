@@ -7,7 +7,7 @@
 import {BadOutputError} from '../core/errors.js';
 import type {Classification, Classifier, InputContract} from '../core/ports.js';
 import type {EngineModel} from './engines/engine.js';
-import {preprocessImage, type Preprocessed, type PreprocessOptions} from './preprocess.js';
+import {preprocessImage, type PreprocessOptions} from './preprocess.js';
 
 /**
  * Preprocessed pixels per image bytes (the same object) and per input: a shadow rollout runs
@@ -15,7 +15,7 @@ import {preprocessImage, type Preprocessed, type PreprocessOptions} from './prep
  * input this spares the second decode (about half of an image's CPU). Kept as long as the bytes
  * are, which the handler drops with its message.
  */
-const decoded = new WeakMap<Uint8Array, Map<string, Promise<Preprocessed>>>();
+const decoded = new WeakMap<Uint8Array, Map<string, Promise<Float32Array>>>();
 
 /** Images decoded by this process (a decode shared by two models counts once). */
 export const decodeStats = {decodes: 0};
@@ -30,7 +30,7 @@ function preprocessOnce(
   key: string,
   input: InputContract,
   options: PreprocessOptions
-): Promise<Preprocessed> {
+): Promise<Float32Array> {
   let forImage = decoded.get(image);
   if (!forImage) decoded.set(image, (forImage = new Map()));
   let pixels = forImage.get(key);
@@ -130,9 +130,9 @@ export class ImageClassifier implements Classifier {
 
   async classify(image: Uint8Array, topK: number): Promise<Classification> {
     const t0 = performance.now();
-    const pre = await preprocessOnce(image, this.decodeKey, this.input, this.preprocessOptions);
+    const pixels = await preprocessOnce(image, this.decodeKey, this.input, this.preprocessOptions);
     const preprocessMs = performance.now() - t0;
-    const [result] = await this.classifyPixels([pre.data], topK);
+    const [result] = await this.classifyPixels([pixels], topK);
     return {...result!, preprocess_ms: preprocessMs};
   }
 

@@ -66,11 +66,6 @@ export const DEFAULT_PREPROCESS: PreprocessOptions = {
 const ALLOWED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif', 'jp2']);
 
 /** A preprocessed image. */
-export interface Preprocessed {
-  /** `height*width*channels` values, HWC, already scaled. */
-  readonly data: Float32Array;
-}
-
 function decodeError(e: unknown): ImageError {
   const message = (e as Error).message ?? String(e);
   if (/pixel limit/i.test(message))
@@ -144,7 +139,8 @@ async function checkHeader(bytes: Uint8Array, input: SharpInput, options: Prepro
 }
 
 /**
- * Decodes and prepares one image for a model with the given input contract.
+ * Decodes and prepares one image for a model with the given input contract: its
+ * `height*width*channels` values, HWC, already scaled.
  *
  * @throws ImageError (permanent) for anything wrong with the image itself.
  */
@@ -152,7 +148,7 @@ export async function preprocessImage(
   bytes: Uint8Array,
   contract: InputContract,
   options: PreprocessOptions = DEFAULT_PREPROCESS
-): Promise<Preprocessed> {
+): Promise<Float32Array> {
   if (bytes.length === 0) throw new ImageError('empty', 'image file is empty');
   if (bytes.length > options.maxBytes) {
     throw new ImageError('too_large', `image file is ${bytes.length} bytes, over the limit of ${options.maxBytes}`);
@@ -190,7 +186,7 @@ export async function preprocessImage(
     );
   }
   // Per channel (see core/scale.ts): input[c] = pixel[source(c)] * mul[c] + add[c].
-  return {data: scalePixels(data, pixelTransform(contract.scale, contract.channels), contract.channels)};
+  return scalePixels(data, pixelTransform(contract.scale, contract.channels), contract.channels);
 }
 
 /**

@@ -48,7 +48,7 @@ describe('each preprocessing mode on a solid (10, 20, 30) image', () => {
   for (const [scale, want] of cases) {
     it(`${scale} → [${want.map(v => v.toFixed(4)).join(', ')}] at every pixel`, async () => {
       const contract: InputContract = {height: 4, width: 4, channels: 3, layout: 'nhwc', scale};
-      const {data} = await preprocessImage(png, contract);
+      const data = await preprocessImage(png, contract);
       assert.equal(data.length, 4 * 4 * 3);
       for (let i = 0; i < data.length; i++) {
         assert.ok(Math.abs(data[i]! - want[i % 3]!) < 1e-5, `value ${i}: ${data[i]} vs ${want[i % 3]}`);
@@ -60,7 +60,7 @@ describe('each preprocessing mode on a solid (10, 20, 30) image', () => {
     const grey = await sharp({create: {width: 8, height: 8, channels: 3, background: {r: 50, g: 50, b: 50}}})
       .png()
       .toBuffer();
-    const {data} = await preprocessImage(grey, {height: 2, width: 2, channels: 1, layout: 'hw', scale: 'torch'});
+    const data = await preprocessImage(grey, {height: 2, width: 2, channels: 1, layout: 'hw', scale: 'torch'});
     const mean = (0.485 + 0.456 + 0.406) / 3;
     const std = (0.229 + 0.224 + 0.225) / 3;
     for (const v of data) assert.ok(Math.abs(v - (50 / 255 - mean) / std) < 1e-5, String(v));

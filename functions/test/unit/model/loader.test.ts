@@ -51,7 +51,7 @@ describe(`loadClassifier on the real MobileNet v1 0.25 (Keras 2.8), engine ${eng
   for (const [image, want, rank] of expectations) {
     it(`classifies ${image} as ${want} in the top ${rank}`, async () => {
       const pre = await preprocessImage(fixtureBytes(`images/${image}`), model.input);
-      const [result] = await model.classifyPixels([pre.data], 5);
+      const [result] = await model.classifyPixels([pre], 5);
       const labels = result!.top_k.slice(0, rank).map(t => t.label);
       assert.ok(
         labels.some(l => want.test(l)),
@@ -63,7 +63,7 @@ describe(`loadClassifier on the real MobileNet v1 0.25 (Keras 2.8), engine ${eng
 
   it('is as sure of the daisy as Keras is (0.99 in an independent numpy forward pass)', async () => {
     const pre = await preprocessImage(fixtureBytes('images/daisy.jpg'), model.input);
-    const [result] = await model.classifyPixels([pre.data], 5);
+    const [result] = await model.classifyPixels([pre], 5);
     assert.equal(result!.label, 'daisy');
     assert.ok(result!.score > 0.97, `score ${result!.score}`);
   });
@@ -71,7 +71,7 @@ describe(`loadClassifier on the real MobileNet v1 0.25 (Keras 2.8), engine ${eng
   it('classifies a batch the same as one at a time', async () => {
     const images = await Promise.all(
       ['daisy.jpg', 'tiger.jpeg', 'coffee_mug.jpg'].map(
-        async f => (await preprocessImage(fixtureBytes(`images/${f}`), model.input)).data
+        async f => await preprocessImage(fixtureBytes(`images/${f}`), model.input)
       )
     );
     const batch = await model.classifyPixels(images, 5);
@@ -85,9 +85,9 @@ describe(`loadClassifier on the real MobileNet v1 0.25 (Keras 2.8), engine ${eng
   it('tfjs: leaks no tensor over 100 classifications', async () => {
     const tfjs = await loadMobileNet({engine: 'tfjs'});
     const pre = await preprocessImage(fixtureBytes('images/cat_tabby.jpg'), tfjs.input);
-    await tfjs.classifyPixels([pre.data], 5);
+    await tfjs.classifyPixels([pre], 5);
     const tensors = numTensors();
-    for (let i = 0; i < 100; i++) await tfjs.classifyPixels([pre.data], 5);
+    for (let i = 0; i < 100; i++) await tfjs.classifyPixels([pre], 5);
     assert.equal(numTensors(), tensors);
     tfjs.dispose();
   });
@@ -134,7 +134,7 @@ describe('loadClassifier on other real Keras files', () => {
         assert.equal(model.input.channels, 1);
         assert.equal(model.outputWidth, 10);
         const pre = await preprocessImage(fixtureBytes('bad-images/skimage_camera_gray.png'), model.input);
-        const [result] = await model.classifyPixels([pre.data], 10);
+        const [result] = await model.classifyPixels([pre], 10);
         assert.equal(result!.top_k.length, 10);
         assert.ok(Math.abs(sum(result!.top_k.map(t => t.score)) - 1) < 1e-4);
       } finally {

@@ -34,8 +34,8 @@ describe('preprocessImage', () => {
       try {
         const out = await preprocessImage(fixtureBytes(`bad-images/${file}`), RGB);
         assert.equal(want, undefined, `expected ${want}`);
-        assert.equal(out.data.length, 224 * 224 * 3);
-        assert.ok(out.data.every(v => v >= 0 && v <= 1));
+        assert.equal(out.length, 224 * 224 * 3);
+        assert.ok(out.every(v => v >= 0 && v <= 1));
       } catch (e) {
         if (!(e instanceof ImageError)) throw e;
         assert.equal(e.kind, want, e.message);
@@ -48,15 +48,15 @@ describe('preprocessImage', () => {
     // _6 and _8 are stored in Apple's Generic RGB (gamma 1.8), _1 untagged: their colours
     // agree once the profile is applied, which leaves orientation the only difference.
     const managed = {...DEFAULT_PREPROCESS, iccProfiles: 'apply' as const};
-    const upright = (await preprocessImage(fixtureBytes('bad-images/Landscape_1.jpg'), RGB, managed)).data;
+    const upright = await preprocessImage(fixtureBytes('bad-images/Landscape_1.jpg'), RGB, managed);
     for (const f of ['Landscape_6.jpg', 'Landscape_8.jpg']) {
-      const rotated = (await preprocessImage(fixtureBytes(`bad-images/${f}`), RGB, managed)).data;
+      const rotated = await preprocessImage(fixtureBytes(`bad-images/${f}`), RGB, managed);
       assert.ok(meanAbsDiff(upright, rotated) < 0.03, `${f}: ${meanAbsDiff(upright, rotated)}`);
     }
   });
 
   it('turns greyscale into 3 equal channels', async () => {
-    const out = (await preprocessImage(fixtureBytes('bad-images/skimage_camera_gray.png'), RGB)).data;
+    const out = await preprocessImage(fixtureBytes('bad-images/skimage_camera_gray.png'), RGB);
     for (let i = 0; i < out.length; i += 3 * 97) {
       assert.equal(out[i], out[i + 1]);
       assert.equal(out[i + 1], out[i + 2]);
@@ -64,9 +64,8 @@ describe('preprocessImage', () => {
   });
 
   it('converts CMYK with and without a profile to similar sRGB', async () => {
-    const a = (await preprocessImage(fixtureBytes('bad-images/Channel_digital_image_CMYK_color.jpg'), RGB)).data;
-    const b = (await preprocessImage(fixtureBytes('bad-images/Channel_digital_image_CMYK_color_no_profile.jpg'), RGB))
-      .data;
+    const a = await preprocessImage(fixtureBytes('bad-images/Channel_digital_image_CMYK_color.jpg'), RGB);
+    const b = await preprocessImage(fixtureBytes('bad-images/Channel_digital_image_CMYK_color_no_profile.jpg'), RGB);
     assert.ok(meanAbsDiff(a, b) < 0.1, String(meanAbsDiff(a, b)));
   });
 
@@ -89,28 +88,28 @@ describe('preprocessImage', () => {
         );
       }
     };
-    near((await preprocessImage(p3, small)).data, [234, 51, 35]);
-    near((await preprocessImage(p3, small, {...DEFAULT_PREPROCESS, iccProfiles: 'apply'})).data, [255, 0, 0]);
+    near(await preprocessImage(p3, small), [234, 51, 35]);
+    near(await preprocessImage(p3, small, {...DEFAULT_PREPROCESS, iccProfiles: 'apply'}), [255, 0, 0]);
     // A photo tagged plain sRGB (8 of the shared 12) comes out the same either way.
     const daisy = fixtureBytes('images/daisy.jpg');
     assert.ok((await sharp(daisy).metadata()).icc);
     const applied = await sharp(daisy).resize(224, 224, {fit: 'fill', kernel: 'cubic'}).raw().toBuffer();
-    const mine = (await preprocessImage(daisy, {...RGB, scale: '0,255'})).data;
+    const mine = await preprocessImage(daisy, {...RGB, scale: '0,255'});
     let worst = 0;
     for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - applied[i]!));
     assert.ok(worst <= 1, `max difference ${worst}`);
   });
 
   it('flattens transparency onto white', async () => {
-    const out = (await preprocessImage(fixtureBytes('bad-images/full-transparent.png'), RGB)).data;
+    const out = await preprocessImage(fixtureBytes('bad-images/full-transparent.png'), RGB);
     assert.ok(out.every(v => v === 1));
   });
 
   it('scales to [-1, 1] as x/127.5 - 1 and to [0, 255] unchanged', async () => {
     const bytes = fixtureBytes('images/daisy.jpg');
-    const unit = (await preprocessImage(bytes, RGB)).data;
-    const signed = (await preprocessImage(bytes, {...RGB, scale: '-1,1'})).data;
-    const raw = (await preprocessImage(bytes, {...RGB, scale: '0,255'})).data;
+    const unit = await preprocessImage(bytes, RGB);
+    const signed = await preprocessImage(bytes, {...RGB, scale: '-1,1'});
+    const raw = await preprocessImage(bytes, {...RGB, scale: '0,255'});
     for (let i = 0; i < unit.length; i += 1013) {
       assert.ok(Math.abs(signed[i]! - (raw[i]! / 127.5 - 1)) < 1e-6);
       assert.ok(Math.abs(unit[i]! - raw[i]! / 255) < 1e-6);
@@ -126,7 +125,7 @@ describe('preprocessImage', () => {
       layout: 'hw',
       scale: '0,1',
     });
-    assert.equal(out.data.length, 28 * 20);
+    assert.equal(out.length, 28 * 20);
   });
 
   it('refuses files over the byte cap and empty files', async () => {

@@ -55,9 +55,7 @@ describe('InferencePool (2 workers)', () => {
     const name = await backend();
     pool = await InferencePool.start({size: 2, backend: name === 'tensorflow' ? 'cpu' : (name as 'wasm'), maxBatch: 8});
     model = await poolLoad(fixtureBytes(MOBILENET), {name: 'mobilenet_v1', scale: '-1,1', labels: kerasLabels()});
-    inputs = await Promise.all(
-      photos.map(async p => (await preprocessImage(fixtureBytes(`images/${p}`), model.input)).data)
-    );
+    inputs = await Promise.all(photos.map(async p => await preprocessImage(fixtureBytes(`images/${p}`), model.input)));
   });
   after(() => pool.close());
 
