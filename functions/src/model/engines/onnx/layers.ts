@@ -189,7 +189,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
     case 'LayerNormalization': {
       const axis = [c['axis'] ?? -1].flat() as number[];
       if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== v.shape.length)) {
-        throw new NoOnnxTranslation('LayerNormalization over other than the last axis');
+        throw new NoOnnxTranslation(`LayerNormalization '${layer.name}' over axis ${axis.join(', ')}, not the last`);
       }
       const k = b.toKeras(v);
       const roles = [...(c['scale'] !== false ? ['gamma'] : []), ...(c['center'] !== false ? ['beta'] : [])];
