@@ -42,17 +42,19 @@ export const MASKED_LAYERS: Readonly<Record<string, (b: OnnxBuilder, layer: Grap
 const READS_OR_MAKES_MASK = new Set([...Object.keys(MASKED_LAYERS), 'Bidirectional', 'Masking', 'Embedding']);
 
 /** Layers whose result (or whose mask for the next layer) depends on a mask, not unrolled here. */
-const MASK_MATTERS = new Set(['TimeDistributed', 'ConvLSTM2D', 'GlobalMaxPooling1D', 'Dot']);
+const MASK_MATTERS = new Set(['ConvLSTM2D']);
 
 /** Merges: their value ignores masks; their mask is the AND of their inputs' (Keras' compute_mask). */
 const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']);
 
 /**
- * A layer call's outputs as the mask flows: a layer that passes the mask on keeps its input's;
- * a merge's is the AND of its inputs' (an input without one counts as all steps kept); one that
- * reads or makes a mask returns what it says; a layer whose result would depend on the mask
- * and that is not translated for it is refused (tfjs serves the model); any other layer
- * (Flatten, Reshape, …) drops the mask, as tfjs-layers does.
+ * A layer call's outputs as the mask flows: a layer that passes the mask on keeps its input's,
+ * and so does a TimeDistributed around a layer that does not read one; a merge's is the AND of
+ * its inputs' (an input without one counts as all steps kept); one that reads or makes a mask
+ * returns what it says; a layer whose result would depend on the mask and that is not
+ * translated for it is refused (tfjs serves the model); any other layer (Flatten, Reshape,
+ * GlobalMaxPooling1D and Dot, whose values Keras computes without the mask, …) drops the
+ * mask, as Keras and tfjs-layers do.
  */
 export function maskFlow(
   b: OnnxBuilder,
@@ -65,6 +67,14 @@ export function maskFlow(
   const masks = [...new Set(inputs.flatMap(v => (v.mask ? [v.mask] : [])))];
   if (masks.length === 0) return outputs.map(({mask: _, ...v}) => v);
   if (MASK_MATTERS.has(cls)) throw new NoOnnxTranslation(`${cls} '${layer.name}' given a mask`);
+  if (cls === 'TimeDistributed') {
+    // Keras and tfjs-layers pass the mask on, and hand it to the inner layer only where that
+    // layer reads one: those are refused; for any other the value is the unmasked one.
+    const inner = (layer.config['layer'] as {class_name?: string} | undefined)?.class_name ?? '';
+    if (READS_OR_MAKES_MASK.has(inner))
+      throw new NoOnnxTranslation(`TimeDistributed '${layer.name}' around ${inner}, given a mask`);
+    return outputs.map(v => ({...v, mask: masks[0]!}));
+  }
   if (MERGES.has(cls)) {
     const axis = Number(layer.config['axis'] ?? -1);
     if (cls === 'Concatenate' && axis !== -1 && axis !== inputs[0]!.shape.length)
