@@ -217,8 +217,11 @@ export function stackedCells(
   for (const option of ['stateful', 'return_state']) {
     if (c[option] === true) throw new NoOnnxTranslation(`RNN '${layer.name}' over stacked cells (${option})`);
   }
-  if (input.mask && c['go_backwards'] === true)
-    throw new NoOnnxTranslation(`RNN '${layer.name}' over stacked cells (go_backwards over a mask)`);
+  // Going backwards, the first cell returns its steps in the order it read them, last first, and
+  // the cells after it read them so: their mask is the input's reversed. Keras passes on the
+  // input's own.
+  const reversedMask =
+    input.mask && c['go_backwards'] === true ? b.reverse(input.mask, 1, `${layer.name}/mask_reversed`) : null;
   let v = input;
   let from = 0;
   cells.forEach((one, i) => {
@@ -241,6 +244,7 @@ export function stackedCells(
       },
       v
     );
+    if (reversedMask && v.mask) v = {...v, mask: last ? input.mask : reversedMask};
     from += count;
   });
   if (from !== layer.weights.length)

@@ -443,6 +443,20 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'RNN over stacked SimpleRNN and GRU cells going backwards over a mask (the second cell reads the steps, and the mask, last first) → LSTM reading the mask passed on',
+    shape: [7, 1],
+    build: x => {
+      const masked = apply(L.masking({maskValue: 0}), apply(L.thresholdedReLU({theta: 0.5}), x));
+      const cells = [L.simpleRNNCell({units: 3}), L.gruCell({units: 2})];
+      const seq = apply(L.rnn({cell: cells, returnSequences: true, goBackwards: true}), masked);
+      const last = apply(
+        L.rnn({cell: [L.lstmCell({units: 2}), L.simpleRNNCell({units: 2})], goBackwards: true}),
+        masked
+      );
+      return apply(L.concatenate({}), [apply(L.flatten({}), seq), apply(L.lstm({units: 2}), seq), last]);
+    },
+  },
+  {
     name: 'Embedding of pixels rescaled to indices 0-7 (cast toward zero)',
     shape: [4, 6],
     build: x => {
