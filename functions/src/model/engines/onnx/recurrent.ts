@@ -198,8 +198,9 @@ export function sequence(b: OnnxBuilder, layer: GraphLayer, input: Value): Value
  * (One cell alone is rewritten as its layer in keras/layer_substitutions.ts.) go_backwards reads the
  * steps last to first and returns them in that order: the first cell's layer going backwards
  * does exactly that, and the cells above it run forward over what it returns. Over a mask each
- * cell's layer is `step` (onnx/masking.ts' unrolled one) with the same mask: a masked step
- * keeps every cell's state, and the stack's output there is its previous output, as in Keras.
+ * cell's layer is `step` (onnx/masking.ts' unrolled one) with the same mask, in the order that
+ * cell reads the steps: a masked step keeps every cell's state, and the stack's output there is
+ * its previous output, as in Keras.
  */
 export function stackedCells(
   b: OnnxBuilder,
