@@ -77,12 +77,25 @@ export function maskFlow(
   }
   if (MERGES.has(cls)) {
     const axis = Number(layer.config['axis'] ?? -1);
-    if (cls === 'Concatenate' && axis !== -1 && axis !== inputs[0]!.shape.length)
-      throw new NoOnnxTranslation(`Concatenate '${layer.name}' along the steps of a masked value`);
+    if (cls === 'Concatenate' && axis !== -1 && axis !== inputs[0]!.shape.length) {
+      // Along the steps the masks are concatenated too, an input without one counting as all kept.
+      if (inputs[0]!.shape.length !== 2 || (axis !== 1 && axis !== -2))
+        throw new NoOnnxTranslation(`Concatenate '${layer.name}' along axis ${axis} of a masked value`);
+      const parts = inputs.map((v, i) => v.mask ?? allKept(b, v, `${layer.name}/kept${i}`));
+      const mask = b.op('Concat', parts, `${layer.name}/mask`, [attr.int('axis', 1)]);
+      return outputs.map(v => ({...v, mask}));
+    }
     const mask = masks.reduce((a, m, i) => b.op('And', [a, m], `${layer.name}/mask${i}`));
     return outputs.map(v => ({...v, mask}));
   }
   return outputs.map(({mask: _, ...v}) => (PASSES_MASK.has(cls) ? {...v, mask: masks[0]!} : v));
+}
+
+/** A mask keeping every step of `[steps, features]` value `v`: bool `[batch, steps]`, all true. */
+function allKept(b: OnnxBuilder, v: Value, hint: string): string {
+  const shape = b.op('Shape', [b.toKeras(v).name], `${hint}/shape`, [attr.int('start', 0), attr.int('end', 2)]);
+  const zeros = b.op('ConstantOfShape', [shape], `${hint}/zeros`);
+  return b.op('Equal', [zeros, b.floats(`${hint}/zero`, Float32Array.of(0), [])], hint);
 }
 
 /** Masking(mask_value): a step counts where any feature differs from the value; others become 0. */

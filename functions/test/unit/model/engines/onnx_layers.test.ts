@@ -388,6 +388,16 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'Concatenate along the steps of masked values and an unmasked one concatenates their masks (all kept for the unmasked), into an LSTM returning its sequence',
+    shape: [6, 1],
+    build: x => {
+      const masked = apply(L.masking({maskValue: 0}), apply(L.thresholdedReLU({theta: 0.5}), x));
+      const plain = apply(L.thresholdedReLU({theta: 0.3}), x); // zeros too, but no mask
+      const steps = apply(L.concatenate({axis: 1}), [masked, apply(L.dense({units: 1}), masked), plain]);
+      return apply(L.flatten({}), apply(L.lstm({units: 3, returnSequences: true}), steps));
+    },
+  },
+  {
     name: 'Add of a masked value and an unmasked one keeps the mask, into a GRU (tfjs-layers cannot run this)',
     shape: [8, 1],
     build: x => {
