@@ -44,13 +44,17 @@ const READS_OR_MAKES_MASK = new Set([...Object.keys(MASKED_LAYERS), 'Bidirection
 /** Layers whose result (or whose mask for the next layer) depends on a mask, not unrolled here. */
 const MASK_MATTERS = new Set(['ConvLSTM2D']);
 
-/** Merges: their value ignores masks; their mask is the AND of their inputs' (Keras' compute_mask). */
+/**
+ * Merges: their value ignores masks; their mask is the AND of their inputs' (Keras' compute_mask),
+ * or, for a Concatenate along the steps, the masks concatenated.
+ */
 const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']);
 
 /**
  * A layer call's outputs as the mask flows: a layer that passes the mask on keeps its input's,
  * and so does a TimeDistributed around a layer that does not read one; a merge's is the AND of
- * its inputs' (an input without one counts as all steps kept); one that reads or makes a mask
+ * its inputs' or, along the steps, their concatenation (an input without one counts as all
+ * steps kept); one that reads or makes a mask
  * returns what it says; a layer whose result would depend on the mask and that is not
  * translated for it is refused (tfjs serves the model); any other layer (Flatten, Reshape,
  * GlobalMaxPooling1D and Dot, whose values Keras computes without the mask, …) drops the
