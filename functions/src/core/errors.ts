@@ -151,3 +151,15 @@ export class BadOutputError extends PermanentError {
  * (CUTOVER=consistent) it is still loading. Transient: the message is redelivered.
  */
 export class ModelUnavailableError extends Error {}
+
+/**
+ * The inference engine failed, not the model: a worker thread died, was replaced or could not
+ * start, the pool was closed. Transient. Any other failure of a model on its warm-up input is
+ * the model's (model/loader.ts).
+ */
+export class EngineUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineUnavailableError';
+  }
+}

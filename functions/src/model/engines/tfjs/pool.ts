@@ -16,6 +16,7 @@
  *
  * With tfjs-node, which is multithreaded itself, no pool is used (runner.ts, `poolSize`).
  */
+import {EngineUnavailableError} from '../../../core/errors.js';
 import type {Logger} from '../../../core/log.js';
 import type {InputContract} from '../../../core/ports.js';
 import type {KerasGraph} from '../../keras/graph.js';
@@ -112,7 +113,7 @@ export class InferencePool {
   private lost(handle: Handle, code: number): void {
     const index = this.handles.indexOf(handle);
     if (index === -1 || this.closed) return;
-    const died = new Error(`inference worker exited (code ${code})`);
+    const died = new EngineUnavailableError(`inference worker exited (code ${code})`);
     handle.thread.failAll(died);
     for (const task of handle.tasks.splice(0)) task.cancel(died);
     const replacement = this.spawn();
@@ -132,7 +133,7 @@ export class InferencePool {
   /** Loads a model into one worker, as a task of that worker. */
   private loadOn(handle: Handle, key: string, m: Loadable, urgent: boolean): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      if (!this.handles.includes(handle)) return reject(new Error('inference worker was replaced'));
+      if (!this.handles.includes(handle)) return reject(new EngineUnavailableError('inference worker was replaced'));
       handle.tasks.push({
         urgent,
         cancel: reject,
@@ -185,6 +186,7 @@ export class InferencePool {
 
   /** Queues one request per image; resolves with each image's output row. */
   predict(key: string, images: readonly Float32Array[]): Promise<Float32Array[]> {
+    if (this.closed) return Promise.reject(new EngineUnavailableError('inference pool closed'));
     const done = Promise.all(
       images.map(
         image => new Promise<Float32Array>((resolve, reject) => this.queue.push({key, image, resolve, reject}))
@@ -252,7 +254,7 @@ export class InferencePool {
   /** Stops every worker; queued requests fail. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new Error('inference pool closed'));
+    for (const job of this.queue.splice(0)) job.reject(new EngineUnavailableError('inference pool closed'));
     await Promise.all(this.handles.map(h => h.thread.terminate()));
   }
 }

@@ -10,6 +10,7 @@
  */
 import {parentPort, workerData} from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
+import {EngineUnavailableError} from '../../../core/errors.js';
 import {initBackend, type BackendName} from './backend.js';
 import type {InputContract} from '../../../core/ports.js';
 import type {KerasGraph} from '../../keras/graph.js';
@@ -44,7 +45,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     }
     case 'predict': {
       const entry = models.get(req.key);
-      if (!entry) throw new Error(`model ${req.key} is not loaded in this worker`);
+      if (!entry) throw new EngineUnavailableError(`model ${req.key} is not loaded in this worker`);
       const size = req.images[0]?.length ?? 0;
       const batch = new Float32Array(size * req.images.length);
       req.images.forEach((img, i) => batch.set(img, i * size));

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {Worker} from 'node:worker_threads';
-import {ModelUnusableError} from '../../../core/errors.js';
+import {EngineUnavailableError, ModelUnusableError} from '../../../core/errors.js';
 import type {BackendName} from './backend.js';
 import type {WorkerReply, WorkerRequest} from './worker.js';
 
@@ -26,6 +26,7 @@ function newWorker(workerData: unknown): Worker {
 }
 
 function rebuildError(e: {name: string; message: string; kind?: string}): Error {
+  if (e.name === 'EngineUnavailableError') return new EngineUnavailableError(e.message);
   const error = e.kind ? new ModelUnusableError(e.kind, e.message) : new Error(e.message);
   error.name = e.name;
   return error;
@@ -45,13 +46,13 @@ export class WorkerThread {
     this.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (reply: WorkerReply) => {
         if ('ready' in reply) return resolve();
-        if ('failed' in reply) return reject(new Error(`inference worker: ${reply.failed}`));
+        if ('failed' in reply) return reject(new EngineUnavailableError(`inference worker: ${reply.failed}`));
         const call = this.calls.get(reply.id);
         this.calls.delete(reply.id);
         if ('error' in reply) call?.reject(rebuildError(reply.error));
         else call?.resolve(reply.result);
       });
-      worker.on('error', e => reject(e));
+      worker.on('error', e => reject(new EngineUnavailableError(`inference worker: ${e.message}`)));
     });
     worker.on('exit', onExit);
   }
