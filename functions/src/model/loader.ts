@@ -11,7 +11,14 @@
  * and the model translates, else tfjs (with its own backend order: tfjs-node, wasm,
  * cpu) and says why in one log line naming the layer; `onnx` and `tfjs` force one.
  */
-import {LabelMismatchError, ModelUnusableError, NotAClassifierError, UnsupportedLayerError} from '../core/errors.js';
+import {
+  EngineUnavailableError,
+  isPermanent,
+  LabelMismatchError,
+  ModelUnusableError,
+  NotAClassifierError,
+  UnsupportedLayerError,
+} from '../core/errors.js';
 import type {Logger} from '../core/log.js';
 import type {CurrentModel, ModelRecord} from '../core/model_record.js';
 import type {Classifier, FileStore, ObjectStore, Validation} from '../core/ports.js';
@@ -151,7 +158,7 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
     const labels = options.labels ? matchLabels(options.labels, model.outputWidth, options.labelsSource) : null;
     const t2 = performance.now();
     const size = contract.height * contract.width * contract.channels;
-    const probe = await model.predict(new Float32Array(size).fill(0.5), 1);
+    const probe = await warmUp(model, size);
     if (probe.some(v => !Number.isFinite(v))) {
       throw new NotAClassifierError('warm-up prediction produced NaN or Infinity: the weights are broken');
     }
@@ -175,6 +182,21 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
   } catch (e) {
     model.dispose();
     throw e;
+  }
+}
+
+/**
+ * The first prediction, on a grey image. A model the engine built but cannot run fails here
+ * every time (tfjs-layers' CategoryEncoding `tf_idf` asks for weights no file holds, say): that
+ * is the model's fault, permanent, unless the engine itself failed or ran out of memory.
+ */
+async function warmUp(model: EngineModel, size: number): Promise<Float32Array> {
+  try {
+    return await model.predict(new Float32Array(size).fill(0.5), 1);
+  } catch (e) {
+    const why = (e as Error).message?.split('\n')[0] ?? String(e);
+    if (isPermanent(e) || e instanceof EngineUnavailableError || /out of memory|\boom\b|alloc/i.test(why)) throw e;
+    throw new UnsupportedLayerError(`${model.engine} (${model.backend}) cannot run this model: ${why}`);
   }
 }
 

@@ -45,3 +45,23 @@ export function loadMobileNet(options: LoadOptions = {}): Promise<Classifier> {
 export function numTensors(): number {
   return tf.memory().numTensors;
 }
+
+/**
+ * A model tfjs-layers builds but cannot run: a CategoryEncoding in `tf_idf` mode, whose idf
+ * weights no file holds (tfjs asks for them on the first prediction; ONNX has no translation).
+ * Written as `multi_hot`, then the mode is rewritten in the file's config, keeping its length.
+ */
+export async function tfIdfModel(): Promise<Buffer> {
+  const {writeKerasH5} = await import('../../../scripts/lib/keras_writer.js');
+  const x = tf.input({shape: [4, 4, 3]});
+  const tokens = tf.layers.flatten({}).apply(tf.layers.rescaling({scale: 3.99}).apply(x)) as tf.SymbolicTensor;
+  const encoded = tf.layers.categoryEncoding({numTokens: 4, outputMode: 'multiHot'}).apply(tokens);
+  const out = tf.layers.dense({units: 3, activation: 'softmax'}).apply(encoded) as tf.SymbolicTensor;
+  const model = tf.model({inputs: x, outputs: out});
+  const file = Buffer.from(await writeKerasH5(model));
+  model.dispose();
+  const at = file.indexOf('"multi_hot"');
+  if (at < 0 || file.indexOf('"multi_hot"', at + 1) >= 0) throw new Error('expected one "multi_hot" in the config');
+  file.write('"tf_idf"   ', at, 'latin1');
+  return file;
+}

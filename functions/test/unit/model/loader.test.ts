@@ -4,10 +4,24 @@ import type {Classifier} from '../../../src/core/ports.js';
 import {decodeStats, topIndices} from '../../../src/model/classifier.js';
 import {inputContractFromShape} from '../../../src/model/contract.js';
 import {preprocessImage} from '../../../src/model/preprocess.js';
-import {LabelMismatchError, ModelUnusableError, UnsupportedLayerError} from '../../../src/core/errors.js';
+import {
+  EngineUnavailableError,
+  isPermanent,
+  LabelMismatchError,
+  ModelUnusableError,
+  UnsupportedLayerError,
+} from '../../../src/core/errors.js';
 import {parseLabels} from '../../../src/model/labels.js';
 import {MOBILENET, fixtureBytes, fixtureDir} from '../../helpers/fixtures.js';
-import {backend, engineUnderTest, kerasLabels, load, loadMobileNet, numTensors} from '../../helpers/models.js';
+import {
+  backend,
+  engineUnderTest,
+  kerasLabels,
+  load,
+  loadMobileNet,
+  numTensors,
+  tfIdfModel,
+} from '../../helpers/models.js';
 
 before(async () => {
   await backend();
@@ -186,6 +200,49 @@ describe('loadClassifier on other real Keras files', () => {
 
   it("names Lambda 'lambda_1' for the Sequential Lambda model", async () => {
     await assert.rejects(load(fixtureBytes('models/unsupported-layers/sequential_lambda.h5')), /Lambda 'lambda_1'/);
+  });
+
+  for (const engine of ['auto', 'tfjs'] as const) {
+    it(`engine ${engine}: a model tfjs builds but cannot run (CategoryEncoding tf_idf) is refused for good, naming why`, async () => {
+      const base = numTensors();
+      await assert.rejects(load(await tfIdfModel(), {engine}), (e: unknown) => {
+        assert.ok(e instanceof UnsupportedLayerError, String(e));
+        assert.equal((e as UnsupportedLayerError).kind, 'unsupported_layer');
+        assert.match((e as Error).message, /^tfjs \(\w+\) cannot run this model: .*tfIdf.*weights must be provided/);
+        return true;
+      });
+      assert.equal(numTensors(), base);
+    });
+  }
+
+  it('a warm-up failure is the model’s (permanent) unless the engine failed or ran out of memory (transient)', async () => {
+    const failing = (error: Error) =>
+      load(fixtureBytes(MOBILENET), {
+        engine: 'tfjs',
+        tfjs: async () => ({
+          engine: 'tfjs',
+          backend: 'fake',
+          outputWidth: 1000,
+          predict: () => Promise.reject(error),
+          dispose: () => {},
+        }),
+      });
+    await assert.rejects(failing(new Error('Error in matMul: inner shapes (3) and (4) do not match')), (e: unknown) => {
+      assert.ok(e instanceof UnsupportedLayerError, String(e));
+      assert.equal(
+        (e as Error).message,
+        'tfjs (fake) cannot run this model: Error in matMul: inner shapes (3) and (4) do not match'
+      );
+      return true;
+    });
+    for (const transient of [
+      new EngineUnavailableError('inference worker exited (code 1)'),
+      new Error('Aborted(OOM)'),
+      new Error('Failed to allocate memory for requested buffer of size 4096'),
+      new Error('Out of memory'),
+    ]) {
+      await assert.rejects(failing(transient), (e: unknown) => e === transient && !isPermanent(e));
+    }
   });
 
   it('leaves no tensor behind when a load fails', async () => {

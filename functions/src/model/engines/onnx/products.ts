@@ -78,7 +78,7 @@ export function embedding(b: OnnxBuilder, layer: GraphLayer, input: Value): Valu
  * tokens a row holds, `count` counts them, `one_hot` encodes a single token (tfjs-layers takes
  * one per row), `int` passes the tokens on. A token outside `[0, num_tokens)` marks nothing,
  * where Keras and tfjs-layers fail the request. `tf_idf` needs weights the config does not
- * carry, and is left to tfjs with anything sparse.
+ * carry (tfjs-layers cannot run it either: such a model is refused); `sparse` is left to tfjs.
  */
 export function categoryEncoding(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
   const v = b.toKeras(input);

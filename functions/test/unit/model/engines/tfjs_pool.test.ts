@@ -4,7 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {after, before, describe, it} from 'node:test';
-import {ModelUnusableError} from '../../../../src/core/errors.js';
+import {
+  EngineUnavailableError,
+  isPermanent,
+  ModelUnusableError,
+  UnsupportedLayerError,
+} from '../../../../src/core/errors.js';
 import type {Classifier} from '../../../../src/core/ports.js';
 import {availableCores} from '../../../../src/model/engines/cores.js';
 import {InferencePool} from '../../../../src/model/engines/tfjs/pool.js';
@@ -12,7 +17,7 @@ import {poolSize} from '../../../../src/model/engines/tfjs/runner.js';
 import {loadClassifier, type LoadOptions} from '../../../../src/model/loader.js';
 import {preprocessImage} from '../../../../src/model/preprocess.js';
 import {MOBILENET, fixtureBytes} from '../../../helpers/fixtures.js';
-import {backend, kerasLabels, loadMobileNet} from '../../../helpers/models.js';
+import {backend, kerasLabels, loadMobileNet, tfIdfModel} from '../../../helpers/models.js';
 
 describe('poolSize', () => {
   const table: Array<[number | 'auto', string, number, number]> = [
@@ -45,6 +50,7 @@ describe('availableCores', () => {
 
 describe('InferencePool (2 workers)', () => {
   let pool: InferencePool;
+  let poolBackend: 'cpu' | 'wasm';
   let model: Classifier;
   const poolLoad = (bytes: Uint8Array, options: LoadOptions) =>
     loadClassifier(bytes, {...options, engine: 'tfjs', tfjs: (graph, contract) => pool.load(graph, contract)});
@@ -53,7 +59,8 @@ describe('InferencePool (2 workers)', () => {
 
   before(async () => {
     const name = await backend();
-    pool = await InferencePool.start({size: 2, backend: name === 'tensorflow' ? 'cpu' : (name as 'wasm'), maxBatch: 8});
+    poolBackend = name === 'tensorflow' ? 'cpu' : (name as 'wasm');
+    pool = await InferencePool.start({size: 2, backend: poolBackend, maxBatch: 8});
     model = await poolLoad(fixtureBytes(MOBILENET), {name: 'mobilenet_v1', scale: '-1,1', labels: kerasLabels()});
     inputs = await Promise.all(photos.map(async p => await preprocessImage(fixtureBytes(`images/${p}`), model.input)));
   });
@@ -119,6 +126,38 @@ describe('InferencePool (2 workers)', () => {
     );
     assert.equal((await model.classifyPixels([inputs[0]!], 5))[0]!.label, 'daisy');
   });
+
+  it('refuses for good a model the workers build but cannot run (CategoryEncoding tf_idf), and keeps serving', async () => {
+    await assert.rejects(poolLoad(await tfIdfModel(), {}), (e: unknown) => {
+      assert.ok(e instanceof UnsupportedLayerError, String(e));
+      assert.match((e as Error).message, /^tfjs \(\w+\) cannot run this model: .*weights must be provided/);
+      return true;
+    });
+    assert.equal((await model.classifyPixels([inputs[0]!], 5))[0]!.label, 'daisy');
+  });
+
+  it(
+    'a warm-up the pool cannot run (closed meanwhile) is transient: the engine failed, not the model',
+    {timeout: 60_000},
+    async () => {
+      const other = await InferencePool.start({size: 1, backend: poolBackend, maxBatch: 1});
+      const load = loadClassifier(fixtureBytes(MOBILENET), {
+        scale: '-1,1',
+        engine: 'tfjs',
+        tfjs: async (graph, contract) => {
+          const loaded = await other.load(graph, contract);
+          await other.close();
+          return loaded;
+        },
+      });
+      await assert.rejects(load, (e: unknown) => {
+        assert.ok(e instanceof EngineUnavailableError, String(e));
+        assert.ok(!isPermanent(e));
+        assert.match((e as Error).message, /inference pool closed/);
+        return true;
+      });
+    }
+  );
 
   it('frees a disposed model in every worker (no tensors left)', async () => {
     const baseline = await pool.memory();
