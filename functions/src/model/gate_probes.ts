@@ -1,10 +1,31 @@
 /**
- * recordModel's gate, beyond loading: probe images that tell a classifier from a constant
- * or broken network. Engine-neutral: it runs the engine's raw predict.
+ * The predictions a load makes before it serves: the warm-up every load runs, and
+ * recordModel's gate, probe images that tell a classifier from a constant or broken network.
+ * Engine-neutral: they run the engine's raw predict.
  */
-import {NotAClassifierError} from '../core/errors.js';
+import {EngineUnavailableError, isPermanent, NotAClassifierError, UnsupportedLayerError} from '../core/errors.js';
 import type {Classifier} from '../core/ports.js';
 import type {EngineModel} from './engines/engine.js';
+
+/**
+ * The first prediction, on a grey image; NaN or Infinity there means broken weights. A model
+ * the engine built but cannot run fails here every time (tfjs-layers' CategoryEncoding
+ * `tf_idf` asks for weights no file holds, say): that is the model's fault, permanent, unless
+ * the engine itself failed or ran out of memory.
+ */
+export async function warmUp(model: EngineModel, size: number): Promise<Float32Array> {
+  let probe: Float32Array;
+  try {
+    probe = await model.predict(new Float32Array(size).fill(0.5), 1);
+  } catch (e) {
+    const why = (e as Error).message?.split('\n')[0] ?? String(e);
+    if (isPermanent(e) || e instanceof EngineUnavailableError || /out of memory|\boom\b|alloc/i.test(why)) throw e;
+    throw new UnsupportedLayerError(`${model.engine} (${model.backend}) cannot run this model: ${why}`);
+  }
+  if (probe.some(v => !Number.isFinite(v)))
+    throw new NotAClassifierError('warm-up prediction produced NaN or Infinity: the weights are broken');
+  return probe;
+}
 
 /**
  * The gate's extra check: NaN or Infinity on any probe is broken weights; the same output for

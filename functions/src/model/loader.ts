@@ -11,21 +11,14 @@
  * and the model translates, else tfjs (with its own backend order: tfjs-node, wasm,
  * cpu) and says why in one log line naming the layer; `onnx` and `tfjs` force one.
  */
-import {
-  EngineUnavailableError,
-  isPermanent,
-  LabelMismatchError,
-  ModelUnusableError,
-  NotAClassifierError,
-  UnsupportedLayerError,
-} from '../core/errors.js';
+import {LabelMismatchError, ModelUnusableError, NotAClassifierError, UnsupportedLayerError} from '../core/errors.js';
 import type {Logger} from '../core/log.js';
 import type {CurrentModel, ModelRecord} from '../core/model_record.js';
 import type {Classifier, FileStore, ObjectStore, Validation} from '../core/ports.js';
 import {DEFAULT_SCALE, type Scale} from '../core/scale.js';
 import {ImageClassifier, isDistribution} from './classifier.js';
 import {inputContractFromShape} from './contract.js';
-import {refuseConstantOrBroken} from './gate_probes.js';
+import {refuseConstantOrBroken, warmUp} from './gate_probes.js';
 import type {EngineModel, EngineName} from './engines/engine.js';
 import {NoOnnxTranslation} from './engines/onnx/builder.js';
 import {ONNX_LAYERS} from './engines/onnx/layers.js';
@@ -159,9 +152,6 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
     const t2 = performance.now();
     const size = contract.height * contract.width * contract.channels;
     const probe = await warmUp(model, size);
-    if (probe.some(v => !Number.isFinite(v))) {
-      throw new NotAClassifierError('warm-up prediction produced NaN or Infinity: the weights are broken');
-    }
     if (options.gate) await refuseConstantOrBroken(model, contract);
     const t3 = performance.now();
     const configName = (file.modelConfig.config as {name?: string} | null)?.name;
@@ -182,21 +172,6 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
   } catch (e) {
     model.dispose();
     throw e;
-  }
-}
-
-/**
- * The first prediction, on a grey image. A model the engine built but cannot run fails here
- * every time (tfjs-layers' CategoryEncoding `tf_idf` asks for weights no file holds, say): that
- * is the model's fault, permanent, unless the engine itself failed or ran out of memory.
- */
-async function warmUp(model: EngineModel, size: number): Promise<Float32Array> {
-  try {
-    return await model.predict(new Float32Array(size).fill(0.5), 1);
-  } catch (e) {
-    const why = (e as Error).message?.split('\n')[0] ?? String(e);
-    if (isPermanent(e) || e instanceof EngineUnavailableError || /out of memory|\boom\b|alloc/i.test(why)) throw e;
-    throw new UnsupportedLayerError(`${model.engine} (${model.backend}) cannot run this model: ${why}`);
   }
 }
 
