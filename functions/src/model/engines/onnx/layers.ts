@@ -181,9 +181,14 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       return {...k, name: b.op('PRelu', [k.name, slope], layer.name)};
     }
     case 'Rescaling': {
-      const scale = Float32Array.from([c['scale'] ?? 1].flat() as number[]);
-      const offset = Float32Array.from([c['offset'] ?? 0].flat() as number[]);
-      if (scale.length !== 1 || offset.length !== 1) throw new NoOnnxTranslation('per-channel Rescaling');
+      // A number, or (Keras 3) a list per channel, broadcast against the last axis.
+      const n = v.shape.at(-1)!;
+      const [scale, offset] = [c['scale'] ?? 1, c['offset'] ?? 0].map(x => {
+        const a = [x].flat() as unknown[];
+        if (a.length === 1 || (a.length === n && a.every(e => typeof e === 'number')))
+          return Float32Array.from({length: n}, (_, i) => Number(a[a.length === 1 ? 0 : i]));
+        throw new NoOnnxTranslation(`Rescaling '${layer.name}' by ${JSON.stringify(x)} on ${n} channels`);
+      }) as [Float32Array, Float32Array];
       return affine(b, v, -1, scale, offset, layer.name);
     }
     case 'LayerNormalization': {

@@ -271,6 +271,14 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'Rescaling per channel (Keras 3 lists of scales and offsets) → Conv2D',
+    shape: [5, 5, 3],
+    build: x => {
+      const scaled = apply(L.rescaling({scale: [1, 2, -3] as never, offset: [0.5, 0, -1] as never}), x);
+      return apply(L.conv2d({filters: 4, kernelSize: 3}), scaled);
+    },
+  },
+  {
     name: 'CategoryEncoding of pixels rescaled to tokens 0-5: multi_hot, count and one_hot',
     shape: [4, 6],
     build: x => {
