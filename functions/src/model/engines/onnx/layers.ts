@@ -14,6 +14,7 @@ import {categoryEncoding, dot, embedding} from './products.js';
 import {bidirectional, bidirectionalPair, timeDistributed} from './wrappers.js';
 import {activation, clip} from './activations.js';
 import {convLstm2d} from './conv_recurrent.js';
+import {layerNormalization} from './normalization.js';
 import {centerCrop, kerasResize, upSampling} from './resize.js';
 import {convolution, convTranspose, globalPooling, padOrCrop, pooling} from './spatial.js';
 
@@ -171,7 +172,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       };
     case 'Softmax': {
       const axis = Array.isArray(c['axis']) ? (c['axis'] as number[]) : [Number(c['axis'] ?? -1)];
-      if (axis.length !== 1) throw new NoOnnxTranslation('Softmax over several axes');
+      if (axis.length !== 1) throw new NoOnnxTranslation(`Softmax '${layer.name}' over axes ${axis.join(', ')}`);
       return {...v, name: b.op('Softmax', [v.name], layer.name, [attr.int('axis', b.storageAxis(v, axis[0]!))])};
     }
     case 'PReLU': {
@@ -191,25 +192,8 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
       }) as [Float32Array, Float32Array];
       return affine(b, v, -1, scale, offset, layer.name);
     }
-    case 'LayerNormalization': {
-      const axis = [c['axis'] ?? -1].flat() as number[];
-      if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== v.shape.length)) {
-        throw new NoOnnxTranslation(`LayerNormalization '${layer.name}' over axis ${axis.join(', ')}, not the last`);
-      }
-      const k = b.toKeras(v);
-      const roles = [...(c['scale'] !== false ? ['gamma'] : []), ...(c['center'] !== false ? ['beta'] : [])];
-      const w = weightsByRole(layer, roles);
-      const n = k.shape.at(-1)!;
-      const gamma = w.get('gamma')?.values ?? new Float32Array(n).fill(1);
-      const beta = w.get('beta')?.values ?? new Float32Array(n);
-      const y = b.op(
-        'LayerNormalization',
-        [k.name, b.floats(`${layer.name}/gamma`, gamma, [n]), b.floats(`${layer.name}/beta`, beta, [n])],
-        layer.name,
-        [attr.int('axis', -1), attr.float('epsilon', Number(c['epsilon'] ?? 1e-3))]
-      );
-      return {...k, name: y};
-    }
+    case 'LayerNormalization':
+      return layerNormalization(b, layer, v);
     case 'Flatten': {
       const k = b.toKeras(v);
       const y = b.op('Flatten', [k.name], layer.name, [attr.int('axis', 1)]);

@@ -577,6 +577,20 @@ const CASES: Case[] = [
     build: x => apply(L.layerNormalization({axis: -1}), apply(L.rescaling({scale: 1 / 127.5, offset: -1}), x)),
   },
   {
+    name: 'LayerNormalization over several axes: trailing (H, W, C), not trailing (the steps), not contiguous (H and C)',
+    shape: [4, 5, 3],
+    build: x => {
+      const whole = apply(L.layerNormalization({axis: [1, 2, 3], name: 'whole'}), x);
+      const gapped = apply(L.layerNormalization({axis: [1, 3], name: 'gapped'}), x);
+      const rows = apply(L.reshape({targetShape: [4, 15]}), x);
+      const steps = apply(L.layerNormalization({axis: 1, name: 'steps'}), rows);
+      return apply(
+        L.concatenate({}),
+        [whole, gapped].map(v => apply(L.flatten({}), v)).concat(apply(L.flatten({}), steps))
+      );
+    },
+  },
+  {
     name: 'Reshape, Permute, RepeatVector',
     shape: [4, 4, 3],
     build: x => {
@@ -664,31 +678,30 @@ describe('ONNX translation, layer by layer, against tfjs-layers', () => {
 
 describe('a layer without an ONNX translation', () => {
   before(backend);
-  // LayerNormalization over the steps of each feature: ONNX's normalises trailing axes only.
-  const stepsNormalised = async (): Promise<Uint8Array> => {
+  // A softmax over the rows and columns together (an attention map): ONNX's Softmax takes one axis.
+  const spatialSoftmax = async (): Promise<Uint8Array> => {
     const input = tf.input({shape: [4, 4, 3]});
-    const rows = apply(L.reshape({targetShape: [4, 12]}), input);
-    const normalised = apply(L.layerNormalization({axis: 1, name: 'steps'}), rows);
-    const out = apply(L.dense({units: 3, activation: 'softmax'}), apply(L.flatten({}), normalised));
+    const map = apply(L.softmax({axis: [1, 2] as never, name: 'spatial'}), input);
+    const out = apply(L.dense({units: 3, activation: 'softmax'}), apply(L.flatten({}), map));
     return writeKerasH5(tf.model({inputs: input, outputs: out}));
   };
 
   it('auto: the model is served by tfjs, with one log line naming the layer', async () => {
     const logger = memoryLogger();
-    const m = await loadClassifier(await stepsNormalised(), {engine: 'auto', logger});
+    const m = await loadClassifier(await spatialSoftmax(), {engine: 'auto', logger});
     assert.equal(m.engine, 'tfjs');
     const lines = logger.entries.filter(e => e.message.includes('served by tfjs'));
     assert.equal(lines.length, 1);
-    assert.match(lines[0]!.message, /LayerNormalization 'steps' over axis 1, not the last/);
+    assert.match(lines[0]!.message, /Softmax 'spatial' over axes 1, 2/);
     const [r] = await m.classifyPixels([new Float32Array(48).fill(0.3)], 3);
     assert.ok(Number.isFinite(r!.score));
     m.dispose();
   });
 
   it('INFERENCE_ENGINE=onnx: refused, naming the layer', async () => {
-    await assert.rejects(loadClassifier(await stepsNormalised(), {engine: 'onnx'}), (e: unknown) => {
+    await assert.rejects(loadClassifier(await spatialSoftmax(), {engine: 'onnx'}), (e: unknown) => {
       assert.ok(e instanceof UnsupportedLayerError);
-      assert.match((e as Error).message, /LayerNormalization 'steps' over axis 1, not the last/);
+      assert.match((e as Error).message, /Softmax 'spatial' over axes 1, 2/);
       return true;
     });
   });
