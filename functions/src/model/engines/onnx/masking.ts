@@ -54,11 +54,10 @@ const MERGES = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Mi
  * A layer call's outputs as the mask flows: a layer that passes the mask on keeps its input's,
  * and so does a TimeDistributed around a layer that does not read one; a merge's is the AND of
  * its inputs' or, along the steps, their concatenation (an input without one counts as all
- * steps kept); one that reads or makes a mask
- * returns what it says; a layer whose result would depend on the mask and that is not
- * translated for it is refused (tfjs serves the model); any other layer (Flatten, Reshape,
- * GlobalMaxPooling1D and Dot, whose values Keras computes without the mask, …) drops the
- * mask, as Keras and tfjs-layers do.
+ * steps kept); one that reads or makes a mask returns what it says; a layer whose result would
+ * depend on the mask and that is not translated for it (ConvLSTM2D) is refused, and the model
+ * goes to tfjs; any other layer (Flatten, Reshape, GlobalMaxPooling1D and Dot, whose values
+ * Keras computes without the mask, …) drops the mask, as Keras and tfjs-layers do.
  */
 export function maskFlow(
   b: OnnxBuilder,
