@@ -107,13 +107,14 @@ async function engineFor(
   file: KerasModelFile,
   scale: Scale,
   options: LoadOptions
-): Promise<{model: EngineModel; contract: Classifier['input']}> {
+): Promise<{model: EngineModel; contract: Classifier['input']; onnxRefusal: string | null}> {
   const choice = options.engine ?? 'auto';
+  let onnxRefusal: string | null = null;
   if (choice !== 'tfjs') {
     try {
       const graph = graphOf(file, cls => ONNX_LAYERS.has(cls) || CONTAINERS.has(cls));
       const contract = inputContractFromShape(inputShape(graph), scale);
-      return {model: await createOnnxModel(graph, contract, options.onnx, options.logger), contract};
+      return {model: await createOnnxModel(graph, contract, options.onnx, options.logger), contract, onnxRefusal: null};
     } catch (e) {
       const untranslatable = e instanceof NoOnnxTranslation || e instanceof UnsupportedLayerError;
       if (e instanceof ModelUnusableError && !untranslatable) throw e;
@@ -126,11 +127,22 @@ async function engineFor(
         engine: 'tfjs',
         onnx_fallback_reason: why,
       });
+      onnxRefusal = why;
     }
   }
   const graph = graphOf(file, await tfjsKnows());
   const contract = inputContractFromShape(inputShape(graph), scale);
-  return {model: await (options.tfjs ?? inThreadTfjs(options.logger, options.tfjsBackend))(graph, contract), contract};
+  const run = options.tfjs ?? inThreadTfjs(options.logger, options.tfjsBackend);
+  const model = await run(graph, contract).catch((e: unknown) => {
+    throw withRefusal(e, onnxRefusal);
+  });
+  return {model, contract, onnxRefusal};
+}
+
+/** A refusal by tfjs as well, completed with why ONNX Runtime did not take the model either. */
+function withRefusal(e: unknown, onnxRefusal: string | null): unknown {
+  if (!onnxRefusal || !(e instanceof UnsupportedLayerError)) return e;
+  return new UnsupportedLayerError(`${e.message} (and no ONNX translation: ${onnxRefusal})`);
 }
 
 /**
@@ -145,13 +157,15 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
     ...(options.maxParams === undefined ? {} : {maxParams: options.maxParams}),
   });
   const t1 = performance.now();
-  const {model, contract} = await engineFor(file, options.scale ?? DEFAULT_SCALE, options);
+  const {model, contract, onnxRefusal} = await engineFor(file, options.scale ?? DEFAULT_SCALE, options);
   try {
     if (model.outputWidth <= 0) throw new NotAClassifierError('model output is not a class vector [batch, classes]');
     const labels = options.labels ? matchLabels(options.labels, model.outputWidth, options.labelsSource) : null;
     const t2 = performance.now();
     const size = contract.height * contract.width * contract.channels;
-    const probe = await warmUp(model, size);
+    const probe = await warmUp(model, size).catch((e: unknown) => {
+      throw withRefusal(e, onnxRefusal);
+    });
     if (options.gate) await refuseConstantOrBroken(model, contract);
     const t3 = performance.now();
     const configName = (file.modelConfig.config as {name?: string} | null)?.name;

@@ -707,6 +707,29 @@ describe('a layer without an ONNX translation', () => {
   });
 });
 
+describe('a model neither engine runs', () => {
+  before(backend);
+
+  it('a Masking over frames into ConvLSTM2D: refused for good, with why each engine could not take it', async () => {
+    const input = tf.input({shape: [4, 4, 3]});
+    const frames = apply(L.reshape({targetShape: [3, 4, 4, 1]}), apply(L.permute({dims: [3, 1, 2]}), input));
+    const seq = apply(
+      L.convLstm2d({filters: 2, kernelSize: 3, name: 'seq'}),
+      apply(L.masking({maskValue: 0, name: 'blank'}), frames)
+    );
+    const out = apply(L.dense({units: 3, activation: 'softmax'}), apply(L.flatten({}), seq));
+    const bytes = await writeKerasH5(tf.model({inputs: input, outputs: out}));
+    await assert.rejects(loadClassifier(bytes, {engine: 'auto'}), (e: unknown) => {
+      assert.ok(e instanceof UnsupportedLayerError, String(e));
+      assert.match(
+        (e as Error).message,
+        /^tfjs \(\w+\) cannot run this model: .+ \(and no ONNX translation: Masking 'blank' on a rank-5 input\)$/
+      );
+      return true;
+    });
+  });
+});
+
 describe('windowPads: TensorFlow padding rules', () => {
   const cases: Array<[string, number[], number[], number[], number[], string, number[], number[]]> = [
     // name, input, kernel, strides, dilations, padding → out, pads [begin…, end…]
