@@ -152,6 +152,11 @@ export class BadOutputError extends PermanentError {
  */
 export class ModelUnavailableError extends Error {}
 
+/** Whether an error message says memory ran out (transient: another instance, or later, may have it). */
+export function isOutOfMemory(message: string): boolean {
+  return /out of memory|\boom\b|alloc/i.test(message);
+}
+
 /**
  * The inference engine failed, not the model: a worker thread died, was replaced or could not
  * start, the pool was closed. Transient. Any other failure of a model on its warm-up input is

@@ -3,7 +3,13 @@
  * recordModel's gate, probe images that tell a classifier from a constant or broken network.
  * Engine-neutral: they run the engine's raw predict.
  */
-import {EngineUnavailableError, isPermanent, NotAClassifierError, UnsupportedLayerError} from '../core/errors.js';
+import {
+  EngineUnavailableError,
+  isOutOfMemory,
+  isPermanent,
+  NotAClassifierError,
+  UnsupportedLayerError,
+} from '../core/errors.js';
 import type {Classifier} from '../core/ports.js';
 import type {EngineModel} from './engines/engine.js';
 
@@ -19,7 +25,7 @@ export async function warmUp(model: EngineModel, size: number): Promise<Float32A
     probe = await model.predict(new Float32Array(size).fill(0.5), 1);
   } catch (e) {
     const why = (e as Error).message?.split('\n')[0] ?? String(e);
-    if (isPermanent(e) || e instanceof EngineUnavailableError || /out of memory|\boom\b|alloc/i.test(why)) throw e;
+    if (isPermanent(e) || e instanceof EngineUnavailableError || isOutOfMemory(why)) throw e;
     throw new UnsupportedLayerError(`${model.engine} (${model.backend}) cannot run this model: ${why}`);
   }
   if (probe.some(v => !Number.isFinite(v)))

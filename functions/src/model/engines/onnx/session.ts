@@ -9,11 +9,13 @@
  * under a fractional vCPU quota. `npm run bench` measures the alternatives.
  */
 import type {InferenceSession as Session} from 'onnxruntime-node';
+import {isOutOfMemory} from '../../../core/errors.js';
 import type {Logger} from '../../../core/log.js';
 import type {InputContract} from '../../../core/ports.js';
 import type {KerasGraph} from '../../keras/graph.js';
 import {availableCores, cpuQuota} from '../cores.js';
 import type {EngineModel} from '../engine.js';
+import {NoOnnxTranslation} from './builder.js';
 import {kerasToOnnx} from './translate.js';
 
 /** How ONNX Runtime runs. */
@@ -87,7 +89,10 @@ export function sessionOptions(options: OnnxOptions = {}): Session.SessionOption
   };
 }
 
-/** Translates and loads a graph into ONNX Runtime. Throws NoOnnxTranslation where a layer has none. */
+/**
+ * Translates and loads a graph into ONNX Runtime. Throws NoOnnxTranslation where a layer has
+ * none, or where ONNX Runtime will not load the translated graph.
+ */
 export async function createOnnxModel(
   graph: KerasGraph,
   contract: InputContract,
@@ -96,7 +101,12 @@ export async function createOnnxModel(
 ): Promise<EngineModel & {readonly onnxBytes: number}> {
   const translated = kerasToOnnx(graph, contract);
   const {InferenceSession, Tensor} = await loadOrt(logger, options);
-  const session = await InferenceSession.create(translated.bytes, sessionOptions(options));
+  const session = await InferenceSession.create(translated.bytes, sessionOptions(options)).catch((e: unknown) => {
+    // A graph ONNX Runtime will not load (its shape inference disagrees with the weights, say)
+    // is this translation's limit for the model: tfjs gets it, as for a layer without one.
+    const why = (e as Error).message?.split('\n')[0] ?? String(e);
+    throw isOutOfMemory(why) ? e : new NoOnnxTranslation(`ONNX Runtime refused the translated graph: ${why}`);
+  });
   const outputWidth = translated.outputShape.length === 1 ? translated.outputShape[0]! : -1;
   const dims = [contract.height, contract.width, contract.channels];
   let disposed = false;

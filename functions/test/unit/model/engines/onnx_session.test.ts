@@ -1,9 +1,17 @@
 /**
  * The ONNX Runtime session options an instance gets: threads and spinning by default and
- * as configured (INFERENCE_THREADS, ORT_SPIN), and what the engine's log line says of them.
+ * as configured (INFERENCE_THREADS, ORT_SPIN), and what the engine's log line says of them;
+ * and a graph ONNX Runtime will not load.
  */
 import assert from 'node:assert/strict';
 import {describe, it} from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import {inputContractFromShape} from '../../../../src/model/contract.js';
+import {NoOnnxTranslation} from '../../../../src/model/engines/onnx/builder.js';
+import {createOnnxModel} from '../../../../src/model/engines/onnx/session.js';
+import {readKerasH5} from '../../../../src/model/keras/h5_reader.js';
+import {graphOf} from '../../../../src/model/loader.js';
+import {writeKerasH5} from '../../../../../scripts/lib/keras_writer.js';
 import {availableCores, cpuQuota} from '../../../../src/model/engines/cores.js';
 import {defaultThreads, sessionOptions, spins} from '../../../../src/model/engines/onnx/session.js';
 
@@ -36,5 +44,27 @@ describe('ONNX Runtime session options', () => {
     for (const spin of [undefined, 'on', 'off', 'auto'] as const) {
       assert.equal(spins({spin}), spinning(sessionOptions({spin})) === '1', String(spin));
     }
+  });
+});
+
+describe('createOnnxModel', () => {
+  it('a translated graph ONNX Runtime will not load is this translation’s limit (NoOnnxTranslation: tfjs gets the model), naming why', async () => {
+    const x = tf.input({shape: [2, 2, 1]});
+    const y = tf.layers.dense({units: 3, activation: 'softmax', name: 'head'}).apply(tf.layers.flatten({}).apply(x));
+    const model = tf.model({inputs: x, outputs: y as tf.SymbolicTensor});
+    const graph = graphOf(await readKerasH5(Buffer.from(await writeKerasH5(model))), () => true);
+    model.dispose();
+    // A kernel for 5 inputs where the layer receives 4: ORT's shape inference refuses the graph.
+    const head = graph.layers.find(l => l.name === 'head')!;
+    const kernel = head.weights[0]!;
+    (head.weights as Array<typeof kernel>)[0] = {...kernel, shape: [5, 3], values: new Float32Array(15).fill(0.1)};
+    await assert.rejects(
+      createOnnxModel(graph, inputContractFromShape([null, 2, 2, 1], '0,1'), {threads: 1}),
+      (e: unknown) => {
+        assert.ok(e instanceof NoOnnxTranslation, String(e));
+        assert.match((e as Error).message, /^ONNX Runtime refused the translated graph: .*head.*ShapeInferenceError/);
+        return true;
+      }
+    );
   });
 });
