@@ -117,6 +117,11 @@ export class OnnxBuilder {
     );
   }
 
+  /** The op type of the node that writes value `name` (undefined for an input or initializer). */
+  producer(name: string): string | undefined {
+    return this.nodes.find(n => n.output?.includes(name))?.opType ?? undefined;
+  }
+
   /** Adds a node with one output and returns the output's name. */
   op(type: string, inputs: readonly string[], hint: string, attributes: Attribute[] = []): string {
     const output = this.fresh(hint);

@@ -590,6 +590,20 @@ const CASES: Case[] = [
       );
     },
   },
+  ...(['valid', 'same'] as const).map((padding): Case => ({
+    name: `ZeroPadding2D → MaxPooling2D ${padding} over negative values: the padded zeros win, as in Keras (ORT would fold the zero Pad into MaxPool, as -inf)`,
+    shape: [5, 6, 1],
+    build: x => {
+      const negative = apply(L.rescaling({scale: -1, offset: -0.5}), x);
+      // valid: fused, the pads stay under the window and the answer changes; same: they reach it.
+      const edges: [[number, number], [number, number]] = [
+        [1, 0],
+        [0, padding === 'valid' ? 1 : 2],
+      ];
+      const padded = apply(L.zeroPadding2d({padding: edges}), negative);
+      return apply(L.maxPooling2d({poolSize: padding === 'valid' ? 2 : 3, strides: 2, padding}), padded);
+    },
+  })),
   {
     name: 'Reshape, Permute, RepeatVector',
     shape: [4, 4, 3],
