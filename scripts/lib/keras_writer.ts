@@ -12,6 +12,19 @@ export const WRITTEN_KERAS_VERSION = '2.13.1';
 
 let counter = 0;
 
+/**
+ * tfjs-layers leaves SeparableConv2D's `depth_multiplier` out of its config (its weights still
+ * have it), where Keras writes it: put it back, so that the file says what Keras' would.
+ */
+function restoreDepthMultipliers(model: tf.LayersModel, config: unknown): void {
+  const layers = (config as {layers?: Array<{class_name: string; config: Record<string, unknown>}>}).layers ?? [];
+  for (const l of layers) {
+    if (l.class_name !== 'SeparableConv2D' || 'depth_multiplier' in l.config) continue;
+    const layer = model.getLayer(String(l.config['name'])) as unknown as {depthMultiplier?: number};
+    if (layer.depthMultiplier !== undefined) l.config['depth_multiplier'] = layer.depthMultiplier;
+  }
+}
+
 /** Serialises `model` to the bytes of a Keras `.h5` file. */
 export async function writeKerasH5(model: tf.LayersModel): Promise<Uint8Array> {
   const h5 = await import('h5wasm');
@@ -23,6 +36,7 @@ export async function writeKerasH5(model: tf.LayersModel): Promise<Uint8Array> {
     const topology = model.toJSON(null, false) as unknown as {class_name: string; config: unknown};
     // tfjs calls a functional model 'Model'; Keras 2.4+ writes 'Functional'.
     const config = {...topology, class_name: topology.class_name === 'Model' ? 'Functional' : topology.class_name};
+    restoreDepthMultipliers(model, config.config);
     out.create_attribute('model_config', JSON.stringify(config));
     out.create_attribute('keras_version', WRITTEN_KERAS_VERSION);
     out.create_attribute('backend', 'tensorflow');

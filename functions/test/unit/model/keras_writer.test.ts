@@ -7,6 +7,9 @@ import {WRITTEN_KERAS_VERSION, writeKerasH5} from '../../../../scripts/lib/keras
 import {mobileNetV2, mobileNetV2H5, multiplyAdds} from '../../../../scripts/lib/mobilenet_v2.js';
 import {backend, load} from '../../helpers/models.js';
 
+const layersOf = (file: Awaited<ReturnType<typeof readKerasH5>>): unknown =>
+  (file.modelConfig.config as {layers?: unknown} | null)?.layers;
+
 describe('writeKerasH5', () => {
   before(backend);
 
@@ -36,6 +39,26 @@ describe('writeKerasH5', () => {
     const [got] = await loaded.classifyPixels([image], 5);
     for (const t of got!.top_k) assert.ok(Math.abs(t.score - want[t.index]!) < 1e-5, `class ${t.index}`);
     loaded.dispose();
+    original.dispose();
+  });
+
+  it('writes SeparableConv2D’s depth_multiplier, which tfjs-layers’ own config leaves out: both engines load it', async () => {
+    const input = tf.input({shape: [6, 6, 3]});
+    const sep = tf.layers.separableConv2d({filters: 2, kernelSize: 3, depthMultiplier: 2, name: 'sep'}).apply(input);
+    const flat = tf.layers.flatten({}).apply(sep) as tf.SymbolicTensor;
+    const out = tf.layers.dense({units: 4, activation: 'softmax'}).apply(flat) as tf.SymbolicTensor;
+    const original = tf.model({inputs: input, outputs: out});
+    const bytes = await writeKerasH5(original);
+    const layers = layersOf(await readKerasH5(bytes)) as Array<{config: Record<string, unknown>}>;
+    assert.equal(layers.find(l => l.config['name'] === 'sep')?.config['depth_multiplier'], 2);
+    const image = Float32Array.from({length: 6 * 6 * 3}, (_, i) => (i % 7) / 7);
+    const want = tf.tidy(() => (original.predict(tf.tensor4d(image, [1, 6, 6, 3])) as tf.Tensor).dataSync());
+    for (const engine of ['onnx', 'tfjs'] as const) {
+      const loaded = await load(bytes, {engine});
+      const [got] = await loaded.classifyPixels([image], 4);
+      for (const t of got!.top_k) assert.ok(Math.abs(t.score - want[t.index]!) < 1e-5, `${engine}: class ${t.index}`);
+      loaded.dispose();
+    }
     original.dispose();
   });
 
