@@ -106,8 +106,25 @@ function toInput(batch: Float32Array, count: number, input: InputContract): tf.T
   }
 }
 
+/**
+ * Options tfjs-layers takes but does not compute. Its DepthwiseConv2D drops `dilation_rate`
+ * (it passes none to the op), so a dilated one (DeepLab's backbones) would answer wrongly,
+ * silently: refused here, ONNX Runtime runs it.
+ */
+function refuseIgnoredOptions(graph: KerasGraph): void {
+  for (const l of graph.layers) {
+    const dilation = [l.config['dilation_rate'] ?? 1].flat().map(Number);
+    if (l.className === 'DepthwiseConv2D' && dilation.some(d => d !== 1)) {
+      throw new UnsupportedLayerError(
+        `DepthwiseConv2D '${l.name}' with dilation_rate ${dilation.join('x')}: tfjs-layers ignores it and would answer wrongly`
+      );
+    }
+  }
+}
+
 /** Builds the graph in tfjs-layers on this thread's backend. */
 export async function createTfjsModel(graph: KerasGraph, input: InputContract): Promise<EngineModel> {
+  refuseIgnoredOptions(graph);
   let model: tf.LayersModel;
   try {
     const topology = toTopology(graph) as unknown as tf.io.ModelJSON['modelTopology'];

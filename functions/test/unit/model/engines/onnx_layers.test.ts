@@ -605,6 +605,31 @@ const CASES: Case[] = [
     },
   })),
   {
+    name: 'DepthwiseConv2D with dilation 2, kernel 3 and kernel 2 × 2 channels (tfjs-layers ignores the dilation: the reference is tfjs-core’s dilated op)',
+    shape: [8, 9, 3],
+    build: x => {
+      // 'same' only: tfjs-layers sizes a valid one's output without the dilation, so a head built
+      // here on it would not fit the real output.
+      const k3 = apply(L.depthwiseConv2d({kernelSize: 3, dilationRate: 2, padding: 'same', name: 'k3'}), x);
+      const k2 = apply(
+        L.depthwiseConv2d({kernelSize: 2, dilationRate: 2, depthMultiplier: 2, padding: 'same', name: 'k2'}),
+        x
+      );
+      return apply(L.concatenate({}), [apply(L.flatten({}), k3), apply(L.flatten({}), k2)]);
+    },
+    expected: (m, data) =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(data, [1, 8, 9, 3]);
+        const dilated = (name: string) => {
+          const [kernel, bias] = m.getLayer(name).getWeights() as [tf.Tensor4D, tf.Tensor1D];
+          return tf.add(tf.depthwiseConv2d(x, kernel, 1, 'same', 'NHWC', 2), bias).flatten();
+        };
+        const features = tf.concat([dilated('k3'), dilated('k2')]).reshape([1, -1]);
+        const head = m.layers.at(-1)!;
+        return (head.apply(features) as tf.Tensor).dataSync() as Float32Array;
+      }),
+  },
+  {
     name: 'Reshape, Permute, RepeatVector',
     shape: [4, 4, 3],
     build: x => {
@@ -716,6 +741,25 @@ describe('a layer without an ONNX translation', () => {
     await assert.rejects(loadClassifier(await spatialSoftmax(), {engine: 'onnx'}), (e: unknown) => {
       assert.ok(e instanceof UnsupportedLayerError);
       assert.match((e as Error).message, /Softmax 'spatial' over axes 1, 2/);
+      return true;
+    });
+  });
+});
+
+describe('a dilated DepthwiseConv2D, whose dilation tfjs-layers ignores', () => {
+  before(backend);
+
+  it('auto: ONNX Runtime serves it; INFERENCE_ENGINE=tfjs: refused, naming the layer, not answered wrongly', async () => {
+    const input = tf.input({shape: [8, 8, 3]});
+    const dw = apply(L.depthwiseConv2d({kernelSize: 3, dilationRate: 2, padding: 'same', name: 'atrous'}), input);
+    const out = apply(L.dense({units: 3, activation: 'softmax'}), apply(L.globalAveragePooling2d({}), dw));
+    const bytes = await writeKerasH5(tf.model({inputs: input, outputs: out}));
+    const auto = await loadClassifier(bytes, {engine: 'auto'});
+    assert.equal(auto.engine, 'onnx');
+    auto.dispose();
+    await assert.rejects(loadClassifier(bytes, {engine: 'tfjs'}), (e: unknown) => {
+      assert.ok(e instanceof UnsupportedLayerError, String(e));
+      assert.match((e as Error).message, /DepthwiseConv2D 'atrous' with dilation_rate 2x2: tfjs-layers ignores it/);
       return true;
     });
   });
