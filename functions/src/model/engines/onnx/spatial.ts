@@ -149,10 +149,11 @@ export function convolution(b: OnnxBuilder, layer: GraphLayer, v: Value): Value 
  * MaxPooling/AveragePooling 1D and 2D. TensorFlow's average excludes padding: so does ONNX's
  * with count_include_pad 0; its max ignores padding, as ONNX's MaxPool pads do (-inf).
  *
- * ONNX Runtime's PadFusion folds a zero Pad before a MaxPool into the MaxPool's pads, which
- * changes the result wherever a window's values are all negative (the padded zeros no longer
- * win) and fails the session where the pads then reach the window's size. It leaves alone a
- * MaxPool that also returns its indices, so a MaxPool reading a Pad asks for them (unused).
+ * ONNX Runtime's PadFusion folds a zero Pad before a pooling into the pooling's pads: into a
+ * MaxPool that changes the result wherever a window's values are all negative (the padded
+ * zeros no longer win), and into either it fails the session once the pads reach the window.
+ * It leaves alone a pooling whose padding is `auto_pad`, so a pooling reading a Pad says its
+ * padding that way: VALID, or SAME_UPPER, which is TensorFlow's `same` (the extra one after).
  */
 export function pooling(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
   const s = spatialInput(b, layer, v);
@@ -161,15 +162,17 @@ export function pooling(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
   const strides = perAxis(layer.config['strides'] ?? layer.config['pool_size'], rank, 2);
   const ones = Array<number>(rank).fill(1);
   const {out, pads} = windowPads(s.spatial, size, strides, ones, String(layer.config['padding'] ?? 'valid'));
-  const attributes = [attr.ints('kernel_shape', size), attr.ints('strides', strides), attr.ints('pads', pads)];
-  if (!layer.className.startsWith('Max')) {
-    const y = b.op('AveragePool', [s.x], layer.name, [...attributes, attr.int('count_include_pad', 0)]);
-    return s.wrap(y, out, s.channels);
-  }
-  const y =
+  const padding =
     b.producer(s.x) === 'Pad'
-      ? b.opMany('MaxPool', [s.x], layer.name, 2, attributes)[0]!
-      : b.op('MaxPool', [s.x], layer.name, attributes);
+      ? attr.str('auto_pad', pads.some(p => p !== 0) ? 'SAME_UPPER' : 'VALID')
+      : attr.ints('pads', pads);
+  const max = layer.className.startsWith('Max');
+  const y = b.op(max ? 'MaxPool' : 'AveragePool', [s.x], layer.name, [
+    attr.ints('kernel_shape', size),
+    attr.ints('strides', strides),
+    padding,
+    ...(max ? [] : [attr.int('count_include_pad', 0)]),
+  ]);
   return s.wrap(y, out, s.channels);
 }
 

@@ -590,20 +590,23 @@ const CASES: Case[] = [
       );
     },
   },
-  ...(['valid', 'same'] as const).map((padding): Case => ({
-    name: `ZeroPadding2D → MaxPooling2D ${padding} over negative values: the padded zeros win, as in Keras (ORT would fold the zero Pad into MaxPool, as -inf)`,
-    shape: [5, 6, 1],
-    build: x => {
-      const negative = apply(L.rescaling({scale: -1, offset: -0.5}), x);
-      // valid: fused, the pads stay under the window and the answer changes; same: they reach it.
-      const edges: [[number, number], [number, number]] = [
-        [1, 0],
-        [0, padding === 'valid' ? 1 : 2],
-      ];
-      const padded = apply(L.zeroPadding2d({padding: edges}), negative);
-      return apply(L.maxPooling2d({poolSize: padding === 'valid' ? 2 : 3, strides: 2, padding}), padded);
-    },
-  })),
+  ...(['Max', 'Average'] as const).flatMap(pool =>
+    (['valid', 'same'] as const).map((padding): Case => ({
+      name: `ZeroPadding2D → ${pool}Pooling2D ${padding} over negative values, as in Keras (ORT would fold the zero Pad into the pooling${pool === 'Max' ? ', as -inf' : ''})`,
+      shape: [5, 6, 1],
+      build: x => {
+        const negative = apply(L.rescaling({scale: -1, offset: -0.5}), x);
+        // Fused, these pads stay under a 2-wide window (MaxPool answered differently) or reach it (refused).
+        const edges: [[number, number], [number, number]] = [
+          [1, 0],
+          [0, padding === 'valid' && pool === 'Max' ? 1 : 2],
+        ];
+        const padded = apply(L.zeroPadding2d({padding: edges}), negative);
+        const args = {poolSize: 2, strides: 2, padding};
+        return apply(pool === 'Max' ? L.maxPooling2d(args) : L.averagePooling2d(args), padded);
+      },
+    }))
+  ),
   {
     name: 'DepthwiseConv2D with dilation 2, kernel 3 and kernel 2 × 2 channels (tfjs-layers ignores the dilation: the reference is tfjs-core’s dilated op)',
     shape: [8, 9, 3],
