@@ -16,7 +16,8 @@ import {activation, clip} from './activations.js';
 import {convLstm2d} from './conv_recurrent.js';
 import {layerNormalization} from './normalization.js';
 import {centerCrop, kerasResize, upSampling} from './resize.js';
-import {convolution, convTranspose, globalPooling, padOrCrop, pooling} from './spatial.js';
+import {convolution, globalPooling, padOrCrop, pooling} from './spatial.js';
+import {convTranspose} from './transposed.js';
 
 /** Layers that are the identity at inference. */
 const IDENTITY = new Set([
