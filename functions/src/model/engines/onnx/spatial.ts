@@ -1,10 +1,12 @@
 /**
- * Keras' spatial layers (convolutions, pooling, padding, cropping; resizing is in resize.ts) as ONNX
- * ops on channels-first storage. Padding follows TensorFlow exactly: `same` gives
- * `ceil(in / stride)` outputs and pads `total = max((out - 1) * stride + span - in, 0)`
- * with the smaller half first (`floor(total / 2)` before, the rest after); `valid` pads
- * nothing; `causal` (Conv1D) pads `span - 1` before. Pads are written out explicitly
- * rather than as `auto_pad`, so what runs is what this comment says.
+ * Keras' spatial layers (convolutions, pooling, padding, cropping; resizing is in resize.ts,
+ * the transposed convolutions in transposed.ts) as ONNX ops on channels-first storage. Padding
+ * follows TensorFlow exactly: `same` gives `ceil(in / stride)` outputs and pads
+ * `total = max((out - 1) * stride + span - in, 0)` with the smaller half first
+ * (`floor(total / 2)` before, the rest after); `valid` pads nothing; `causal` (Conv1D) pads
+ * `span - 1` before. Pads are written out explicitly rather than as `auto_pad`, so what runs
+ * is what this comment says; the one exception is a pooling that reads a Pad ({@link pooling}),
+ * whose SAME_UPPER is that same rule.
  */
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {producerRoles} from '../../keras/fold.js';
