@@ -65,7 +65,7 @@ export const DEFAULT_PREPROCESS: PreprocessOptions = {
 /** Raster formats accepted. SVG and PDF are refused: they are programs, not photos. */
 const ALLOWED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif', 'jp2']);
 
-/** A preprocessed image. */
+/** A sharp failure as the permanent ImageError its message names: pixel cap, format, timeout or damage. */
 function decodeError(e: unknown): ImageError {
   const message = (e as Error).message ?? String(e);
   if (/pixel limit/i.test(message))
