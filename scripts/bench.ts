@@ -160,11 +160,14 @@ async function flopShare(bytes: Uint8Array, image: Float32Array, flop: number, p
       model_ms: round(mid.model_ms, 2),
       peak_gflops: round(mid.peak_gflops, 1),
       limit_ms: round(mid.limit_ms, 2),
-      ratio: round(mid.ratio, 2),
+      // Three digits: at two, 1.504 would print as 1.5 and read as within 1.5×.
+      ratio: round(mid.ratio, 3),
     },
+    /** The median pair's ratio unrounded: what the target is judged on. */
+    exact_ratio: mid.ratio,
     ratio_range: span(
       rows.map(r => r.ratio),
-      2
+      3
     ),
     peak_gflops_range: span(
       rows.map(r => r.peak_gflops),
@@ -301,6 +304,7 @@ async function main(): Promise<void> {
     preRounds.push(pre);
   }
   const pre = preRounds.reduce((best, r) => (median(r) < median(best) ? r : best));
+  const preMedian = median(pre);
   const inFlight = availableCores();
   const parallelRounds = values.quick ? 3 : 10;
   const parallelStart = performance.now();
@@ -310,7 +314,7 @@ async function main(): Promise<void> {
     })
   );
   const preprocess = {
-    median_ms: round(median(pre), 2),
+    median_ms: round(preMedian, 2),
     p90_ms: round(pct(pre, 90), 2),
     round_medians_ms: preRounds.map(r => round(median(r), 2)),
     photos: pics.length,
@@ -399,7 +403,7 @@ async function main(): Promise<void> {
     target(
       'MobileNetV2 raw batch 1, 1 thread: within 1.5× of the FLOP-rate limit',
       `${share.median_pair.model_ms} ms vs limit ${share.median_pair.limit_ms} ms (${share.median_pair.ratio}×, the median of ${share.pairs} pairs a second apart; range ${share.ratio_range.join('–')}×)`,
-      share.median_pair.ratio <= 1.5
+      share.exact_ratio <= 1.5
     ),
     target(
       'handler throughput at concurrency ≥ 4: ONNX ≥ 3× the wasm pool',
@@ -413,7 +417,7 @@ async function main(): Promise<void> {
       `${sw.failed} failed, ${sw.old_model_after_load} old`,
       sw.failed === 0 && sw.old_model_after_load === 0
     ),
-    target('preprocessing ≤ 3 ms per photo (median)', `${preprocess.median_ms} ms`, preprocess.median_ms <= 3),
+    target('preprocessing ≤ 3 ms per photo (median)', `${preprocess.median_ms} ms`, preMedian <= 3),
   ];
   table('targets', Object.fromEntries(targets.map(t => [t.figure, {value: t.value, met: t.met ? 'met' : 'MISSED'}])));
 
