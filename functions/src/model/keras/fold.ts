@@ -29,9 +29,13 @@ export function batchNormRoles(config: Record<string, unknown>): string[] {
   ];
 }
 
-/** Per-channel `[s, t]` of a BatchNormalization layer (see the module comment). */
-export function batchNormAffine(layer: GraphLayer): {scale: Float32Array; shift: Float32Array} {
-  const w = weightsByRole(layer, batchNormRoles(layer.config));
+/**
+ * Per-channel `[s, t]` of a BatchNormalization layer (see the module comment); `channels`,
+ * where the caller knows them, is what each weight's length must be.
+ */
+export function batchNormAffine(layer: GraphLayer, channels = NaN): {scale: Float32Array; shift: Float32Array} {
+  const roles = batchNormRoles(layer.config);
+  const w = weightsByRole(layer, roles, Object.fromEntries(roles.map(r => [r, [channels]])));
   const mean = w.get('moving_mean')!.values;
   const variance = w.get('moving_variance')!.values;
   const gamma = w.get('gamma')?.values;

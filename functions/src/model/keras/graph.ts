@@ -220,8 +220,17 @@ export function toTopology(graph: KerasGraph): ModelEntry {
  * stored name where the names say it, else by position in `roles` (Keras' order).
  * Roles the layer does not have (no bias, BatchNormalization without scale) are left out
  * of `roles` by the caller.
+ *
+ * `shapes`: the shape the layer's config and input give each role's weight (a size the
+ * config does not state, NaN, matches any). A stored weight of another shape is a
+ * WeightMismatchError, as tfjs' `setWeights` finds it, instead of a graph that ONNX Runtime
+ * refuses or that reads past its weights.
  */
-export function weightsByRole(layer: GraphLayer, roles: readonly string[]): Map<string, StoredWeight> {
+export function weightsByRole(
+  layer: GraphLayer,
+  roles: readonly string[],
+  shapes: Readonly<Record<string, readonly number[]>> = {}
+): Map<string, StoredWeight> {
   if (layer.weights.length !== roles.length) {
     throw new WeightMismatchError(
       `layer '${layer.name}' (${layer.className}) needs ${roles.length} weights (${roles.join(', ')}) but the file has ${layer.weights.length}`
@@ -231,6 +240,14 @@ export function weightsByRole(layer: GraphLayer, roles: readonly string[]): Map<
   const lastPart = (w: StoredWeight) => w.name.replace(/:\d+$/, '').split('/').at(-1);
   const named = roles.every(role => layer.weights.filter(w => lastPart(w) === role).length === 1);
   roles.forEach((role, i) => out.set(role, named ? layer.weights.find(w => lastPart(w) === role)! : layer.weights[i]!));
+  for (const [role, want] of Object.entries(shapes)) {
+    const got = out.get(role);
+    if (!got || (got.shape.length === want.length && want.every((d, i) => Number.isNaN(d) || d === got.shape[i])))
+      continue;
+    throw new WeightMismatchError(
+      `layer '${layer.name}' (${layer.className}): weight ${got.name} has shape [${got.shape.join(',')}] but the layer needs [${want.map(d => (Number.isNaN(d) ? '?' : d)).join(',')}]`
+    );
+  }
   return out;
 }
 

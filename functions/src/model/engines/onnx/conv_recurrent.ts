@@ -32,7 +32,8 @@ export function convLstm2d(b: OnnxBuilder, layer: GraphLayer, input: Value): Val
   const recurrentPads = windowPads(out, k, [1, 1], [1, 1], 'same').pads;
   const w = weightsByRole(
     layer,
-    c['use_bias'] === false ? ['kernel', 'recurrent_kernel'] : ['kernel', 'recurrent_kernel', 'bias']
+    c['use_bias'] === false ? ['kernel', 'recurrent_kernel'] : ['kernel', 'recurrent_kernel', 'bias'],
+    {kernel: [...k, channels, 4 * filters], recurrent_kernel: [...k, filters, 4 * filters], bias: [4 * filters]}
   );
   const kernel = w.get('kernel')!;
   const recurrent = w.get('recurrent_kernel')!;

@@ -41,9 +41,9 @@ function affine(b: OnnxBuilder, v: Value, axis: number, scale: Float32Array, shi
 function dense(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
   const v = b.toKeras(input);
   const roles = layer.config['use_bias'] === false ? ['kernel'] : ['kernel', 'bias'];
-  const w = weightsByRole(layer, roles);
+  const units = Number(layer.config['units']);
+  const w = weightsByRole(layer, roles, {kernel: [v.shape.at(-1)!, units], bias: [units]});
   const kernel = w.get('kernel')!;
-  const units = kernel.shape.at(-1)!;
   const k = b.floats(`${layer.name}/kernel`, kernel.values, kernel.shape);
   const bias = w.get('bias');
   const bName = bias ? b.floats(`${layer.name}/bias`, bias.values, [units]) : null;
@@ -53,7 +53,7 @@ function dense(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
     y = b.op('MatMul', [v.name, k], `${layer.name}/matmul`);
     if (bName) y = b.op('Add', [y, bName], layer.name);
   }
-  return {name: y, shape: [...v.shape.slice(0, -1), units], storage: 'keras'};
+  return {name: y, shape: [...v.shape.slice(0, -1), kernel.shape.at(-1)!], storage: 'keras'};
 }
 
 /** Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate. */
@@ -152,8 +152,9 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
     case 'HardActivation': // Keras 3's hard_sigmoid or hard_swish (keras/layer_substitutions.ts)
       return activation(b, c['kind'] === 'hardswish' ? 'hardSwish' : 'hardSigmoid3', v, layer.name);
     case 'BatchNormalization': {
-      const {scale, shift} = batchNormAffine(layer);
-      return affine(b, v, Number(c['axis'] ?? -1), scale, shift, layer.name);
+      const axis = Number(c['axis'] ?? -1);
+      const {scale, shift} = batchNormAffine(layer, v.shape.at(axis < 0 ? axis : axis - 1) ?? NaN);
+      return affine(b, v, axis, scale, shift, layer.name);
     }
     case 'ReLU': {
       const max = c['max_value'];

@@ -20,10 +20,13 @@ export function layerNormalization(b: OnnxBuilder, layer: GraphLayer, input: Val
   // γ and β broadcast: the normalised axes' sizes, 1 elsewhere (batch axis left out).
   const dims = k.shape.map((d, i) => (axes.includes(i + 1) ? d : 1));
   const size = axes.reduce((n, a) => n * k.shape[a - 1]!, 1);
-  const w = weightsByRole(layer, [
-    ...(c['scale'] !== false ? ['gamma'] : []),
-    ...(c['center'] !== false ? ['beta'] : []),
-  ]);
+  // Keras stores γ and β as the normalised axes' sizes, in the order its config lists them.
+  const stored = ([c['axis'] ?? -1].flat() as number[]).map(a => k.shape[(a < 0 ? a + rank : a) - 1] ?? NaN);
+  const w = weightsByRole(
+    layer,
+    [...(c['scale'] !== false ? ['gamma'] : []), ...(c['center'] !== false ? ['beta'] : [])],
+    {gamma: stored, beta: stored}
+  );
   const gamma = w.get('gamma')?.values ?? new Float32Array(size).fill(1);
   const beta = w.get('beta')?.values ?? new Float32Array(size);
   const epsilon = Number(c['epsilon'] ?? 1e-3);

@@ -60,7 +60,9 @@ export function dot(b: OnnxBuilder, layer: GraphLayer, inputs: readonly Value[])
  */
 export function embedding(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
   const v = b.toKeras(input);
-  const table = weightsByRole(layer, ['embeddings']).get('embeddings')!;
+  const table = weightsByRole(layer, ['embeddings'], {
+    embeddings: [Number(layer.config['input_dim']), Number(layer.config['output_dim'])],
+  }).get('embeddings')!;
   const [rows, width] = table.shape as [number, number];
   const ints = b.op('Cast', [v.name], `${layer.name}/indices`, [attr.int('to', 7)]); // INT64
   const lo = b.ints(`${layer.name}/first`, [0], []);

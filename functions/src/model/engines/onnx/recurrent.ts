@@ -75,11 +75,15 @@ export function direction(layer: GraphLayer, features: number): Direction {
     throw new NoOnnxTranslation(`${layer.className} '${layer.name}' inside a recurrent wrapper`);
   const order = kind === 'LSTM' ? [0, 3, 1, 2] : kind === 'GRU' ? [0, 1, 2] : [0];
   const useBias = c['use_bias'] !== false;
-  const w = weightsByRole(layer, useBias ? ['kernel', 'recurrent_kernel', 'bias'] : ['kernel', 'recurrent_kernel']);
   const n = order.length * units;
+  const resetAfter = kind === 'GRU' && c['reset_after'] === true;
+  const w = weightsByRole(layer, useBias ? ['kernel', 'recurrent_kernel', 'bias'] : ['kernel', 'recurrent_kernel'], {
+    kernel: [features, n],
+    recurrent_kernel: [units, n],
+    bias: resetAfter ? [2, n] : [n],
+  });
   const B = new Float32Array(2 * n);
   const stored = w.get('bias')?.values;
-  const resetAfter = kind === 'GRU' && c['reset_after'] === true;
   if (stored) {
     // GRU reset_after stores [2, 3 · units]: the input bias row, then the recurrent one.
     B.set(reorderBias(stored.subarray(0, n), units, order), 0);

@@ -106,8 +106,16 @@ export function onnxKernel(values: Float32Array, shape: readonly number[], depth
 export function convolution(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
   const s = spatialInput(b, layer, v);
   const rank = s.spatial.length;
-  const w = weightsByRole(layer, producerRoles(layer));
   const depthwise = layer.className === 'DepthwiseConv2D' || layer.className === 'SeparableConv2D';
+  const size = perAxis(layer.config['kernel_size'], rank, NaN);
+  const filters = Number(layer.config['filters']);
+  const multiplier = Number(layer.config['depth_multiplier'] ?? 1);
+  const w = weightsByRole(layer, producerRoles(layer), {
+    kernel: [...size, s.channels, filters],
+    depthwise_kernel: [...size, s.channels, multiplier],
+    pointwise_kernel: [...size.map(() => 1), s.channels * multiplier, filters],
+    bias: [layer.className === 'DepthwiseConv2D' ? s.channels * multiplier : filters],
+  });
   const kernel = w.get(depthwise ? 'depthwise_kernel' : 'kernel')!;
   const k = kernel.shape.slice(0, rank);
   const strides = perAxis(layer.config['strides'], rank, 1);

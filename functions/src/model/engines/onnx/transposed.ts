@@ -14,7 +14,11 @@ import {perAxis, spatialInput} from './spatial.js';
 export function convTranspose(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
   const s = spatialInput(b, layer, v);
   const rank = s.spatial.length;
-  const w = weightsByRole(layer, layer.config['use_bias'] === false ? ['kernel'] : ['kernel', 'bias']);
+  const filters = Number(layer.config['filters']);
+  const w = weightsByRole(layer, layer.config['use_bias'] === false ? ['kernel'] : ['kernel', 'bias'], {
+    kernel: [...perAxis(layer.config['kernel_size'], rank, NaN), filters, s.channels],
+    bias: [filters],
+  });
   const kernel = w.get('kernel')!;
   const k = kernel.shape.slice(0, rank);
   const strides = perAxis(layer.config['strides'], rank, 1);

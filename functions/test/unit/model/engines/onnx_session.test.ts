@@ -54,15 +54,15 @@ describe('createOnnxModel', () => {
     const model = tf.model({inputs: x, outputs: y as tf.SymbolicTensor});
     const graph = graphOf(await readKerasH5(Buffer.from(await writeKerasH5(model))), () => true);
     model.dispose();
-    // A kernel for 5 inputs where the layer receives 4: ORT's shape inference refuses the graph.
+    // A kernel of the right shape holding 15 values where it needs 12: ORT refuses the initializer.
     const head = graph.layers.find(l => l.name === 'head')!;
     const kernel = head.weights[0]!;
-    (head.weights as Array<typeof kernel>)[0] = {...kernel, shape: [5, 3], values: new Float32Array(15).fill(0.1)};
+    (head.weights as Array<typeof kernel>)[0] = {...kernel, values: new Float32Array(15).fill(0.1)};
     await assert.rejects(
       createOnnxModel(graph, inputContractFromShape([null, 2, 2, 1], '0,1'), {threads: 1}),
       (e: unknown) => {
         assert.ok(e instanceof NoOnnxTranslation, String(e));
-        assert.match((e as Error).message, /^ONNX Runtime refused the translated graph: .*head.*ShapeInferenceError/);
+        assert.match((e as Error).message, /^ONNX Runtime refused the translated graph: .*head/);
         return true;
       }
     );
