@@ -197,7 +197,14 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
     case 'LayerNormalization':
       return layerNormalization(b, layer, v);
     case 'Flatten': {
-      const k = b.toKeras(v);
+      let k = b.toKeras(v);
+      if (c['data_format'] === 'channels_first' && k.shape.length > 1) {
+        // Keras moves a channels-first value's channels last before flattening (so that a
+        // model's Dense weights keep their order across data formats); tfjs-layers too.
+        const perm = [0, ...k.shape.map((_, i) => i + 2).slice(0, -1), 1];
+        const y = b.op('Transpose', [k.name], `${layer.name}/channels_last`, [attr.ints('perm', perm)]);
+        k = {name: y, shape: [...k.shape.slice(1), k.shape[0]!], storage: 'keras'};
+      }
       const y = b.op('Flatten', [k.name], layer.name, [attr.int('axis', 1)]);
       return {name: y, shape: [k.shape.reduce((a, d) => a * d, 1)], storage: 'keras'};
     }

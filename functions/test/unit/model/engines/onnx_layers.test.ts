@@ -91,6 +91,15 @@ const CASES: Case[] = [
     shape: [3, 8, 8],
     build: x => apply(conv(4, 3, {dataFormat: 'channelsFirst', padding: 'same'}), x),
   },
+  {
+    name: 'Flatten channels_first (channels moved last before flattening, as Keras does)',
+    shape: [3, 5, 4],
+    build: x =>
+      apply(
+        L.flatten({dataFormat: 'channelsFirst'}),
+        apply(conv(2, 3, {dataFormat: 'channelsFirst', padding: 'same'}), x)
+      ),
+  },
   // (causal padding is covered by windowPads' unit test: tfjs' own shape inference gets it wrong)
   {
     name: 'Conv1D (greyscale rows as steps), same, stride 2',
