@@ -103,6 +103,19 @@ const reluOptions: LayerRule = (layer, ctx) => {
 };
 
 /**
+ * Keras 3's `LayerNormalization(rms_scaling=True)` scales without subtracting the mean (its
+ * formula changed between Keras releases, which since deprecate it for RMSNormalization).
+ * tfjs-layers has no such option, and the ONNX translation reads none: either would normalise
+ * as usual and answer wrongly, so the layer is refused, naming the option.
+ */
+const layerNormRmsScaling: LayerRule = (layer, ctx) => {
+  if (layer.class_name !== 'LayerNormalization' || !('rms_scaling' in layer.config)) return;
+  if (layer.config['rms_scaling'] === true)
+    ctx.unsupported.push(`LayerNormalization '${layerName(layer)}' (rms_scaling)`);
+  delete layer.config['rms_scaling'];
+};
+
+/**
  * Keras 3 writes inbound nodes as `{args: [KerasTensor…], kwargs}`; Keras 2 and tfjs use
  * `[[layer, node_index, tensor_index, kwargs], …]` per node.
  */
@@ -139,5 +152,6 @@ export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   ['batchNormAxis', batchNormAxis],
   ['convGroups', convGroups],
   ['reluOptions', reluOptions],
+  ['layerNormRmsScaling', layerNormRmsScaling],
   ['keras3InboundNodes', keras3InboundNodes],
 ];

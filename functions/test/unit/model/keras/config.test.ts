@@ -36,6 +36,7 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
         'batchNormAxis',
         'convGroups',
         'reluOptions',
+        'layerNormRmsScaling',
         'keras3InboundNodes',
       ]
     );
@@ -365,6 +366,16 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     assert.throws(
       () => translateModelConfig(sequential({class_name: 'ReLU', config: {name: 'r', negative_slope: 0.1}}), known),
       /ReLU 'r' \(negative_slope=0.1/
+    );
+  });
+
+  it('layerNormRmsScaling: rms_scaling=false dropped, true refused (neither engine computes it)', () => {
+    const ln = (rms: boolean) =>
+      sequential({class_name: 'LayerNormalization', config: {name: 'ln', axis: -1, rms_scaling: rms}});
+    assert.deepEqual(layersOf(translateModelConfig(ln(false), known))[0]!.config, {name: 'ln', axis: -1});
+    assert.throws(
+      () => translateModelConfig(ln(true), known),
+      (e: unknown) => e instanceof UnsupportedLayerError && /LayerNormalization 'ln' \(rms_scaling\)/.test(e.message)
     );
   });
 
