@@ -25,8 +25,21 @@ function restoreDepthMultipliers(model: tf.LayersModel, config: unknown): void {
   }
 }
 
-/** Serialises `model` to the bytes of a Keras `.h5` file. */
-export async function writeKerasH5(model: tf.LayersModel): Promise<Uint8Array> {
+/** A layer of the written config, as Keras writes it. */
+export interface WrittenLayer {
+  class_name: string;
+  config: Record<string, unknown>;
+}
+
+/**
+ * Serialises `model` to the bytes of a Keras `.h5` file. `editLayer` may change each layer's
+ * config before it is written: to write what another Keras version writes (Keras 3's
+ * `negative_slope` where tfjs says `alpha`, say).
+ */
+export async function writeKerasH5(
+  model: tf.LayersModel,
+  editLayer?: (layer: WrittenLayer) => void
+): Promise<Uint8Array> {
   const h5 = await import('h5wasm');
   await h5.ready;
   const fs = h5.FS!;
@@ -37,6 +50,7 @@ export async function writeKerasH5(model: tf.LayersModel): Promise<Uint8Array> {
     // tfjs calls a functional model 'Model'; Keras 2.4+ writes 'Functional'.
     const config = {...topology, class_name: topology.class_name === 'Model' ? 'Functional' : topology.class_name};
     restoreDepthMultipliers(model, config.config);
+    if (editLayer) for (const l of (config.config as {layers?: WrittenLayer[]}).layers ?? []) editLayer(l);
     out.create_attribute('model_config', JSON.stringify(config));
     out.create_attribute('keras_version', WRITTEN_KERAS_VERSION);
     out.create_attribute('backend', 'tensorflow');

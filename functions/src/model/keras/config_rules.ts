@@ -102,6 +102,13 @@ const reluOptions: LayerRule = (layer, ctx) => {
   }
 };
 
+/** Keras 3 writes LeakyReLU's slope as `negative_slope`; tfjs-layers reads `alpha` (else 0.3). */
+const leakyReluSlope: LayerRule = layer => {
+  if (layer.class_name !== 'LeakyReLU' || !('negative_slope' in layer.config)) return;
+  layer.config['alpha'] ??= layer.config['negative_slope'];
+  delete layer.config['negative_slope'];
+};
+
 /**
  * Keras 3's `LayerNormalization(rms_scaling=True)` scales without subtracting the mean (its
  * formula changed between Keras releases, which since deprecate it for RMSNormalization).
@@ -152,6 +159,7 @@ export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   ['batchNormAxis', batchNormAxis],
   ['convGroups', convGroups],
   ['reluOptions', reluOptions],
+  ['leakyReluSlope', leakyReluSlope],
   ['layerNormRmsScaling', layerNormRmsScaling],
   ['keras3InboundNodes', keras3InboundNodes],
 ];

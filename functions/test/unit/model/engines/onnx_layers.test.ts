@@ -800,6 +800,39 @@ describe('a model neither engine runs', () => {
   });
 });
 
+describe('a Keras 3 LeakyReLU, whose slope is written negative_slope', () => {
+  before(backend);
+
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    it(`${engine}: the slope is the file's, not tfjs' default 0.3`, async () => {
+      const input = tf.input({shape: [4, 4, 1]});
+      const leaky = apply(L.leakyReLU({alpha: 0.1, name: 'leaky'}), input);
+      const original = tf.model({
+        inputs: input,
+        outputs: apply(L.dense({units: 4, activation: 'softmax'}), apply(L.flatten({}), leaky)),
+      });
+      randomise(original, 7);
+      const bytes = await writeKerasH5(original, layer => {
+        if (layer.class_name !== 'LeakyReLU') return;
+        layer.config['negative_slope'] = layer.config['alpha'];
+        delete layer.config['alpha'];
+      });
+      const loaded = await loadClassifier(bytes, {engine});
+      try {
+        assert.equal(loaded.engine, engine);
+        // Negative pixels, so that the slope decides every value.
+        const data = Float32Array.from({length: 16}, (_, i) => -0.2 - i / 10);
+        const want = tf.tidy(() => (original.predict(tf.tensor(data, [1, 4, 4, 1])) as tf.Tensor).dataSync());
+        const [got] = await loaded.classifyPixels([data], 4);
+        for (const t of got!.top_k) assert.ok(Math.abs(t.score - want[t.index]!) < 1e-5, `class ${t.index}`);
+      } finally {
+        loaded.dispose();
+        original.dispose();
+      }
+    });
+  }
+});
+
 describe('windowPads: TensorFlow padding rules', () => {
   const cases: Array<[string, number[], number[], number[], number[], string, number[], number[]]> = [
     // name, input, kernel, strides, dilations, padding → out, pads [begin…, end…]

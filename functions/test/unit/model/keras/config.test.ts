@@ -36,6 +36,7 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
         'batchNormAxis',
         'convGroups',
         'reluOptions',
+        'leakyReluSlope',
         'layerNormRmsScaling',
         'keras3InboundNodes',
       ]
@@ -367,6 +368,14 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
       () => translateModelConfig(sequential({class_name: 'ReLU', config: {name: 'r', negative_slope: 0.1}}), known),
       /ReLU 'r' \(negative_slope=0.1/
     );
+  });
+
+  it('leakyReluSlope: Keras 3 negative_slope becomes alpha, which tfjs-layers reads', () => {
+    const out = translateModelConfig(
+      sequential({class_name: 'LeakyReLU', config: {name: 'l', negative_slope: 0.1}}),
+      known
+    );
+    assert.deepEqual(layersOf(out)[0]!.config, {name: 'l', alpha: 0.1});
   });
 
   it('layerNormRmsScaling: rms_scaling=false dropped, true refused (neither engine computes it)', () => {
