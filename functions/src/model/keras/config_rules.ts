@@ -110,6 +110,20 @@ const leakyReluSlope: LayerRule = layer => {
 };
 
 /**
+ * tf.keras 2 writes `time_major` on recurrent layers (and on the one a Bidirectional wraps):
+ * true reads the input as [steps, batch, features]. Neither tfjs-layers nor the ONNX
+ * translation reads it, so true is refused rather than run over the wrong axis.
+ */
+const recurrentTimeMajor: LayerRule = (layer, ctx) => {
+  const inner = (key: string) => (layer.config[key] as {config?: Record<string, unknown>} | undefined)?.config;
+  for (const config of [layer.config, inner('layer'), inner('backward_layer')]) {
+    if (!config || !('time_major' in config)) continue;
+    if (config['time_major'] === true) ctx.unsupported.push(`${layer.class_name} '${layerName(layer)}' (time_major)`);
+    delete config['time_major'];
+  }
+};
+
+/**
  * Keras 3's `LayerNormalization(rms_scaling=True)` scales without subtracting the mean (its
  * formula changed between Keras releases, which since deprecate it for RMSNormalization).
  * tfjs-layers has no such option, and the ONNX translation reads none: either would normalise
@@ -160,6 +174,7 @@ export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   ['convGroups', convGroups],
   ['reluOptions', reluOptions],
   ['leakyReluSlope', leakyReluSlope],
+  ['recurrentTimeMajor', recurrentTimeMajor],
   ['layerNormRmsScaling', layerNormRmsScaling],
   ['keras3InboundNodes', keras3InboundNodes],
 ];

@@ -37,6 +37,7 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
         'convGroups',
         'reluOptions',
         'leakyReluSlope',
+        'recurrentTimeMajor',
         'layerNormRmsScaling',
         'keras3InboundNodes',
       ]
@@ -376,6 +377,20 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
       known
     );
     assert.deepEqual(layersOf(out)[0]!.config, {name: 'l', alpha: 0.1});
+  });
+
+  it('recurrentTimeMajor: false dropped, true refused, also inside a Bidirectional', () => {
+    const lstm = (timeMajor: boolean) => ({class_name: 'LSTM', config: {name: 'l', units: 2, time_major: timeMajor}});
+    assert.deepEqual(layersOf(translateModelConfig(sequential(lstm(false)), known))[0]!.config, {name: 'l', units: 2});
+    assert.throws(
+      () => translateModelConfig(sequential(lstm(true)), known),
+      (e: unknown) => e instanceof UnsupportedLayerError && /LSTM 'l' \(time_major\)/.test(e.message)
+    );
+    assert.throws(
+      () =>
+        translateModelConfig(sequential({class_name: 'Bidirectional', config: {name: 'b', layer: lstm(true)}}), known),
+      /Bidirectional 'b' \(time_major\)/
+    );
   });
 
   it('layerNormRmsScaling: rms_scaling=false dropped, true refused (neither engine computes it)', () => {
