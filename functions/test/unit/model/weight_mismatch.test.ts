@@ -74,6 +74,16 @@ const CASES: Array<{what: string; layer: string; file: () => Promise<Buffer>}> =
       ),
   },
   {
+    what: 'a PReLU whose shared axes the config changes',
+    layer: 'slope',
+    file: () =>
+      edited(
+        classifier([4, 4, 3], [tf.layers.prelu({sharedAxes: [1, 2], name: 'slope'})]),
+        '"shared_axes":[1,2]',
+        '"shared_axes":[1,3]'
+      ),
+  },
+  {
     what: 'an Embedding whose width the config changes',
     layer: 'embed',
     file: () =>

@@ -179,7 +179,10 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
     }
     case 'PReLU': {
       const k = b.toKeras(v);
-      const alpha = weightsByRole(layer, ['alpha']).get('alpha')!;
+      // Keras' alpha has the input's shape, 1 along the shared axes (1-based, batch left out).
+      const shared = ([c['shared_axes'] ?? []].flat() as number[]).map(Number);
+      const want = k.shape.map((d, i) => (shared.includes(i + 1) ? 1 : d));
+      const alpha = weightsByRole(layer, ['alpha'], {alpha: want}).get('alpha')!;
       const slope = b.floats(`${layer.name}/alpha`, alpha.values, alpha.shape);
       return {...k, name: b.op('PRelu', [k.name, slope], layer.name)};
     }

@@ -581,6 +581,11 @@ const CASES: Case[] = [
       ),
   },
   {
+    name: 'PReLU shared over rows and columns (one slope a channel)',
+    shape: [4, 4, 3],
+    build: x => apply(L.prelu({sharedAxes: [1, 2]}), apply(conv(3, 1), x)),
+  },
+  {
     name: 'Rescaling and LayerNormalization',
     shape: [4, 4, 3],
     build: x => apply(L.layerNormalization({axis: -1}), apply(L.rescaling({scale: 1 / 127.5, offset: -1}), x)),
