@@ -44,6 +44,93 @@ export class KeepDims extends tf.layers.Layer {
 tf.serialization.registerClass(KeepDims);
 
 /**
+ * A BatchNormalization at inference: `x · scale + shift` per channel along `axis`, its
+ * statistics folded into scale and shift (keras/fold.ts' batchNormAffine). tfjs-layers' own
+ * batchNorm cycles its statistics along the last axis whatever `axis` says, so a
+ * BatchNormalization over another axis (a channels-first model's, axis 1) answered wrongly.
+ */
+export class KerasAffine extends tf.layers.Layer {
+  /** Registered class name, as used in translated configs. */
+  static readonly className = 'KerasAffine';
+  private readonly axis: number;
+  private scale: tf.LayerVariable | null = null;
+  private shift: tf.LayerVariable | null = null;
+
+  constructor(args: {axis: number; name?: string; trainable?: boolean}) {
+    super(args);
+    this.axis = args.axis;
+    this.supportsMasking = true;
+  }
+
+  private broadcastShape(rank: number): number[] {
+    const shape = Array<number>(rank).fill(1);
+    shape[this.axis < 0 ? this.axis + rank : this.axis] = -1;
+    return shape;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const channels = shape[this.axis < 0 ? this.axis + shape.length : this.axis]!;
+    this.scale = this.addWeight('scale', [channels], 'float32', tf.initializers.ones());
+    this.shift = this.addWeight('shift', [channels], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const shape = this.broadcastShape(x.rank);
+      return tf.add(tf.mul(x, tf.reshape(this.scale!.read(), shape)), tf.reshape(this.shift!.read(), shape));
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {...super.getConfig(), axis: this.axis};
+  }
+}
+
+tf.serialization.registerClass(KerasAffine);
+
+/**
+ * Keras' PReLU, `max(x, 0) + alpha · min(x, 0)` with `alpha` broadcast as the tensors' shapes
+ * say. tfjs-backend-wasm's Prelu kernel cycles `alpha`'s values along the flattened input, so
+ * an alpha shared over an axis before a non-shared one (a channels-first model's `[C, 1, 1]`,
+ * shared_axes [2, 3]) answered wrongly.
+ */
+export class KerasPReLU extends tf.layers.Layer {
+  /** Registered class name, as used in translated configs. */
+  static readonly className = 'KerasPReLU';
+  private readonly sharedAxes: readonly number[];
+  private alpha: tf.LayerVariable | null = null;
+
+  constructor(args: {sharedAxes?: number[]; name?: string; trainable?: boolean}) {
+    super(args);
+    this.sharedAxes = args.sharedAxes ?? [];
+    this.supportsMasking = true;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const alphaShape = shape.slice(1).map((d, i) => (this.sharedAxes.includes(i + 1) ? 1 : d!));
+    this.alpha = this.addWeight('alpha', alphaShape, 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      return tf.add(tf.relu(x), tf.mul(this.alpha!.read(), tf.minimum(x, 0)));
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {...super.getConfig(), sharedAxes: [...this.sharedAxes]};
+  }
+}
+
+tf.serialization.registerClass(KerasPReLU);
+
+/**
  * Keras' `hard_swish` (x · relu6(x + 3) / 6) and Keras 3's `hard_sigmoid` (relu6(x + 3) / 6),
  * which tfjs lacks (its `hardSigmoid` is Keras 2's 0.2 x + 0.5). keras/config.ts puts one
  * where a model has either.

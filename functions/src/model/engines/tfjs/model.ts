@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import {UnsupportedLayerError, WeightMismatchError, ModelUnusableError} from '../../../core/errors.js';
 import type {InputContract} from '../../../core/ports.js';
 import type {StoredWeight} from '../../keras/h5_reader.js';
-import {toTopology, type KerasGraph} from '../../keras/graph.js';
+import {batchNormAffine} from '../../keras/fold.js';
+import {toTopology, type GraphLayer, type KerasGraph} from '../../keras/graph.js';
 import type {EngineModel} from '../engine.js';
 import './extra_layers.js';
 
@@ -107,6 +108,48 @@ function toInput(batch: Float32Array, count: number, input: InputContract): tf.T
 }
 
 /**
+ * The layers tfjs computes wrongly, as this project's own (extra_layers.ts), which broadcast
+ * as the shapes say:
+ * - a BatchNormalization left in the graph (not folded) whose axis may not be the last, as
+ *   KerasAffine: tfjs-layers' batchNorm cycles its statistics along the last axis (axis -1
+ *   keeps tfjs' layer);
+ * - a PReLU whose alpha is shared over an axis before one it is not (`[C, 1, 1]`), as
+ *   KerasPReLU: tfjs-backend-wasm's Prelu cycles alpha the same way.
+ */
+function withKerasBroadcasting(graph: KerasGraph): KerasGraph {
+  const weight = (l: GraphLayer, role: string, values: Float32Array, shape: readonly number[]): StoredWeight => ({
+    name: `${l.name}/${role}:0`,
+    shape,
+    values,
+  });
+  return {
+    ...graph,
+    layers: graph.layers.map(l => {
+      if (l.className === 'BatchNormalization' && Number(l.config['axis'] ?? -1) !== -1) {
+        const {scale, shift} = batchNormAffine(l);
+        return {
+          ...l,
+          className: 'KerasAffine',
+          config: {name: l.name, axis: Number(l.config['axis']), trainable: false},
+          weights: [weight(l, 'scale', scale, [scale.length]), weight(l, 'shift', shift, [shift.length])],
+        };
+      }
+      const alpha = l.className === 'PReLU' ? l.weights[0] : undefined;
+      if (alpha && alpha.shape.some((d, i) => d === 1 && alpha.shape.slice(0, i).some(e => e !== 1))) {
+        const sharedAxes = [l.config['shared_axes'] ?? []].flat().map(Number);
+        return {
+          ...l,
+          className: 'KerasPReLU',
+          config: {name: l.name, shared_axes: sharedAxes, trainable: false},
+          weights: [weight(l, 'alpha', alpha.values, alpha.shape)],
+        };
+      }
+      return l;
+    }),
+  };
+}
+
+/**
  * Options tfjs-layers takes but does not compute. Its DepthwiseConv2D drops `dilation_rate`
  * (it passes none to the op), so a dilated one (DeepLab's backbones) would answer wrongly,
  * silently: refused here, ONNX Runtime runs it.
@@ -123,8 +166,9 @@ function refuseIgnoredOptions(graph: KerasGraph): void {
 }
 
 /** Builds the graph in tfjs-layers on this thread's backend. */
-export async function createTfjsModel(graph: KerasGraph, input: InputContract): Promise<EngineModel> {
-  refuseIgnoredOptions(graph);
+export async function createTfjsModel(kerasGraph: KerasGraph, input: InputContract): Promise<EngineModel> {
+  refuseIgnoredOptions(kerasGraph);
+  const graph = withKerasBroadcasting(kerasGraph);
   let model: tf.LayersModel;
   try {
     const topology = toTopology(graph) as unknown as tf.io.ModelJSON['modelTopology'];
