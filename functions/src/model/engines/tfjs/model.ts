@@ -150,9 +150,11 @@ function withKerasBroadcasting(graph: KerasGraph): KerasGraph {
 }
 
 /**
- * Options tfjs-layers takes but does not compute. Its DepthwiseConv2D drops `dilation_rate`
- * (it passes none to the op), so a dilated one (DeepLab's backbones) would answer wrongly,
- * silently: refused here, ONNX Runtime runs it.
+ * Options tfjs-layers takes but does not compute, refused here (ONNX Runtime runs them)
+ * rather than answered wrongly, silently:
+ * - its DepthwiseConv2D drops `dilation_rate` (it passes none to the op): DeepLab's backbones;
+ * - its channels-first SeparableConv2D adds the bias to its channels-last result as if it
+ *   were channels-first: along the rows, or failing where the shapes do not broadcast.
  */
 function refuseIgnoredOptions(graph: KerasGraph): void {
   for (const l of graph.layers) {
@@ -160,6 +162,15 @@ function refuseIgnoredOptions(graph: KerasGraph): void {
     if (l.className === 'DepthwiseConv2D' && dilation.some(d => d !== 1)) {
       throw new UnsupportedLayerError(
         `DepthwiseConv2D '${l.name}' with dilation_rate ${dilation.join('x')}: tfjs-layers ignores it and would answer wrongly`
+      );
+    }
+    if (
+      l.className === 'SeparableConv2D' &&
+      l.config['data_format'] === 'channels_first' &&
+      l.config['use_bias'] !== false
+    ) {
+      throw new UnsupportedLayerError(
+        `SeparableConv2D '${l.name}' channels_first with a bias: tfjs-layers adds the bias along the wrong axis and would answer wrongly`
       );
     }
   }

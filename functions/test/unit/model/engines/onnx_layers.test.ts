@@ -782,6 +782,46 @@ describe('a dilated DepthwiseConv2D, whose dilation tfjs-layers ignores', () => 
   });
 });
 
+describe('a channels-first SeparableConv2D with a bias, which tfjs-layers adds along the wrong axis', () => {
+  before(backend);
+
+  it('ONNX Runtime answers as the channels-last model with the same weights; INFERENCE_ENGINE=tfjs refuses it, naming the layer', async () => {
+    // [3, 3, 3] after the pooling: tfjs' wrong bias shape broadcasts there, so it would answer, wrongly.
+    const twin = (channelsFirst: boolean) => {
+      const format = channelsFirst ? {dataFormat: 'channelsFirst' as const} : {};
+      const input = tf.input({shape: channelsFirst ? [3, 6, 6] : [6, 6, 3]});
+      const pooled = apply(L.maxPooling2d({...format, poolSize: 2}), input);
+      const sep = apply(
+        L.separableConv2d({...format, filters: 3, kernelSize: 3, depthMultiplier: 2, padding: 'same', name: 'sep'}),
+        pooled
+      );
+      const out = apply(L.dense({units: 4, activation: 'softmax'}), apply(L.globalAveragePooling2d(format), sep));
+      return tf.model({inputs: input, outputs: out});
+    };
+    const [first, last] = [twin(true), twin(false)];
+    randomise(last, 5);
+    first.setWeights(last.getWeights());
+    const [cfBytes, clBytes] = [await writeKerasH5(first), await writeKerasH5(last)];
+    const data = pixels([6, 6, 3], 9);
+    const want = tf.tidy(() => (last.predict(tf.tensor(data, [1, 6, 6, 3])) as tf.Tensor).dataSync());
+    first.dispose();
+    last.dispose();
+    const onnx = await loadClassifier(cfBytes, {engine: 'onnx'});
+    const [got] = await onnx.classifyPixels([data], 4);
+    onnx.dispose();
+    for (const t of got!.top_k) assert.ok(Math.abs(t.score - want[t.index]!) < 1e-5, `class ${t.index}`);
+    (await loadClassifier(clBytes, {engine: 'tfjs'})).dispose(); // channels-last: tfjs serves it
+    await assert.rejects(loadClassifier(cfBytes, {engine: 'tfjs'}), (e: unknown) => {
+      assert.ok(e instanceof UnsupportedLayerError, String(e));
+      assert.match(
+        (e as Error).message,
+        /SeparableConv2D 'sep' channels_first with a bias: tfjs-layers adds the bias along the wrong axis/
+      );
+      return true;
+    });
+  });
+});
+
 describe('a model neither engine runs', () => {
   before(backend);
 
