@@ -7,9 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import {UnsupportedLayerError, WeightMismatchError, ModelUnusableError} from '../../../core/errors.js';
 import type {InputContract} from '../../../core/ports.js';
 import type {StoredWeight} from '../../keras/h5_reader.js';
-import {batchNormAffine} from '../../keras/fold.js';
-import {toTopology, type GraphLayer, type KerasGraph} from '../../keras/graph.js';
+import {toTopology, type KerasGraph} from '../../keras/graph.js';
 import type {EngineModel} from '../engine.js';
+import {withKerasBroadcasting} from './channel_layers.js';
 import './extra_layers.js';
 
 /** Whether tfjs-layers has a class of that name (the translation's `isKnown` for tfjs). */
@@ -105,48 +105,6 @@ function toInput(batch: Float32Array, count: number, input: InputContract): tf.T
     case 'flat':
       return tf.reshape(nhwc, [count, h * w * c]);
   }
-}
-
-/**
- * The layers tfjs computes wrongly, as this project's own (extra_layers.ts), which broadcast
- * as the shapes say:
- * - a BatchNormalization left in the graph (not folded) whose axis may not be the last, as
- *   KerasAffine: tfjs-layers' batchNorm cycles its statistics along the last axis (axis -1
- *   keeps tfjs' layer);
- * - a PReLU whose alpha is shared over an axis before one it is not (`[C, 1, 1]`), as
- *   KerasPReLU: tfjs-backend-wasm's Prelu cycles alpha the same way.
- */
-function withKerasBroadcasting(graph: KerasGraph): KerasGraph {
-  const weight = (l: GraphLayer, role: string, values: Float32Array, shape: readonly number[]): StoredWeight => ({
-    name: `${l.name}/${role}:0`,
-    shape,
-    values,
-  });
-  return {
-    ...graph,
-    layers: graph.layers.map(l => {
-      if (l.className === 'BatchNormalization' && Number(l.config['axis'] ?? -1) !== -1) {
-        const {scale, shift} = batchNormAffine(l);
-        return {
-          ...l,
-          className: 'KerasAffine',
-          config: {name: l.name, axis: Number(l.config['axis']), trainable: false},
-          weights: [weight(l, 'scale', scale, [scale.length]), weight(l, 'shift', shift, [shift.length])],
-        };
-      }
-      const alpha = l.className === 'PReLU' ? l.weights[0] : undefined;
-      if (alpha && alpha.shape.some((d, i) => d === 1 && alpha.shape.slice(0, i).some(e => e !== 1))) {
-        const sharedAxes = [l.config['shared_axes'] ?? []].flat().map(Number);
-        return {
-          ...l,
-          className: 'KerasPReLU',
-          config: {name: l.name, shared_axes: sharedAxes, trainable: false},
-          weights: [weight(l, 'alpha', alpha.values, alpha.shape)],
-        };
-      }
-      return l;
-    }),
-  };
 }
 
 /**
