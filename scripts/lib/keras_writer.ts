@@ -13,15 +13,21 @@ export const WRITTEN_KERAS_VERSION = '2.13.1';
 let counter = 0;
 
 /**
- * tfjs-layers leaves SeparableConv2D's `depth_multiplier` out of its config (its weights still
- * have it), where Keras writes it: put it back, so that the file says what Keras' would.
+ * Options tfjs-layers leaves out of its config that Keras writes: SeparableConv2D's
+ * `depth_multiplier` (its weights still have it) and Conv1D's `data_format`. Put back, so that
+ * the file says what Keras' would.
  */
-function restoreDepthMultipliers(model: tf.LayersModel, config: unknown): void {
+function restoreOmittedOptions(model: tf.LayersModel, config: unknown): void {
   const layers = (config as {layers?: Array<{class_name: string; config: Record<string, unknown>}>}).layers ?? [];
   for (const l of layers) {
-    if (l.class_name !== 'SeparableConv2D' || 'depth_multiplier' in l.config) continue;
-    const layer = model.getLayer(String(l.config['name'])) as unknown as {depthMultiplier?: number};
-    if (layer.depthMultiplier !== undefined) l.config['depth_multiplier'] = layer.depthMultiplier;
+    const layer = model.getLayer(String(l.config['name'])) as unknown as {
+      depthMultiplier?: number;
+      dataFormat?: string;
+    };
+    if (l.class_name === 'SeparableConv2D' && !('depth_multiplier' in l.config) && layer.depthMultiplier !== undefined)
+      l.config['depth_multiplier'] = layer.depthMultiplier;
+    if (l.class_name === 'Conv1D' && !('data_format' in l.config) && layer.dataFormat !== undefined)
+      l.config['data_format'] = layer.dataFormat === 'channelsFirst' ? 'channels_first' : 'channels_last';
   }
 }
 
@@ -49,7 +55,7 @@ export async function writeKerasH5(
     const topology = model.toJSON(null, false) as unknown as {class_name: string; config: unknown};
     // tfjs calls a functional model 'Model'; Keras 2.4+ writes 'Functional'.
     const config = {...topology, class_name: topology.class_name === 'Model' ? 'Functional' : topology.class_name};
-    restoreDepthMultipliers(model, config.config);
+    restoreOmittedOptions(model, config.config);
     if (editLayer) for (const l of (config.config as {layers?: WrittenLayer[]}).layers ?? []) editLayer(l);
     out.create_attribute('model_config', JSON.stringify(config));
     out.create_attribute('keras_version', WRITTEN_KERAS_VERSION);

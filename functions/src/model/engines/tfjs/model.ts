@@ -112,7 +112,8 @@ function toInput(batch: Float32Array, count: number, input: InputContract): tf.T
  * rather than answered wrongly, silently:
  * - its DepthwiseConv2D drops `dilation_rate` (it passes none to the op): DeepLab's backbones;
  * - its channels-first SeparableConv2D adds the bias to its channels-last result as if it
- *   were channels-first: along the rows, or failing where the shapes do not broadcast.
+ *   were channels-first: along the rows, or failing where the shapes do not broadcast;
+ * - its channels-first Conv1D turns the input channels-last and never turns the result back.
  */
 function refuseIgnoredOptions(graph: KerasGraph): void {
   for (const l of graph.layers) {
@@ -129,6 +130,11 @@ function refuseIgnoredOptions(graph: KerasGraph): void {
     ) {
       throw new UnsupportedLayerError(
         `SeparableConv2D '${l.name}' channels_first with a bias: tfjs-layers adds the bias along the wrong axis and would answer wrongly`
+      );
+    }
+    if (l.className === 'Conv1D' && l.config['data_format'] === 'channels_first') {
+      throw new UnsupportedLayerError(
+        `Conv1D '${l.name}' channels_first: tfjs-layers returns its result channels-last and would answer wrongly`
       );
     }
   }

@@ -782,12 +782,25 @@ describe('a dilated DepthwiseConv2D, whose dilation tfjs-layers ignores', () => 
   });
 });
 
-describe('a channels-first SeparableConv2D with a bias, which tfjs-layers adds along the wrong axis', () => {
-  before(backend);
+/**
+ * A channels-first model and its channels-last twin with the same weights: the twin is the
+ * reference (tfjs-layers runs it right), the channels-first one what tfjs-layers gets wrong.
+ */
+interface Twin {
+  readonly name: string;
+  /** Channels-last input shape; the channels-first one is its transpose. */
+  readonly shape: number[];
+  /** The model, channels-first or channels-last: the same layers and weight shapes. */
+  build(channelsFirst: boolean): tf.LayersModel;
+  readonly refusal: RegExp;
+}
 
-  it('ONNX Runtime answers as the channels-last model with the same weights; INFERENCE_ENGINE=tfjs refuses it, naming the layer', async () => {
-    // [3, 3, 3] after the pooling: tfjs' wrong bias shape broadcasts there, so it would answer, wrongly.
-    const twin = (channelsFirst: boolean) => {
+const TWINS: Twin[] = [
+  {
+    name: 'SeparableConv2D with a bias (tfjs-layers adds it along the wrong axis)',
+    shape: [6, 6, 3],
+    build: channelsFirst => {
+      // [3, 3, 3] after the pooling: tfjs' wrong bias shape broadcasts there, so it would answer, wrongly.
       const format = channelsFirst ? {dataFormat: 'channelsFirst' as const} : {};
       const input = tf.input({shape: channelsFirst ? [3, 6, 6] : [6, 6, 3]});
       const pooled = apply(L.maxPooling2d({...format, poolSize: 2}), input);
@@ -797,29 +810,55 @@ describe('a channels-first SeparableConv2D with a bias, which tfjs-layers adds a
       );
       const out = apply(L.dense({units: 4, activation: 'softmax'}), apply(L.globalAveragePooling2d(format), sep));
       return tf.model({inputs: input, outputs: out});
-    };
-    const [first, last] = [twin(true), twin(false)];
-    randomise(last, 5);
-    first.setWeights(last.getWeights());
-    const [cfBytes, clBytes] = [await writeKerasH5(first), await writeKerasH5(last)];
-    const data = pixels([6, 6, 3], 9);
-    const want = tf.tidy(() => (last.predict(tf.tensor(data, [1, 6, 6, 3])) as tf.Tensor).dataSync());
-    first.dispose();
-    last.dispose();
-    const onnx = await loadClassifier(cfBytes, {engine: 'onnx'});
-    const [got] = await onnx.classifyPixels([data], 4);
-    onnx.dispose();
-    for (const t of got!.top_k) assert.ok(Math.abs(t.score - want[t.index]!) < 1e-5, `class ${t.index}`);
-    (await loadClassifier(clBytes, {engine: 'tfjs'})).dispose(); // channels-last: tfjs serves it
-    await assert.rejects(loadClassifier(cfBytes, {engine: 'tfjs'}), (e: unknown) => {
-      assert.ok(e instanceof UnsupportedLayerError, String(e));
-      assert.match(
-        (e as Error).message,
-        /SeparableConv2D 'sep' channels_first with a bias: tfjs-layers adds the bias along the wrong axis/
+    },
+    refusal: /SeparableConv2D 'sep' channels_first with a bias: tfjs-layers adds the bias along the wrong axis/,
+  },
+  {
+    name: 'Conv1D (tfjs-layers returns its result channels-last)',
+    shape: [6, 8, 1],
+    build: channelsFirst => {
+      // Rows as channels and columns as steps; the twin transposes around a channels-last Conv1D.
+      const input = tf.input({shape: [6, 8]});
+      const x = channelsFirst ? input : apply(L.permute({dims: [2, 1]}), input);
+      const format = channelsFirst ? {dataFormat: 'channelsFirst' as const} : {};
+      let y = apply(L.conv1d({...format, filters: 3, kernelSize: 3, name: 'steps'}), x);
+      if (!channelsFirst) y = apply(L.permute({dims: [2, 1]}), y);
+      return tf.model({
+        inputs: input,
+        outputs: apply(L.dense({units: 4, activation: 'softmax'}), apply(L.flatten({}), y)),
+      });
+    },
+    refusal: /Conv1D 'steps' channels_first: tfjs-layers returns its result channels-last/,
+  },
+];
+
+describe('channels-first layers tfjs-layers computes wrongly', () => {
+  before(backend);
+
+  for (const t of TWINS) {
+    it(`${t.name}: ONNX Runtime answers as the channels-last twin; INFERENCE_ENGINE=tfjs refuses it, naming the layer`, async () => {
+      const [first, last] = [t.build(true), t.build(false)];
+      randomise(last, 5);
+      first.setWeights(last.getWeights());
+      const [cfBytes, clBytes] = [await writeKerasH5(first), await writeKerasH5(last)];
+      const data = pixels(t.shape, 9);
+      const want = tf.tidy(() =>
+        (last.predict(tf.tensor(data, [1, ...last.inputs[0]!.shape.slice(1)] as number[])) as tf.Tensor).dataSync()
       );
-      return true;
+      first.dispose();
+      last.dispose();
+      const onnx = await loadClassifier(cfBytes, {engine: 'onnx'});
+      const [got] = await onnx.classifyPixels([data], 4);
+      onnx.dispose();
+      for (const r of got!.top_k) assert.ok(Math.abs(r.score - want[r.index]!) < 1e-5, `class ${r.index}`);
+      (await loadClassifier(clBytes, {engine: 'tfjs'})).dispose(); // the twin: tfjs serves it
+      await assert.rejects(loadClassifier(cfBytes, {engine: 'tfjs'}), (e: unknown) => {
+        assert.ok(e instanceof UnsupportedLayerError, String(e));
+        assert.match((e as Error).message, t.refusal);
+        return true;
+      });
     });
-  });
+  }
 });
 
 describe('a model neither engine runs', () => {
