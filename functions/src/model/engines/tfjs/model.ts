@@ -113,7 +113,9 @@ function toInput(batch: Float32Array, count: number, input: InputContract): tf.T
  * - its DepthwiseConv2D drops `dilation_rate` (it passes none to the op): DeepLab's backbones;
  * - its channels-first SeparableConv2D adds the bias to its channels-last result as if it
  *   were channels-first: along the rows, or failing where the shapes do not broadcast;
- * - its channels-first Conv1D turns the input channels-last and never turns the result back.
+ * - its channels-first Conv1D turns the input channels-last and never turns the result back;
+ * - its 1D poolings, global or not, take no `data_format`: channels-first, they pool the
+ *   channels.
  */
 function refuseIgnoredOptions(graph: KerasGraph): void {
   for (const l of graph.layers) {
@@ -135,6 +137,11 @@ function refuseIgnoredOptions(graph: KerasGraph): void {
     if (l.className === 'Conv1D' && l.config['data_format'] === 'channels_first') {
       throw new UnsupportedLayerError(
         `Conv1D '${l.name}' channels_first: tfjs-layers returns its result channels-last and would answer wrongly`
+      );
+    }
+    if (/Pooling1D$/.test(l.className) && l.config['data_format'] === 'channels_first') {
+      throw new UnsupportedLayerError(
+        `${l.className} '${l.name}' channels_first: tfjs-layers pools the channels instead and would answer wrongly`
       );
     }
   }

@@ -12,7 +12,7 @@ import {UnsupportedLayerError} from '../../../../src/core/errors.js';
 import {memoryLogger} from '../../../../src/core/log.js';
 import {loadClassifier} from '../../../../src/model/loader.js';
 import {windowPads} from '../../../../src/model/engines/onnx/spatial.js';
-import {writeKerasH5} from '../../../../../scripts/lib/keras_writer.js';
+import {writeKerasH5, type WrittenLayer} from '../../../../../scripts/lib/keras_writer.js';
 import {backend} from '../../../helpers/models.js';
 
 type Sym = tf.SymbolicTensor;
@@ -792,8 +792,23 @@ interface Twin {
   readonly shape: number[];
   /** The model, channels-first or channels-last: the same layers and weight shapes. */
   build(channelsFirst: boolean): tf.LayersModel;
+  /** What the channels-first file says that tfjs-layers leaves out of its config. */
+  readonly edit?: (layer: WrittenLayer) => void;
   readonly refusal: RegExp;
 }
+
+/** A 1D pooling over a square input's columns (channels-first) or rows; tfjs-layers takes no data_format for it. */
+const pooling1d = (layer: (name: string) => tf.layers.Layer, name: string) => (channelsFirst: boolean) => {
+  const input = tf.input({shape: [6, 6]});
+  const x = channelsFirst ? input : apply(L.permute({dims: [2, 1]}), input);
+  let y = apply(layer(name), x);
+  if (!channelsFirst && y.shape.length === 3) y = apply(L.permute({dims: [2, 1]}), y);
+  if (y.shape.length === 3) y = apply(L.flatten({}), y);
+  return tf.model({inputs: input, outputs: apply(L.dense({units: 4, activation: 'softmax'}), y)});
+};
+const channelsFirstPooling = (layer: WrittenLayer) => {
+  if (layer.class_name.endsWith('Pooling1D')) layer.config['data_format'] = 'channels_first';
+};
 
 const TWINS: Twin[] = [
   {
@@ -830,6 +845,20 @@ const TWINS: Twin[] = [
     },
     refusal: /Conv1D 'steps' channels_first: tfjs-layers returns its result channels-last/,
   },
+  {
+    name: 'MaxPooling1D (tfjs-layers takes no data_format and pools the channels)',
+    shape: [6, 6, 1],
+    build: pooling1d(name => L.maxPooling1d({poolSize: 2, name}), 'pool'),
+    edit: channelsFirstPooling,
+    refusal: /MaxPooling1D 'pool' channels_first: tfjs-layers pools the channels instead/,
+  },
+  {
+    name: 'GlobalAveragePooling1D (the same)',
+    shape: [6, 6, 1],
+    build: pooling1d(name => L.globalAveragePooling1d({name}), 'mean'),
+    edit: channelsFirstPooling,
+    refusal: /GlobalAveragePooling1D 'mean' channels_first: tfjs-layers pools the channels instead/,
+  },
 ];
 
 describe('channels-first layers tfjs-layers computes wrongly', () => {
@@ -840,7 +869,7 @@ describe('channels-first layers tfjs-layers computes wrongly', () => {
       const [first, last] = [t.build(true), t.build(false)];
       randomise(last, 5);
       first.setWeights(last.getWeights());
-      const [cfBytes, clBytes] = [await writeKerasH5(first), await writeKerasH5(last)];
+      const [cfBytes, clBytes] = [await writeKerasH5(first, t.edit), await writeKerasH5(last)];
       const data = pixels(t.shape, 9);
       const want = tf.tidy(() =>
         (last.predict(tf.tensor(data, [1, ...last.inputs[0]!.shape.slice(1)] as number[])) as tf.Tensor).dataSync()
