@@ -7,11 +7,15 @@ import {MOBILENET, fixture} from '../helpers/fixtures.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
+/** The command's own default engine is under test: INFERENCE_ENGINE (the suite's engine) is not passed on. */
 function classify(...args: string[]): {code: number | null; lines: Array<Record<string, unknown>>; stderr: string} {
+  const env = {...process.env};
+  delete env['INFERENCE_ENGINE'];
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/classify.ts', ...args], {
     cwd: root,
     encoding: 'utf8',
     timeout: 120_000,
+    env,
   });
   const lines = run.stdout
     .split('\n')
