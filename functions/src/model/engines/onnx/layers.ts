@@ -41,9 +41,10 @@ function affine(b: OnnxBuilder, v: Value, axis: number, scale: Float32Array, shi
 function dense(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
   const v = b.toKeras(input);
   const roles = layer.config['use_bias'] === false ? ['kernel'] : ['kernel', 'bias'];
-  const units = Number(layer.config['units']);
-  const w = weightsByRole(layer, roles, {kernel: [v.shape.at(-1)!, units], bias: [units]});
+  const declared = Number(layer.config['units']);
+  const w = weightsByRole(layer, roles, {kernel: [v.shape.at(-1)!, declared], bias: [declared]});
   const kernel = w.get('kernel')!;
+  const units = kernel.shape.at(-1)!;
   const k = b.floats(`${layer.name}/kernel`, kernel.values, kernel.shape);
   const bias = w.get('bias');
   const bName = bias ? b.floats(`${layer.name}/bias`, bias.values, [units]) : null;
@@ -53,7 +54,7 @@ function dense(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
     y = b.op('MatMul', [v.name, k], `${layer.name}/matmul`);
     if (bName) y = b.op('Add', [y, bName], layer.name);
   }
-  return {name: y, shape: [...v.shape.slice(0, -1), kernel.shape.at(-1)!], storage: 'keras'};
+  return {name: y, shape: [...v.shape.slice(0, -1), units], storage: 'keras'};
 }
 
 /** Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate. */
