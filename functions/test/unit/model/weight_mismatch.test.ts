@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import {describe, it} from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import {WeightMismatchError} from '../../../src/core/errors.js';
+import {InvalidConfigError, WeightMismatchError} from '../../../src/core/errors.js';
 import {writeKerasH5} from '../../../../scripts/lib/keras_writer.js';
 import {backend, load} from '../../helpers/models.js';
 
@@ -39,9 +39,14 @@ const CASES: Array<{what: string; layer: string; file: () => Promise<Buffer>}> =
     file: () => edited(classifier([4], []), '"units":3', '"units":5'),
   },
   {
-    what: 'a Dense whose input the config changes (a Reshape before it)',
-    layer: 'head',
-    file: () => edited(classifier([4, 4, 3], [tf.layers.reshape({targetShape: [48]})]), '[48]', '[16]'),
+    what: 'a Dense whose input the config changes (a Reshape before it, [48, 1] → [16, 3])',
+    layer: 'mid',
+    file: () =>
+      edited(
+        classifier([4, 4, 3], [tf.layers.reshape({targetShape: [48, 1]}), tf.layers.dense({units: 2, name: 'mid'})]),
+        '[48,1]',
+        '[16,3]'
+      ),
   },
   {
     what: 'a Conv2D whose filters the config changes',
@@ -145,4 +150,22 @@ describe('a file whose weights do not fit its config', () => {
       message: "layer 'head' (Dense): weight head/kernel:0 has shape [4,3] but the layer needs [4,5]",
     });
   });
+});
+
+describe('a Reshape whose target does not hold its input', () => {
+  for (const engine of ['onnx', 'tfjs', 'auto'] as const) {
+    it(`engine ${engine}: refused as invalid_config, naming the layer and both sizes`, async () => {
+      if (engine !== 'onnx') await backend();
+      const x = tf.input({shape: [4, 4, 3]});
+      const flat = tf.layers.reshape({targetShape: [48], name: 'flat'}).apply(x) as tf.SymbolicTensor;
+      const out = tf.layers.dense({units: 3, activation: 'softmax'}).apply(flat) as tf.SymbolicTensor;
+      const bytes = await edited(tf.model({inputs: x, outputs: out}), '"target_shape":[48]', '"target_shape":[96]');
+      await assert.rejects(load(bytes, {engine}), (e: unknown) => {
+        assert.ok(e instanceof InvalidConfigError, String(e));
+        assert.equal(e.kind, 'invalid_config');
+        assert.equal(e.message, "Reshape 'flat' cannot make [4,4,3] (48 values) into [96]");
+        return true;
+      });
+    });
+  }
 });
