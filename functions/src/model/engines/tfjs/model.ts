@@ -147,9 +147,28 @@ function refuseIgnoredOptions(graph: KerasGraph): void {
   }
 }
 
+/**
+ * Layers tfjs-backend-wasm computes wrongly, refused on that backend only (tfjs' cpu backend
+ * and ONNX Runtime agree on them): its maxPool3d for most windows, strides and paddings
+ * (every window of size 1, most `same` ones: 139 of 200 random cases here), and its
+ * conv3dTranspose at a stride above 1.
+ */
+function refuseWasmKernelFaults(graph: KerasGraph): void {
+  if (tf.getBackend() !== 'wasm') return;
+  for (const l of graph.layers) {
+    const strided = [l.config['strides'] ?? 1].flat().some(s => Number(s) !== 1);
+    if (l.className === 'MaxPooling3D' || (l.className === 'Conv3DTranspose' && strided)) {
+      throw new UnsupportedLayerError(
+        `${l.className} '${l.name}': tfjs-backend-wasm computes it wrongly (ONNX Runtime or another tfjs backend runs it)`
+      );
+    }
+  }
+}
+
 /** Builds the graph in tfjs-layers on this thread's backend. */
 export async function createTfjsModel(kerasGraph: KerasGraph, input: InputContract): Promise<EngineModel> {
   refuseIgnoredOptions(kerasGraph);
+  refuseWasmKernelFaults(kerasGraph);
   const graph = withKerasBroadcasting(kerasGraph);
   let model: tf.LayersModel;
   try {

@@ -890,6 +890,48 @@ describe('channels-first layers tfjs-layers computes wrongly', () => {
   }
 });
 
+describe('3D layers tfjs-backend-wasm computes wrongly', () => {
+  before(backend);
+  const volume = (layer: tf.layers.Layer) => () => {
+    const input = tf.input({shape: [8, 6, 1]});
+    const x = apply(layer, apply(L.reshape({targetShape: [2, 4, 3, 2]}), input));
+    return tf.model({
+      inputs: input,
+      outputs: apply(L.dense({units: 4, activation: 'softmax'}), apply(L.flatten({}), x)),
+    });
+  };
+  const cases: Array<[string, () => tf.LayersModel]> = [
+    [
+      'MaxPooling3D (window 2, stride 1, same)',
+      volume(L.maxPooling3d({poolSize: 2, strides: 1, padding: 'same', name: 'pool3d'})),
+    ],
+    ['Conv3DTranspose (stride 2)', volume(L.conv3dTranspose({filters: 2, kernelSize: 2, strides: 2, name: 'up3d'}))],
+  ];
+  for (const [name, build] of cases) {
+    it(`${name}: ONNX Runtime answers as tfjs' cpu backend; the tfjs engine refuses it on wasm, naming the layer`, async () => {
+      const model = build();
+      randomise(model, 3);
+      const bytes = await writeKerasH5(model);
+      const data = pixels([8, 6, 1], 4);
+      const own = tf.getBackend();
+      await tf.setBackend('cpu');
+      const want = tf.tidy(() => (model.predict(tf.tensor(data, [1, 8, 6, 1])) as tf.Tensor).dataSync());
+      await tf.setBackend(own);
+      model.dispose();
+      const onnx = await loadClassifier(bytes, {engine: 'onnx'});
+      const [got] = await onnx.classifyPixels([data], 4);
+      onnx.dispose();
+      for (const r of got!.top_k) assert.ok(Math.abs(r.score - want[r.index]!) < 1e-5, `class ${r.index}`);
+      if (own !== 'wasm') return;
+      await assert.rejects(loadClassifier(bytes, {engine: 'tfjs'}), (e: unknown) => {
+        assert.ok(e instanceof UnsupportedLayerError, String(e));
+        assert.match((e as Error).message, /'(pool3d|up3d)': tfjs-backend-wasm computes it wrongly/);
+        return true;
+      });
+    });
+  }
+});
+
 describe('a model neither engine runs', () => {
   before(backend);
 
