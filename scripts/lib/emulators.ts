@@ -116,12 +116,29 @@ function requireJava(): void {
   }
 }
 
-async function startJava(name: string, args: string[], port: number, logFile?: string): Promise<Emulator> {
+/**
+ * Starts an emulator jar and waits until it is ready: its port accepts connections and it has
+ * said so itself (`ready`, a line of its output). The port alone is not proof: between
+ * freePort() and java's bind, another process can take the port, and then the emulator exits
+ * while the port still answers.
+ */
+async function startJava(
+  name: string,
+  args: string[],
+  port: number,
+  ready: RegExp,
+  logFile?: string
+): Promise<Emulator> {
   requireJava();
   const child: ChildProcess = spawn('java', args, {stdio: ['ignore', 'pipe', 'pipe'], detached: false});
   const log = logFile ? fs.createWriteStream(logFile) : undefined;
-  child.stdout?.on('data', d => log?.write(d));
-  child.stderr?.on('data', d => log?.write(d));
+  let said = '';
+  const listen = (d: Buffer) => {
+    log?.write(d);
+    if (!ready.test(said)) said = (said + d.toString('utf8')).slice(-4096);
+  };
+  child.stdout?.on('data', listen);
+  child.stderr?.on('data', listen);
   let exited = false;
   child.on('exit', () => (exited = true));
   const stop = async (): Promise<void> => {
@@ -135,6 +152,14 @@ async function startJava(name: string, args: string[], port: number, logFile?: s
   };
   try {
     await waitForPort(port, 60_000, `${name} emulator`, () => !exited);
+    const deadline = Date.now() + 60_000;
+    while (!ready.test(said)) {
+      if (exited) throw new Error(`${name} emulator exited before it was ready (port ${port} taken?)`);
+      // The Pub/Sub emulator does not exit when its bind fails: it says so and hangs.
+      if (/Address already in use/.test(said)) throw new Error(`${name} emulator could not bind port ${port}: taken`);
+      if (Date.now() > deadline) throw new Error(`${name} emulator did not say it was ready within 60 s`);
+      await new Promise(r => setTimeout(r, 50));
+    }
   } catch (e) {
     await stop();
     throw e;
@@ -142,30 +167,55 @@ async function startJava(name: string, args: string[], port: number, logFile?: s
   return {name, hostPort: `127.0.0.1:${port}`, stop, ...(child.pid ? {pid: child.pid} : {})};
 }
 
+/** Runs `start` on the given port, or on a free one, again on another if that one turns out taken. */
+async function onFreePort(start: (port: number) => Promise<Emulator>, given?: number): Promise<Emulator> {
+  if (given !== undefined) return start(given);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (e) {
+      if (attempt >= 3 || !/exited before it was ready|could not bind/.test(String(e))) throw e;
+    }
+  }
+}
+
 /** Starts the Firestore emulator jar on a free (or given) port. */
 export async function startFirestore(options: {port?: number; logFile?: string} = {}): Promise<Emulator> {
   const jar = firestoreJar();
-  const port = options.port ?? (await freePort());
-  return startJava(
-    'firestore',
-    [
-      '-cp',
-      jar,
-      'com.google.cloud.datastore.emulator.firestore.CloudFirestore',
-      'start',
-      '--host=127.0.0.1',
-      `--port=${port}`,
-    ],
-    port,
-    options.logFile
+  return onFreePort(
+    port =>
+      startJava(
+        'firestore',
+        [
+          '-cp',
+          jar,
+          'com.google.cloud.datastore.emulator.firestore.CloudFirestore',
+          'start',
+          '--host=127.0.0.1',
+          `--port=${port}`,
+        ],
+        port,
+        /Dev App Server is now running/,
+        options.logFile
+      ),
+    options.port
   );
 }
 
 /** Starts the Pub/Sub emulator jar on a free (or given) port. */
 export async function startPubSub(options: {port?: number; logFile?: string} = {}): Promise<Emulator> {
   const jar = pubsubJar();
-  const port = options.port ?? (await freePort());
-  return startJava('pubsub', ['-jar', jar, '--host=127.0.0.1', `--port=${port}`], port, options.logFile);
+  return onFreePort(
+    port =>
+      startJava(
+        'pubsub',
+        ['-jar', jar, '--host=127.0.0.1', `--port=${port}`],
+        port,
+        new RegExp(`Server started, listening on ${port}`),
+        options.logFile
+      ),
+    options.port
+  );
 }
 
 /** The object metadata the storage emulator hands to finalize listeners. */
