@@ -5,7 +5,7 @@
  * Keras' constants. A layer or option not listed throws {@link NoOnnxTranslation}, and
  * the loader serves that model with tfjs instead.
  */
-import {checkReshape, weightsByRole, type GraphLayer} from '../../keras/graph.js';
+import {reshapeTarget, weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {recurrent, stackedCells} from './recurrent.js';
@@ -90,10 +90,7 @@ function merge(b: OnnxBuilder, layer: GraphLayer, inputs: readonly Value[]): Val
 
 function reshape(b: OnnxBuilder, layer: GraphLayer, input: Value, target: readonly number[]): Value {
   const v = b.toKeras(input);
-  checkReshape(layer.name, v.shape, target);
-  const total = v.shape.reduce((a, d) => a * d, 1);
-  const known = target.filter(d => d !== -1).reduce((a, d) => a * d, 1);
-  const shape = target.map(d => (d === -1 ? total / known : d));
+  const shape = reshapeTarget(layer.name, v.shape, target);
   const y = b.op('Reshape', [v.name, b.ints(`${layer.name}/shape`, [-1, ...shape])], layer.name);
   return {name: y, shape, storage: 'keras'};
 }

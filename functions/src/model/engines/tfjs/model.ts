@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import {UnsupportedLayerError, WeightMismatchError, ModelUnusableError} from '../../../core/errors.js';
 import type {InputContract} from '../../../core/ports.js';
 import type {StoredWeight} from '../../keras/h5_reader.js';
-import {checkReshape, toTopology, type KerasGraph} from '../../keras/graph.js';
+import {reshapeTarget, toTopology, type KerasGraph} from '../../keras/graph.js';
 import type {EngineModel} from '../engine.js';
 import {withKerasBroadcasting} from './channel_layers.js';
 import './extra_layers.js';
@@ -182,7 +182,7 @@ export async function createTfjsModel(kerasGraph: KerasGraph, input: InputContra
     for (const l of model.layers) {
       const input = (l.input as tf.SymbolicTensor).shape?.slice(1);
       if (l.getClassName() === 'Reshape' && input?.every(d => typeof d === 'number'))
-        checkReshape(l.name, input as number[], (l.getConfig()['targetShape'] as number[]).map(Number));
+        reshapeTarget(l.name, input as number[], (l.getConfig()['targetShape'] as number[]).map(Number));
     }
     setWeights(model, graph);
   } catch (e) {
