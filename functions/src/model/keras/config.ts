@@ -33,13 +33,34 @@ export interface ModelEntry {
 /** Keras class names that are a model (container) rather than a single layer. */
 const CONTAINERS = new Set(['Sequential', 'Functional', 'Model']);
 
-/** Why tfjs cannot run some layers that Keras files commonly contain. */
-const UNSUPPORTED_REASONS: Record<string, string> = {
-  Lambda: 'it holds marshalled Python code',
-  TFOpLambda: 'it calls a raw TensorFlow op',
-  SlicingOpLambda: 'it calls a raw TensorFlow op',
-  TensorFlowOpLayer: 'it calls a raw TensorFlow op',
-};
+const reasonFor = (classes: string, why: string) => classes.split(' ').map(cls => [cls, why] as const);
+
+/**
+ * Why neither engine runs some layers that Keras files contain. A class missing here and
+ * from the engine's own list is a custom layer, or one newer than this table.
+ */
+const UNSUPPORTED_REASONS: Record<string, string> = Object.fromEntries([
+  ['Lambda', 'it holds marshalled Python code'],
+  ...reasonFor('TFOpLambda SlicingOpLambda TensorFlowOpLayer', 'it calls a raw TensorFlow op'),
+  // Keras' own layers that no translation here covers; "no such built-in layer" would be wrong.
+  ...reasonFor(
+    'Attention AdditiveAttention MultiHeadAttention GroupQueryAttention EinsumDense LocallyConnected1D ' +
+      'LocallyConnected2D GroupNormalization UnitNormalization SpectralNormalization Conv1DTranspose ' +
+      'DepthwiseConv1D SeparableConv1D ConvLSTM1D ConvLSTM3D ZeroPadding1D ZeroPadding3D Cropping1D Cropping3D ' +
+      'UpSampling1D UpSampling3D GlobalAveragePooling3D GlobalMaxPooling3D RandomCrop AutoContrast Equalization ' +
+      'Discretization Hashing StringLookup IntegerLookup TextVectorization',
+    'a built-in Keras layer that neither engine here implements'
+  ),
+  // Keras 3's newer augmentation layers. Unlike RandomFlip and the others that Keras documents
+  // as the identity at inference (layer_substitutions.ts), these were not always: RandomGrayscale
+  // applied itself at inference until a later Keras 3 release added its `training` guard.
+  ...reasonFor(
+    'AugMix CutMix MixUp RandAugment RandomApply RandomChoice RandomColorDegeneration RandomColorJitter ' +
+      'RandomElasticTransform RandomErasing RandomGaussianBlur RandomGrayscale RandomHue RandomInvert ' +
+      'RandomPerspective RandomPosterization RandomResizedCrop RandomSaturation RandomSharpness RandomShear Solarization',
+    'a Keras 3 augmentation layer, for training; not every Keras 3 version skips it at inference, so save the model without it'
+  ),
+]);
 
 /**
  * Keras 3 wraps objects as `{module, class_name, config, registered_name}` and dtypes as
@@ -174,7 +195,7 @@ export function translateModelConfig(
     throw new UnsupportedLayerError(
       `unsupported layer${ctx.unsupported.length > 1 ? 's' : ''}: ${ctx.unsupported.join(', ')}; neither ONNX Runtime nor TensorFlow.js can run ${
         ctx.unsupported.length > 1 ? 'them' : 'it'
-      }. Replace ${ctx.unsupported.length > 1 ? 'them' : 'it'} with built-in Keras layers and save again`
+      }. Replace ${ctx.unsupported.length > 1 ? 'them' : 'it'} with layers both engines run (the README lists them) and save again`
     );
   }
   return {class_name: model.class_name === 'Model' ? 'Functional' : model.class_name, config};

@@ -465,6 +465,26 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     );
   });
 
+  for (const [cls, why] of [
+    ['LocallyConnected2D', /\(a built-in Keras layer that neither engine here implements\)/],
+    ['MultiHeadAttention', /\(a built-in Keras layer that neither engine here implements\)/],
+    ['RandomGrayscale', /\(a Keras 3 augmentation layer, for training; .*save the model without it\)/],
+    ['MyBlock', /\(no such built-in layer \(a custom or newer Keras layer\)\)/],
+  ] as const) {
+    it(`says why ${cls} is refused`, () => {
+      const unknown = (c: string) => c !== cls;
+      assert.throws(
+        () => translateModelConfig(sequential({class_name: cls, config: {name: 'x'}}), unknown),
+        (e: unknown) => {
+          assert.ok(e instanceof UnsupportedLayerError);
+          assert.match(e.message, new RegExp(`${cls} 'x' ${why.source}`));
+          assert.match(e.message, /Replace it with layers both engines run \(the README lists them\)/);
+          return true;
+        }
+      );
+    });
+  }
+
   it('refuses configs whose nodes refer to layers that do not exist (tfjs would loop forever)', () => {
     const model: ModelEntry = {
       class_name: 'Functional',
