@@ -37,9 +37,10 @@ const reasonFor = (classes: string, why: string) => classes.split(' ').map(cls =
 
 /**
  * Why neither engine runs some layers that Keras files contain. A class missing here and
- * from the engine's own list is a custom layer, or one newer than this table.
+ * from the engine's own list is a custom layer, or one newer than this table. A class that
+ * gains a translation leaves the table (a test holds it to both engines' lists).
  */
-const UNSUPPORTED_REASONS: Record<string, string> = Object.fromEntries([
+export const UNSUPPORTED_REASONS: Readonly<Record<string, string>> = Object.fromEntries([
   ['Lambda', 'it holds marshalled Python code'],
   ...reasonFor('TFOpLambda SlicingOpLambda TensorFlowOpLayer', 'it calls a raw TensorFlow op'),
   // Keras' own layers that no translation here covers; "no such built-in layer" would be wrong.

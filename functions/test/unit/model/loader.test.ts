@@ -12,6 +12,9 @@ import {
   UnsupportedLayerError,
 } from '../../../src/core/errors.js';
 import {parseLabels} from '../../../src/model/labels.js';
+import {UNSUPPORTED_REASONS} from '../../../src/model/keras/config.js';
+import {ONNX_LAYERS} from '../../../src/model/engines/onnx/layers.js';
+import {tfjsKnows} from '../../../src/model/engines/tfjs/model.js';
 import {MOBILENET, fixtureBytes, fixtureDir} from '../../helpers/fixtures.js';
 import {
   backend,
@@ -197,6 +200,12 @@ describe('loadClassifier on other real Keras files', () => {
       });
     });
   }
+
+  it('gives no reason for refusing a layer that either engine runs', () => {
+    const runnable = Object.keys(UNSUPPORTED_REASONS).filter(cls => ONNX_LAYERS.has(cls) || tfjsKnows(cls));
+    assert.deepEqual(runnable, []);
+    assert.ok(Object.keys(UNSUPPORTED_REASONS).length > 50);
+  });
 
   it("names Lambda 'lambda_1' for the Sequential Lambda model", async () => {
     await assert.rejects(load(fixtureBytes('models/unsupported-layers/sequential_lambda.h5')), /Lambda 'lambda_1'/);
