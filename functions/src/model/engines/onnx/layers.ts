@@ -18,6 +18,7 @@ import {layerNormalization} from './normalization.js';
 import {centerCrop, kerasResize, upSampling} from './resize.js';
 import {convolution, globalPooling, padOrCrop, pooling} from './spatial.js';
 import {convTranspose} from './transposed.js';
+import {merge} from './merge.js';
 
 /** Layers that are the identity at inference. */
 const IDENTITY = new Set([
@@ -55,37 +56,6 @@ function dense(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
     if (bName) y = b.op('Add', [y, bName], layer.name);
   }
   return {name: y, shape: [...v.shape.slice(0, -1), units], storage: 'keras'};
-}
-
-/** Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate. */
-function merge(b: OnnxBuilder, layer: GraphLayer, inputs: readonly Value[]): Value {
-  // Keep channels-first storage when any input has it and the ranks agree (squeeze-and-excite
-  // multiplies [H, W, C] by [1, 1, C]: transposing the small one is cheaper than the big one).
-  const rank = inputs[0]!.shape.length;
-  const cf = rank >= 2 && inputs.some(v => v.storage === 'cf') && inputs.every(v => v.shape.length === rank);
-  const vs = inputs.map(v => (cf ? b.toChannelsFirst(v) : b.toKeras(v)));
-  const names = vs.map(v => v.name);
-  const storage = cf ? 'cf' : 'keras';
-  if (layer.className === 'Concatenate') {
-    const axis = Number(layer.config['axis'] ?? -1);
-    const logical = axis < 0 ? axis + rank + 1 : axis;
-    const shape = [...vs[0]!.shape];
-    shape[logical - 1] = vs.reduce((sum, v) => sum + v.shape[logical - 1]!, 0);
-    return {
-      name: b.op('Concat', names, layer.name, [attr.int('axis', b.storageAxis(vs[0]!, logical))]),
-      shape,
-      storage,
-    };
-  }
-  const shape = vs[0]!.shape.map((_, i) => Math.max(...vs.map(v => v.shape[i] ?? 1)));
-  const op = {Add: 'Sum', Subtract: 'Sub', Multiply: 'Mul', Average: 'Mean', Maximum: 'Max', Minimum: 'Min'}[
-    layer.className
-  ];
-  if (!op) throw new NoOnnxTranslation(`merge layer ${layer.className}`);
-  let y = names[0]!;
-  if (op === 'Sub' || op === 'Mul') names.slice(1).forEach((n, i) => (y = b.op(op, [y, n], `${layer.name}/${i}`)));
-  else y = b.op(op, names, layer.name);
-  return {name: y, shape, storage};
 }
 
 function reshape(b: OnnxBuilder, layer: GraphLayer, input: Value, target: readonly number[]): Value {

@@ -670,6 +670,17 @@ const CASES: Case[] = [
       return apply(L.concatenate({axis: -1}), merged);
     },
   },
+  {
+    // Keras lines a lower-rank input up after the batch axis: [N, C] meets [N, H, W, C] as
+    // [N, 1, 1, C]. Not how ONNX broadcasts (it aligns the batch axis with W).
+    name: 'Add, Multiply, Maximum, Average of an image and a vector of its channels (inputs of different ranks)',
+    shape: [2, 5, 3],
+    build: x => {
+      const v = apply(L.dense({units: 3}), apply(L.globalAveragePooling2d({}), x));
+      const merged = [L.add(), L.multiply(), L.maximum(), L.average()].map(m => apply(m, [x, v]));
+      return apply(L.concatenate({axis: -1}), merged);
+    },
+  },
 ];
 
 /** The model: the case's layers, then Flatten → Dense softmax so that it is a classifier. */
@@ -729,6 +740,37 @@ describe('ONNX translation, layer by layer, against tfjs-layers', () => {
         original.dispose();
       }
     });
+  });
+});
+
+describe('inputs of different ranks merged, in a batch', () => {
+  before(backend);
+  it('each image of a batch is answered as it is alone, on both engines', async () => {
+    const input = tf.input({shape: [2, 3, 3]});
+    const v = apply(L.dense({units: 3}), apply(L.globalAveragePooling2d({}), input));
+    const out = apply(L.dense({units: 5, activation: 'softmax'}), apply(L.flatten({}), apply(L.add(), [input, v])));
+    const original = tf.model({inputs: input, outputs: out});
+    randomise(original, 77);
+    const bytes = await writeKerasH5(original);
+    const images = [pixels([2, 3, 3], 1), pixels([2, 3, 3], 2), pixels([2, 3, 3], 3)];
+    for (const engine of ['onnx', 'tfjs'] as const) {
+      const loaded = await loadClassifier(bytes, {engine});
+      try {
+        const together = await loaded.classifyPixels(images, 5);
+        for (const [i, image] of images.entries()) {
+          const [alone] = await loaded.classifyPixels([image], 5);
+          const want = tf.tidy(() => (original.predict(tf.tensor(image, [1, 2, 3, 3])) as tf.Tensor).dataSync());
+          for (const t of together[i]!.top_k) {
+            assert.ok(Math.abs(t.score - want[t.index]!) < 1e-5, `${engine}, image ${i}, class ${t.index}`);
+          }
+          const scoreOf = new Map(alone!.top_k.map(t => [t.index, t.score]));
+          for (const t of together[i]!.top_k) assert.ok(Math.abs(t.score - scoreOf.get(t.index)!) < 1e-6);
+        }
+      } finally {
+        loaded.dispose();
+      }
+    }
+    original.dispose();
   });
 });
 
