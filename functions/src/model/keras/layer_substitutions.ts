@@ -219,13 +219,16 @@ export const rnnOfOneCell: LayerRule = layer => {
   layer.config = {...cell.config, ...flags, name: layerName(layer)};
 };
 
-/** Spatial dropout and augmentation are the identity at inference; tfjs-layers has only SpatialDropout1D. */
+/**
+ * Spatial dropout, augmentation and ActivityRegularization (a loss added in training) are the
+ * identity at inference; tfjs-layers has only SpatialDropout1D, and no ActivityRegularization.
+ */
 export const spatialDropoutToDropout: LayerRule = layer => {
   if (layer.class_name === 'SpatialDropout2D' || layer.class_name === 'SpatialDropout3D') {
     layer.class_name = 'Dropout';
     delete layer.config['data_format'];
   }
-  if (AUGMENTATION.has(layer.class_name)) {
+  if (AUGMENTATION.has(layer.class_name) || layer.class_name === 'ActivityRegularization') {
     rewrite(layer, 'Dropout', {rate: 0});
   }
 };

@@ -11,6 +11,7 @@ import {reshapeTarget, toTopology, type KerasGraph} from '../../keras/graph.js';
 import type {EngineModel} from '../engine.js';
 import {withKerasBroadcasting} from './channel_layers.js';
 import './extra_layers.js';
+import './subtract.js';
 
 /** Whether tfjs-layers has a class of that name (the translation's `isKnown` for tfjs). */
 export function tfjsKnows(className: string): boolean {

@@ -169,6 +169,77 @@ const gruCases: Case[] = [];
 }
 
 {
+  // Two Dense branches of the flattened image, their difference (Subtract), then
+  // ActivityRegularization (a training-time loss, the identity at inference): tfjs-layers has
+  // neither class, so the tfjs engine runs this project's own.
+  const ka = deterministic(12 * 3, 21);
+  const ba = [0.1, 0, -0.1];
+  const kb = deterministic(12 * 3, 22);
+  const bb = [0, 0.2, 0.1];
+  const difference = matVec(PIXELS, ka, ba).map((a, i) => a - matVec(PIXELS, kb, bb)[i]!);
+  cases.push({
+    name: 'Subtract of two Dense branches, then ActivityRegularization',
+    spec: {
+      config: functional(
+        'difference',
+        [
+          input('image', [2, 2, 3]),
+          layer('Flatten', 'flat', {}, ['image']),
+          dense('a', 3, 'linear', ['flat']),
+          dense('b', 3, 'linear', ['flat']),
+          layer('Subtract', 'diff', {}, ['a', 'b']),
+          layer('ActivityRegularization', 'reg', {l1: 0.01, l2: 0.001}, ['diff']),
+          layer('Activation', 'probs', {activation: 'softmax'}, ['reg']),
+        ],
+        'image',
+        'probs'
+      ),
+      weights: {a: [w('kernel', [12, 3], ka), w('bias', [3], ba)], b: [w('kernel', [12, 3], kb), w('bias', [3], bb)]},
+    },
+    expected: softmax(difference),
+  });
+}
+
+{
+  // Subtract of inputs of different ranks: the image [2, 2, 3] minus a vector of its channels
+  // [3], which Keras lines up after the batch axis ([N, 1, 1, 3]).
+  const kd = deterministic(3 * 3, 23);
+  const bd = [0.2, -0.1, 0];
+  const pooled = [0, 1, 2].map(c => [0, 1, 2, 3].reduce((s, p) => s + PIXELS[p * 3 + c]!, 0) / 4);
+  const shift = matVec(pooled, kd, bd);
+  const ko = deterministic(12 * 2, 24);
+  cases.push({
+    name: 'Subtract of an image and a vector of its channels (inputs of different ranks)',
+    spec: {
+      config: functional(
+        'shifted',
+        [
+          input('image', [2, 2, 3]),
+          layer('GlobalAveragePooling2D', 'gap', {data_format: 'channels_last', keepdims: false}, ['image']),
+          dense('shift', 3, 'linear', ['gap']),
+          layer('Subtract', 'centred', {}, ['image', 'shift']),
+          layer('Flatten', 'flat', {}, ['centred']),
+          dense('probs', 2, 'softmax', ['flat']),
+        ],
+        'image',
+        'probs'
+      ),
+      weights: {
+        shift: [w('kernel', [3, 3], kd), w('bias', [3], bd)],
+        probs: [w('kernel', [12, 2], ko), w('bias', [2], [0.1, 0])],
+      },
+    },
+    expected: softmax(
+      matVec(
+        PIXELS.map((x, i) => x - shift[i % 3]!),
+        ko,
+        [0.1, 0]
+      )
+    ),
+  });
+}
+
+{
   // A squeeze-and-excite block: GAP → Dense(swish) → Dense(sigmoid) → Reshape(1,1,C) →
   // Multiply with the input, then Flatten → Dense(gelu) → softmax.
   const k1 = deterministic(3 * 2, 3);
