@@ -2,8 +2,8 @@
  * Every layer the ONNX translation claims, one small model each: built in TensorFlow.js
  * with random weights (BatchNormalization statistics too), written as a Keras .h5 by the
  * project's writer, loaded on the ONNX engine, and compared with what tfjs-layers itself
- * predicts for the same pixels. The expected figures come from tfjs' own `predict` on the
- * original model, not from the code under test.
+ * predicts for the same pixels, alone and in a batch of two. The expected figures come from
+ * tfjs' own `predict` on the original model, not from the code under test.
  */
 import assert from 'node:assert/strict';
 import {before, describe, it} from 'node:test';
@@ -727,7 +727,18 @@ describe('ONNX translation, layer by layer, against tfjs-layers', () => {
             ? c.expected(original, data)
             : tf.tidy(() => (original.predict(tf.tensor(data, [1, ...c.shape])) as tf.Tensor).dataSync());
           if (c.reference) await tf.setBackend(own);
-          const [got] = await loaded.classifyPixels([asHwc(data, c.shape)], 7);
+          // In a batch with another image (the bench runs batches of 8; the Classifier port takes any):
+          // each image is answered as it is alone (a translation can mix up the batch axis).
+          const other = asHwc(pixels(c.shape, seed * 13 + i + 5), c.shape);
+          const [got, withOther] = await loaded.classifyPixels([asHwc(data, c.shape), other], 7);
+          const [otherAlone] = await loaded.classifyPixels([other], 7);
+          const alone = new Map(otherAlone!.top_k.map(t => [t.index, t.score]));
+          for (const t of withOther!.top_k) {
+            assert.ok(
+              Math.abs(t.score - alone.get(t.index)!) < 1e-5,
+              `batch of 2, class ${t.index}: ${t.score} vs alone`
+            );
+          }
           for (const t of got!.top_k) {
             assert.ok(
               Math.abs(t.score - want[t.index]!) < 1e-5,
