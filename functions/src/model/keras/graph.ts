@@ -251,22 +251,6 @@ export function weightsByRole(
   return out;
 }
 
-/**
- * A Reshape's output shape: `target` with its -1 (whatever is left) resolved. The target must
- * hold exactly its input's values: Keras refuses another at build time, tfjs-layers only fails
- * at its first prediction and ONNX Runtime when it runs, so both engines check with this and
- * the file is refused as such.
- */
-export function reshapeTarget(name: string, input: readonly number[], target: readonly number[]): number[] {
-  const total = input.reduce((a, d) => a * d, 1);
-  const known = target.filter(d => d !== -1).reduce((a, d) => a * d, 1);
-  if (target.includes(-1) ? total % known === 0 : known === total)
-    return target.map(d => (d === -1 ? total / known : d));
-  throw new InvalidConfigError(
-    `Reshape '${name}' cannot make [${input.join(',')}] (${total} values) into [${target.join(',')}]`
-  );
-}
-
 /** For each layer, how many times other layers (or the model outputs) read its outputs. */
 export function consumerCounts(graph: KerasGraph): Map<string, number> {
   const counts = new Map<string, number>();

@@ -5,7 +5,8 @@
  * Keras' constants. A layer or option not listed throws {@link NoOnnxTranslation}, and
  * the loader serves that model with tfjs instead.
  */
-import {reshapeTarget, weightsByRole, type GraphLayer} from '../../keras/graph.js';
+import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
+import {reshapeTarget} from '../../keras/shapes.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {recurrent, stackedCells} from './recurrent.js';

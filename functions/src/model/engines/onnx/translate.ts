@@ -8,6 +8,7 @@
  */
 import type {InputContract} from '../../../core/ports.js';
 import {CONTAINERS, type KerasGraph, type TensorRef} from '../../keras/graph.js';
+import {refuseEmptyOutput} from '../../keras/shapes.js';
 import {NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 import {translateCall} from './layers.js';
 import {maskFlow} from './masking.js';
@@ -68,9 +69,10 @@ export function kerasToOnnx(graph: KerasGraph, contract: InputContract): OnnxMod
         if (!v) throw new NoOnnxTranslation(`layer '${layer.name}' reads ${key(r)}, which has no value`);
         return v;
       });
-      maskFlow(b, layer, inputs, translateCall(b, layer, inputs)).forEach((v, index) =>
-        values.set(key({layer: layer.name, node: n, index}), v)
-      );
+      maskFlow(b, layer, inputs, translateCall(b, layer, inputs)).forEach((v, index) => {
+        refuseEmptyOutput(layer.name, layer.className, v.shape);
+        values.set(key({layer: layer.name, node: n, index}), v);
+      });
       count++;
     });
   }

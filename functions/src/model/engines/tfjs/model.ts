@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import {UnsupportedLayerError, WeightMismatchError, ModelUnusableError} from '../../../core/errors.js';
 import type {InputContract} from '../../../core/ports.js';
 import type {StoredWeight} from '../../keras/h5_reader.js';
-import {reshapeTarget, toTopology, type KerasGraph} from '../../keras/graph.js';
+import {toTopology, type KerasGraph} from '../../keras/graph.js';
+import {refuseEmptyOutput, reshapeTarget} from '../../keras/shapes.js';
 import type {EngineModel} from '../engine.js';
 import {withKerasBroadcasting} from './channel_layers.js';
 import './extra_layers.js';
@@ -180,10 +181,15 @@ export async function createTfjsModel(kerasGraph: KerasGraph, input: InputContra
     throw new UnsupportedLayerError(`TensorFlow.js cannot build this model: ${(e as Error).message}`);
   }
   try {
+    // Per call of the layer: a layer called twice (a shared Reshape, say) has a node for each.
+    const all = (shapes: tf.Shape | tf.Shape[]) => (Array.isArray(shapes[0]) ? shapes : [shapes]) as tf.Shape[];
     for (const l of model.layers) {
-      const input = (l.input as tf.SymbolicTensor).shape?.slice(1);
-      if (l.getClassName() === 'Reshape' && input?.every(d => typeof d === 'number'))
-        reshapeTarget(l.name, input as number[], (l.getConfig()['targetShape'] as number[]).map(Number));
+      for (const node of l.inboundNodes) {
+        for (const shape of all(node.outputShapes)) refuseEmptyOutput(l.name, l.getClassName(), shape.slice(1));
+        const input = all(node.inputShapes)[0]?.slice(1);
+        if (l.getClassName() === 'Reshape' && input?.every(d => typeof d === 'number'))
+          reshapeTarget(l.name, input as number[], (l.getConfig()['targetShape'] as number[]).map(Number));
+      }
     }
     setWeights(model, graph);
   } catch (e) {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import {before, describe, it} from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import {UnsupportedLayerError} from '../../../../src/core/errors.js';
+import {InvalidConfigError, UnsupportedLayerError} from '../../../../src/core/errors.js';
 import {memoryLogger} from '../../../../src/core/log.js';
 import {loadClassifier} from '../../../../src/model/loader.js';
 import {windowPads} from '../../../../src/model/engines/onnx/spatial.js';
@@ -1005,6 +1005,79 @@ describe('a model neither engine runs', () => {
       );
       return true;
     });
+  });
+});
+
+describe('a layer whose output is empty, which Keras cannot build (tfjs-layers builds it)', () => {
+  before(backend);
+  const cases: Array<[string, (x: Sym) => Sym, RegExp]> = [
+    [
+      'a valid Conv1D window of 3 over 2 steps',
+      x => apply(L.conv1d({filters: 2, kernelSize: 3, name: 'narrow'}), apply(L.reshape({targetShape: [2, 9]}), x)),
+      /layer 'narrow' (\(Conv1D\) )?would output an empty tensor/,
+    ],
+    [
+      'a Cropping2D of every row',
+      x =>
+        apply(
+          L.conv2d({filters: 2, kernelSize: 1}),
+          apply(
+            L.cropping2D({
+              cropping: [
+                [1, 1],
+                [0, 0],
+              ],
+              name: 'all_rows',
+            }),
+            x
+          )
+        ),
+      /layer 'all_rows' \(Cropping2D\) would output an empty tensor \(shape \[0, 3, 3\] per image\)/,
+    ],
+  ];
+  for (const [name, build, why] of cases) {
+    for (const engine of ['auto', 'onnx', 'tfjs'] as const) {
+      it(`${name}: refused as invalid_config, naming the layer (${engine})`, async () => {
+        const input = tf.input({shape: [2, 3, 3]});
+        const out = apply(L.dense({units: 3, activation: 'softmax'}), apply(L.flatten({}), build(input)));
+        const bytes = await writeKerasH5(tf.model({inputs: input, outputs: out}));
+        await assert.rejects(loadClassifier(bytes, {engine}), (e: unknown) => {
+          assert.ok(e instanceof InvalidConfigError, String(e));
+          assert.equal(e.kind, 'invalid_config');
+          assert.match(e.message, why);
+          return true;
+        });
+      });
+    }
+  }
+});
+
+describe('layers called twice (a shared Dense and a shared Reshape)', () => {
+  before(backend);
+  it('both engines serve the model, each call with its own input', async () => {
+    const input = tf.input({shape: [4, 4, 3]});
+    const x = apply(L.flatten({}), input);
+    const dense = L.dense({units: 4, name: 'shared_dense'});
+    const reshape = L.reshape({targetShape: [2, 24], name: 'shared_reshape'});
+    const other = apply(L.dense({units: 48}), x);
+    const calls = [apply(dense, x), apply(dense, other)];
+    calls.push(...[x, other].map(t => apply(L.flatten({}), apply(reshape, t))));
+    const out = apply(L.dense({units: 5, activation: 'softmax'}), apply(L.concatenate({}), calls));
+    const original = tf.model({inputs: input, outputs: out});
+    randomise(original, 5);
+    const bytes = await writeKerasH5(original);
+    const data = pixels([4, 4, 3], 9);
+    const want = tf.tidy(() => (original.predict(tf.tensor(data, [1, 4, 4, 3])) as tf.Tensor).dataSync());
+    for (const engine of ['onnx', 'tfjs'] as const) {
+      const loaded = await loadClassifier(bytes, {engine});
+      try {
+        const [got] = await loaded.classifyPixels([data], 5);
+        for (const t of got!.top_k) assert.ok(Math.abs(t.score - want[t.index]!) < 1e-5, `${engine}, class ${t.index}`);
+      } finally {
+        loaded.dispose();
+      }
+    }
+    original.dispose();
   });
 });
 
