@@ -137,10 +137,18 @@ export interface Classification {
   readonly preprocess_ms: number;
 }
 
+/**
+ * How a head's outputs become class scores: as they are (`probabilities`, a softmax head, and
+ * `sigmoid`, independent units), softmax of logits (`softmax`), or one unit read as a binary
+ * [1 − p, p] (`binary`, a sigmoid; `binary_logit`, without one).
+ */
+export type Scoring = 'probabilities' | 'softmax' | 'sigmoid' | 'binary' | 'binary_logit';
+
 /** A loaded, warmed-up image classifier. Immutable; {@link dispose} frees it. */
 export interface Classifier {
   readonly name: string;
   readonly input: InputContract;
+  /** The number of classes (2 for a one-unit binary head). */
   readonly outputWidth: number;
   /** Labels in output order, or null (labels are then the class indices). */
   readonly labels: readonly string[] | null;
@@ -151,8 +159,8 @@ export interface Classifier {
   readonly backend: string;
   readonly byteSize: number;
   readonly paramCount: number;
-  /** Whether the head already emits probabilities; if not, scores are softmax(outputs). */
-  readonly outputsProbabilities: boolean;
+  /** How the head's outputs become class scores (model/head.ts). */
+  readonly scoring: Scoring;
   readonly timings: {readonly read_ms: number; readonly build_ms: number; readonly warmup_ms: number};
   /**
    * Decodes and preprocesses an image (RGB or grey, resized to the input, scaled) and

@@ -5,8 +5,9 @@
  * interface and this class stays private to model/.
  */
 import {BadOutputError} from '../core/errors.js';
-import type {Classification, Classifier, InputContract} from '../core/ports.js';
+import type {Classification, Classifier, InputContract, Scoring} from '../core/ports.js';
 import type {EngineModel} from './engines/engine.js';
+import {classCount, classScores} from './head.js';
 import {preprocessImage, type PreprocessOptions} from './preprocess.js';
 
 /**
@@ -65,29 +66,6 @@ export function topIndices(values: ArrayLike<number>, k: number): number[] {
   return best;
 }
 
-/** Softmax of one row, in place; subtracting the maximum keeps exp() finite. */
-export function softmaxInPlace(row: Float32Array): void {
-  let max = -Infinity;
-  for (const v of row) if (v > max) max = v;
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) {
-    const e = Math.exp(row[i]! - max);
-    row[i] = e;
-    sum += e;
-  }
-  for (let i = 0; i < row.length; i++) row[i] = row[i]! / sum;
-}
-
-/** Whether one output row already is a probability distribution (a softmax head). */
-export function isDistribution(row: ArrayLike<number>): boolean {
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) {
-    if (row[i]! < 0) return false;
-    sum += row[i]!;
-  }
-  return Math.abs(sum - 1) < 1e-3;
-}
-
 /** See the module comment. */
 export class ImageClassifier implements Classifier {
   readonly name: string;
@@ -96,7 +74,7 @@ export class ImageClassifier implements Classifier {
   readonly kerasVersion: string | null;
   readonly byteSize: number;
   readonly paramCount: number;
-  readonly outputsProbabilities: boolean;
+  readonly scoring: Scoring;
   readonly timings: Classifier['timings'];
   private readonly decodeKey: string;
 
@@ -112,7 +90,7 @@ export class ImageClassifier implements Classifier {
       kerasVersion: this.kerasVersion,
       byteSize: this.byteSize,
       paramCount: this.paramCount,
-      outputsProbabilities: this.outputsProbabilities,
+      scoring: this.scoring,
       timings: this.timings,
     } = info);
     this.decodeKey = decodeKey(this.input, preprocessOptions);
@@ -125,7 +103,7 @@ export class ImageClassifier implements Classifier {
     return this.model.backend;
   }
   get outputWidth(): number {
-    return this.model.outputWidth;
+    return classCount(this.model.outputWidth, this.scoring);
   }
 
   async classify(image: Uint8Array, topK: number): Promise<Classification> {
@@ -162,14 +140,14 @@ export class ImageClassifier implements Classifier {
 
   /** Row `i` of a batch's outputs as probabilities, top-k and labels. */
   private answer(values: Float32Array, i: number, topK: number, inferenceMs: number): Classification {
-    const width = this.outputWidth;
-    const k = Math.max(1, Math.min(topK, width));
-    const row = values.subarray(i * width, (i + 1) * width);
+    const width = this.model.outputWidth;
+    const k = Math.max(1, Math.min(topK, this.outputWidth));
+    const raw = values.subarray(i * width, (i + 1) * width);
     // NaN or Infinity out of a model that passed its warm-up: the weights blow up on real
     // inputs. A permanent failure for this image, never a label picked from garbage.
-    if (row.some(v => !Number.isFinite(v)))
+    if (raw.some(v => !Number.isFinite(v)))
       throw new BadOutputError(`the model's output is not finite (NaN or Infinity) for this image`);
-    if (!this.outputsProbabilities) softmaxInPlace(row);
+    const row = classScores(raw, this.scoring);
     const top = topIndices(row, k).map(index => ({
       label: this.labels?.[index] ?? String(index),
       index,

@@ -5,7 +5,8 @@
  *
  * read (.h5) → translate the config (keras/config.ts) → graph, BatchNormalization folded
  * (keras/graph.ts, keras/fold.ts) → an engine → warm-up on a mid-grey image (compiles the
- * kernels, rejects NaN weights, tells whether the head emits probabilities).
+ * kernels, rejects NaN weights; with the head's activation, tells how its outputs become
+ * scores: head.ts).
  *
  * Engines (`INFERENCE_ENGINE`): `auto` uses ONNX Runtime where its native binding loads
  * and the model translates, else tfjs (with its own backend order: tfjs-node, wasm,
@@ -16,7 +17,8 @@ import type {Logger} from '../core/log.js';
 import type {CurrentModel, ModelRecord} from '../core/model_record.js';
 import type {Classifier, FileStore, ObjectStore, Validation} from '../core/ports.js';
 import {DEFAULT_SCALE, type Scale} from '../core/scale.js';
-import {ImageClassifier, isDistribution} from './classifier.js';
+import {ImageClassifier} from './classifier.js';
+import {classCount, outputActivation, scoringOf} from './head.js';
 import {inputContractFromShape} from './contract.js';
 import {refuseConstantOrBroken, warmUp} from './gate_probes.js';
 import type {EngineModel, EngineName} from './engines/engine.js';
@@ -107,14 +109,15 @@ async function engineFor(
   file: KerasModelFile,
   scale: Scale,
   options: LoadOptions
-): Promise<{model: EngineModel; contract: Classifier['input']; onnxRefusal: string | null}> {
+): Promise<{model: EngineModel; contract: Classifier['input']; onnxRefusal: string | null; activation: string}> {
   const choice = options.engine ?? 'auto';
   let onnxRefusal: string | null = null;
   if (choice !== 'tfjs') {
     try {
       const graph = graphOf(file, cls => ONNX_LAYERS.has(cls) || CONTAINERS.has(cls));
       const contract = inputContractFromShape(inputShape(graph), scale);
-      return {model: await createOnnxModel(graph, contract, options.onnx, options.logger), contract, onnxRefusal: null};
+      const model = await createOnnxModel(graph, contract, options.onnx, options.logger);
+      return {model, contract, onnxRefusal: null, activation: outputActivation(graph)};
     } catch (e) {
       const untranslatable = e instanceof NoOnnxTranslation || e instanceof UnsupportedLayerError;
       if (e instanceof ModelUnusableError && !untranslatable) throw e;
@@ -136,7 +139,7 @@ async function engineFor(
   const model = await run(graph, contract).catch((e: unknown) => {
     throw withRefusal(e, onnxRefusal);
   });
-  return {model, contract, onnxRefusal};
+  return {model, contract, onnxRefusal, activation: outputActivation(graph)};
 }
 
 /** A refusal by tfjs as well, completed with why ONNX Runtime did not take the model either. */
@@ -157,15 +160,17 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
     ...(options.maxParams === undefined ? {} : {maxParams: options.maxParams}),
   });
   const t1 = performance.now();
-  const {model, contract, onnxRefusal} = await engineFor(file, options.scale ?? DEFAULT_SCALE, options);
+  const {model, contract, onnxRefusal, activation} = await engineFor(file, options.scale ?? DEFAULT_SCALE, options);
   try {
     if (model.outputWidth <= 0) throw new NotAClassifierError('model output is not a class vector [batch, classes]');
-    const labels = options.labels ? matchLabels(options.labels, model.outputWidth, options.labelsSource) : null;
     const t2 = performance.now();
     const size = contract.height * contract.width * contract.channels;
     const probe = await warmUp(model, size).catch((e: unknown) => {
       throw withRefusal(e, onnxRefusal);
     });
+    const scoring = scoringOf(activation, model.outputWidth, probe);
+    const classes = classCount(model.outputWidth, scoring);
+    const labels = options.labels ? matchLabels(options.labels, classes, options.labelsSource) : null;
     if (options.gate) await refuseConstantOrBroken(model, contract);
     const t3 = performance.now();
     const configName = (file.modelConfig.config as {name?: string} | null)?.name;
@@ -178,7 +183,7 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
         kerasVersion: file.kerasVersion,
         byteSize: bytes.length,
         paramCount: file.paramCount,
-        outputsProbabilities: isDistribution(probe),
+        scoring,
         timings: {read_ms: t1 - t0, build_ms: t2 - t1, warmup_ms: t3 - t2},
       },
       options.preprocess ?? DEFAULT_PREPROCESS

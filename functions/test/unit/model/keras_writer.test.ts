@@ -67,7 +67,7 @@ describe('writeKerasH5', () => {
     assert.equal(model.paramCount, 3_538_984); // keras.applications.MobileNetV2().count_params()
     assert.deepEqual([model.input.height, model.input.width, model.input.channels], [224, 224, 3]);
     assert.equal(model.outputWidth, 1000);
-    assert.equal(model.outputsProbabilities, true);
+    assert.equal(model.scoring, 'probabilities');
     model.dispose();
   });
 

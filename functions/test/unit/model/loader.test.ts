@@ -43,7 +43,7 @@ describe(`loadClassifier on the real MobileNet v1 0.25 (Keras 2.8), engine ${eng
   it('takes its input contract from the model config', () => {
     assert.deepEqual(model.input, {height: 224, width: 224, channels: 3, layout: 'nhwc', scale: '-1,1'});
     assert.equal(model.outputWidth, 1000);
-    assert.equal(model.outputsProbabilities, true);
+    assert.equal(model.scoring, 'probabilities');
     assert.equal(model.paramCount, 475544);
   });
 
@@ -182,7 +182,7 @@ describe('loadClassifier on other real Keras files', () => {
 
   it('tf.keras 2.2.4 DepthwiseConv2D/SpatialDropout2D/UpSampling2D/Cropping2D model loads', async () => {
     const model = await load(fixtureBytes('models/keras2/cnn2d_depthwise_zeropad_tfkeras2.2.4.h5'));
-    assert.equal(model.outputsProbabilities, false); // no softmax head: scores are softmax(logits)
+    assert.equal(model.scoring, 'softmax'); // no softmax head: scores are softmax(logits)
     const [r] = await model.classifyPixels([new Float32Array(10 * 10 * 3).fill(0.5)], 3);
     assert.ok(Math.abs(sum(r!.top_k.map(t => t.score)) - 1) < 1e-4);
     model.dispose();

@@ -240,6 +240,46 @@ const gruCases: Case[] = [];
 }
 
 {
+  // The heads a binary or multi-label classifier ends in (model/head.ts): one sigmoid unit p is
+  // two classes [1 − p, p]; one unit without an activation is Keras' binary head trained
+  // from_logits (keras.io's "image classification from scratch"), p = sigmoid(z); several
+  // sigmoid units are independent probabilities, not normalised.
+  const kernel = deterministic(12 * 3, 25);
+  const bias = [0.3, -0.2, 0.1];
+  const z = matVec(PIXELS, kernel, bias);
+  const head = (name: string, units: number, activation: string): ModelSpec => ({
+    config: functional(
+      name,
+      [input('image', [2, 2, 3]), layer('Flatten', 'flat', {}, ['image']), dense('head', units, activation, ['flat'])],
+      'image',
+      'head'
+    ),
+    weights: {
+      head: [
+        w('kernel', [12, units], units === 3 ? kernel : kernel.filter((_, i) => i % 3 === 0)),
+        w('bias', [units], bias.slice(0, units)),
+      ],
+    },
+  });
+  const p = sigmoid(z[0]!);
+  cases.push({
+    name: 'a binary head: one sigmoid unit p, two classes [1 − p, p]',
+    spec: head('binary', 1, 'sigmoid'),
+    expected: [1 - p, p],
+  });
+  cases.push({
+    name: 'a binary head trained from logits: one unit, p = sigmoid(z)',
+    spec: head('binary_logit', 1, 'linear'),
+    expected: [1 - p, p],
+  });
+  cases.push({
+    name: 'a multi-label head: three sigmoid units, each its own probability',
+    spec: head('multi_label', 3, 'sigmoid'),
+    expected: z.map(sigmoid),
+  });
+}
+
+{
   // A squeeze-and-excite block: GAP → Dense(swish) → Dense(sigmoid) → Reshape(1,1,C) →
   // Multiply with the input, then Flatten → Dense(gelu) → softmax.
   const k1 = deterministic(3 * 2, 3);
@@ -789,6 +829,26 @@ describe('saved models: .h5 and .keras, both engines, against hand-computed outp
       }
     }
   }
+});
+
+describe('a binary head and its labels', () => {
+  it('takes a label file of two lines and names the class the sigmoid favours', async () => {
+    const c = cases.find(x => x.name.startsWith('a binary head: one sigmoid unit'))!;
+    const model = await loadClassifier(await writeKerasModel(c.spec, 'h5'), {scale: '0,1', labels: ['cat', 'dog']});
+    try {
+      assert.equal(model.outputWidth, 2);
+      assert.equal(model.scoring, 'binary');
+      const [result] = await model.classifyPixels([Float32Array.from(PIXELS)], 2);
+      assert.equal(result!.label, c.expected[1]! > 0.5 ? 'dog' : 'cat');
+      assert.deepEqual(result!.top_k.map(t => t.label).sort(), ['cat', 'dog']);
+    } finally {
+      model.dispose();
+    }
+    await assert.rejects(
+      loadClassifier(await writeKerasModel(c.spec, 'h5'), {scale: '0,1', labels: ['dog']}),
+      /has 1 labels but the model has 2 outputs/
+    );
+  });
 });
 
 describe('CenterCrop to more than its input', () => {
