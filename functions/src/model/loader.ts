@@ -19,6 +19,7 @@ import type {Classifier, FileStore, ObjectStore, Validation} from '../core/ports
 import {DEFAULT_SCALE, type Scale} from '../core/scale.js';
 import {ImageClassifier} from './classifier.js';
 import {classCount, outputActivation, scoringOf} from './head.js';
+import {scaleHint} from './input_hints.js';
 import {inputContractFromShape} from './contract.js';
 import {refuseConstantOrBroken, warmUp} from './gate_probes.js';
 import type {EngineModel, EngineName} from './engines/engine.js';
@@ -109,7 +110,7 @@ async function engineFor(
   file: KerasModelFile,
   scale: Scale,
   options: LoadOptions
-): Promise<{model: EngineModel; contract: Classifier['input']; onnxRefusal: string | null; activation: string}> {
+): Promise<{model: EngineModel; contract: Classifier['input']; onnxRefusal: string | null; graph: KerasGraph}> {
   const choice = options.engine ?? 'auto';
   let onnxRefusal: string | null = null;
   if (choice !== 'tfjs') {
@@ -117,7 +118,7 @@ async function engineFor(
       const graph = graphOf(file, cls => ONNX_LAYERS.has(cls) || CONTAINERS.has(cls));
       const contract = inputContractFromShape(inputShape(graph), scale);
       const model = await createOnnxModel(graph, contract, options.onnx, options.logger);
-      return {model, contract, onnxRefusal: null, activation: outputActivation(graph)};
+      return {model, contract, onnxRefusal: null, graph};
     } catch (e) {
       const untranslatable = e instanceof NoOnnxTranslation || e instanceof UnsupportedLayerError;
       if (e instanceof ModelUnusableError && !untranslatable) throw e;
@@ -139,7 +140,7 @@ async function engineFor(
   const model = await run(graph, contract).catch((e: unknown) => {
     throw withRefusal(e, onnxRefusal);
   });
-  return {model, contract, onnxRefusal, activation: outputActivation(graph)};
+  return {model, contract, onnxRefusal, graph};
 }
 
 /** A refusal by tfjs as well, completed with why ONNX Runtime did not take the model either. */
@@ -160,7 +161,10 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
     ...(options.maxParams === undefined ? {} : {maxParams: options.maxParams}),
   });
   const t1 = performance.now();
-  const {model, contract, onnxRefusal, activation} = await engineFor(file, options.scale ?? DEFAULT_SCALE, options);
+  const scale = options.scale ?? DEFAULT_SCALE;
+  const {model, contract, onnxRefusal, graph} = await engineFor(file, scale, options);
+  const hint = scaleHint(graph, scale);
+  if (hint) options.logger?.log('WARNING', `model ${options.name ?? ''}: ${hint}`, {input_scale: scale});
   try {
     if (model.outputWidth <= 0) throw new NotAClassifierError('model output is not a class vector [batch, classes]');
     const t2 = performance.now();
@@ -168,7 +172,7 @@ export async function loadClassifier(bytes: Uint8Array, options: LoadOptions = {
     const probe = await warmUp(model, size).catch((e: unknown) => {
       throw withRefusal(e, onnxRefusal);
     });
-    const scoring = scoringOf(activation, model.outputWidth, probe);
+    const scoring = scoringOf(outputActivation(graph), model.outputWidth, probe);
     const classes = classCount(model.outputWidth, scoring);
     const labels = options.labels ? matchLabels(options.labels, classes, options.labelsSource) : null;
     if (options.gate) await refuseConstantOrBroken(model, contract);

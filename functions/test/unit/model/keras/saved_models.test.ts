@@ -851,6 +851,45 @@ describe('a binary head and its labels', () => {
   });
 });
 
+describe('a model that rescales its own input (Rescaling(1/255) first)', () => {
+  const spec = (scale: number, offset: number): ModelSpec => ({
+    config: functional(
+      'rescales',
+      [
+        input('image', [2, 2, 3]),
+        layer('Rescaling', 'rescale', {scale, offset}, ['image']),
+        layer('Flatten', 'flat', {}, ['rescale']),
+        dense('probs', 2, 'softmax', ['flat']),
+      ],
+      'image',
+      'probs'
+    ),
+    weights: {probs: [w('kernel', [12, 2], deterministic(24, 26)), w('bias', [2], [0, 0])]},
+  });
+  for (const [scale, offset, factor] of [
+    [1 / 255, 0, '1/255'],
+    [1 / 127.5, -1, '1/127.5, offset -1'],
+  ] as const) {
+    it(`${factor}: served with scale 0,1, one WARNING says it expects raw pixels; with 0,255, none`, async () => {
+      const bytes = await writeKerasModel(spec(scale, offset), 'keras');
+      for (const [declared, warned] of [
+        ['0,1', true],
+        ['0,255', false],
+      ] as const) {
+        const logger = memoryLogger();
+        const model = await loadClassifier(bytes, {scale: declared, logger, name: 'rescales'});
+        model.dispose();
+        const warnings = logger.entries.filter(e => e.severity === 'WARNING').map(e => e.message);
+        if (warned) {
+          assert.deepEqual(warnings, [
+            `model rescales: its first layer, Rescaling 'rescale' (${factor}), expects raw 0–255 pixels, but it is served with scale 0,1: it sees its pixels scaled twice. Upload it with --scale=0,255 (object metadata scale=0,255)`,
+          ]);
+        } else assert.deepEqual(warnings, []);
+      }
+    });
+  }
+});
+
 describe('CenterCrop to more than its input', () => {
   it('auto serves it with tfjs (Keras resizes there), with one log line naming the layer', async () => {
     const c = cases.find(x => x.name.startsWith('CenterCrop 2×2 → 3×2'))!;

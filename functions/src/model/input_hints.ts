@@ -1,0 +1,36 @@
+/**
+ * A model that rescales its own input says what pixels it expects. keras.io's "image
+ * classification from scratch" and keras.applications' EfficientNet, ConvNeXt and others start
+ * with `Rescaling(1/255)` (or `1/127.5` and `offset=-1`): they take raw 0–255 pixels. Served
+ * with another `scale` (the default `0,1`, say), they see their pixels divided twice and answer
+ * wrongly without an error. The scale stays what the upload declared (never guessed); this
+ * says so in a WARNING line, from the gate and from every load.
+ */
+import type {Scale} from '../core/scale.js';
+import type {KerasGraph} from './keras/graph.js';
+
+const near = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.abs(b);
+
+/** The Rescaling a model applies to its input first, when it maps 0–255 pixels to [0, 1] or [−1, 1]. */
+function rawPixelRescaling(graph: KerasGraph): {name: string; factor: string} | null {
+  const input = graph.inputs[0]?.layer;
+  for (const layer of graph.layers) {
+    if (layer.className !== 'Rescaling' || !layer.inbound.some(node => node.some(r => r.layer === input))) continue;
+    const scale = Number(layer.config['scale']);
+    const offset = Number(layer.config['offset'] ?? 0);
+    if (near(scale, 1 / 255) && offset === 0) return {name: layer.name, factor: '1/255'};
+    if (near(scale, 1 / 127.5) && offset === -1) return {name: layer.name, factor: '1/127.5, offset -1'};
+  }
+  return null;
+}
+
+/** A warning for a model whose first layer expects raw pixels, served with another scale; else null. */
+export function scaleHint(graph: KerasGraph, scale: Scale): string | null {
+  if (scale === '0,255') return null;
+  const r = rawPixelRescaling(graph);
+  if (!r) return null;
+  return (
+    `its first layer, Rescaling '${r.name}' (${r.factor}), expects raw 0–255 pixels, but it is served with scale ${scale}: ` +
+    'it sees its pixels scaled twice. Upload it with --scale=0,255 (object metadata scale=0,255)'
+  );
+}
