@@ -52,6 +52,8 @@ const w = (name: string, shape: number[], values: number[]): WeightSpec => ({nam
 
 // ---- plain arithmetic, for the expected outputs ----
 const PIXELS = [0.1, 0.5, 0.9, 0.2, 0.4, 0.6, 0.8, 0.3, 0.7, 0.0, 1.0, 0.25]; // 2×2×3, HWC
+/** Each channel's mean over the 4 pixels: what GlobalAveragePooling2D gives. */
+const CHANNEL_MEANS = [0, 1, 2].map(c => [0, 1, 2, 3].reduce((sum, p) => sum + PIXELS[p * 3 + c]!, 0) / 4);
 const deterministic = (n: number, seed: number) =>
   Array.from({length: n}, (_, i) => Math.sin(seed * 7.1 + i * 1.7) * 0.8);
 const matVec = (x: number[], kernel: number[], bias: number[]) =>
@@ -205,8 +207,7 @@ const gruCases: Case[] = [];
   // [3], which Keras lines up after the batch axis ([N, 1, 1, 3]).
   const kd = deterministic(3 * 3, 23);
   const bd = [0.2, -0.1, 0];
-  const pooled = [0, 1, 2].map(c => [0, 1, 2, 3].reduce((s, p) => s + PIXELS[p * 3 + c]!, 0) / 4);
-  const shift = matVec(pooled, kd, bd);
+  const shift = matVec(CHANNEL_MEANS, kd, bd);
   const ko = deterministic(12 * 2, 24);
   cases.push({
     name: 'Subtract of an image and a vector of its channels (inputs of different ranks)',
@@ -288,8 +289,7 @@ const gruCases: Case[] = [];
   const b2 = [0, 0.2, -0.2];
   const k3 = deterministic(12 * 3, 5);
   const b3 = [0.05, 0, -0.05];
-  const pooled = [0, 1, 2].map(c => [0, 1, 2, 3].reduce((s, p) => s + PIXELS[p * 3 + c]!, 0) / 4);
-  const excite = matVec(matVec(pooled, k1, b1).map(swish), k2, b2).map(sigmoid);
+  const excite = matVec(matVec(CHANNEL_MEANS, k1, b1).map(swish), k2, b2).map(sigmoid);
   const scaled = PIXELS.map((x, i) => x * excite[i % 3]!);
   cases.push({
     name: 'squeeze-and-excite: swish, sigmoid, Reshape, Multiply, then gelu',
