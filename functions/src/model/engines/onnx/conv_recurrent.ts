@@ -28,7 +28,7 @@ export function convLstm2d(b: OnnxBuilder, layer: GraphLayer, input: Value): Val
   const strides = perAxis(c['strides'], 2, 1);
   const dilations = perAxis(c['dilation_rate'], 2, 1);
   const padding = String(c['padding'] ?? 'valid');
-  const {out, pads} = windowPads([height, width], k, strides, dilations, padding, layer.name);
+  const {out, pads} = windowPads([height, width], k, strides, dilations, padding);
   const recurrentPads = windowPads(out, k, [1, 1], [1, 1], 'same').pads;
   const w = weightsByRole(
     layer,

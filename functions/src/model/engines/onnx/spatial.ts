@@ -10,7 +10,6 @@
  */
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {producerRoles} from '../../keras/fold.js';
-import {InvalidConfigError} from '../../../core/errors.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 
 /** A spatial input seen channels-first, and how to label the output. */
@@ -55,8 +54,7 @@ export function windowPads(
   kernel: readonly number[],
   strides: readonly number[],
   dilations: readonly number[],
-  padding: string,
-  layer = 'a window op'
+  padding: string
 ): {out: number[]; pads: number[]} {
   const begin: number[] = [];
   const end: number[] = [];
@@ -80,11 +78,8 @@ export function windowPads(
     end.push(total - Math.floor(total / 2));
     return o;
   });
-  if (out.some(o => o <= 0)) {
-    throw new InvalidConfigError(
-      `layer '${layer}' would output an empty tensor: its window (${kernel.join('x')}) is larger than its input (${input.join('x')}); Keras cannot build this model`
-    );
-  }
+  // A size of 0 or less (a 'valid' window larger than its input) is left for the check every
+  // translated layer's output gets (keras/shapes.ts' refuseEmptyOutput, in translate.ts).
   return {out, pads: [...begin, ...end]};
 }
 
@@ -126,14 +121,7 @@ export function convolution(b: OnnxBuilder, layer: GraphLayer, v: Value): Value 
   const k = kernel.shape.slice(0, rank);
   const strides = perAxis(layer.config['strides'], rank, 1);
   const dilations = perAxis(layer.config['dilation_rate'], rank, 1);
-  const {out, pads} = windowPads(
-    s.spatial,
-    k,
-    strides,
-    dilations,
-    String(layer.config['padding'] ?? 'valid'),
-    layer.name
-  );
+  const {out, pads} = windowPads(s.spatial, k, strides, dilations, String(layer.config['padding'] ?? 'valid'));
   const outChannels = depthwise ? s.channels * kernel.shape.at(-1)! : kernel.shape.at(-1)!;
   const weight = b.floats(
     `${layer.name}/kernel`,
@@ -184,14 +172,7 @@ export function pooling(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
   const size = perAxis(layer.config['pool_size'], rank, 2);
   const strides = perAxis(layer.config['strides'] ?? layer.config['pool_size'], rank, 2);
   const ones = Array<number>(rank).fill(1);
-  const {out, pads} = windowPads(
-    s.spatial,
-    size,
-    strides,
-    ones,
-    String(layer.config['padding'] ?? 'valid'),
-    layer.name
-  );
+  const {out, pads} = windowPads(s.spatial, size, strides, ones, String(layer.config['padding'] ?? 'valid'));
   const padding =
     b.producer(s.x) === 'Pad'
       ? attr.str('auto_pad', pads.some(p => p !== 0) ? 'SAME_UPPER' : 'VALID')
