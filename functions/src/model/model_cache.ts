@@ -46,6 +46,7 @@ export interface CachedModel {
   readonly bytes: number;
 }
 
+/** The cache itself: a slot per key, LRU-evicted within the model and byte bounds (see above). */
 export class ModelCache implements ModelProvider {
   /** Slots in least-recently-used-first order (a Map keeps insertion order; use re-inserts). */
   private readonly slots = new Map<string, ModelSlot>();

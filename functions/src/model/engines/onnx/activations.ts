@@ -57,6 +57,7 @@ export function activation(b: OnnxBuilder, name: unknown, v: Value, hint: string
   }
 }
 
+/** A float32 scalar initializer named after `hint`: the constant operand of an elementwise op. */
 export function scalar(b: OnnxBuilder, value: number, hint: string): string {
   return b.floats(`${hint}/const`, Float32Array.of(value), []);
 }

@@ -35,6 +35,7 @@ export interface Value {
 /** A layer (or an option of one) that has no ONNX translation here: the loader falls back to tfjs. */
 export class NoOnnxTranslation extends Error {}
 
+/** One node attribute, as onnx-proto spells it (built with {@link attr}). */
 export type Attribute = onnxProto.onnx.IAttributeProto;
 
 /** Attribute helpers: ONNX distinguishes ints from floats, JavaScript does not. */

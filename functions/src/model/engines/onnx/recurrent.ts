@@ -61,6 +61,10 @@ export interface Direction {
   readonly resetAfter: boolean;
 }
 
+/**
+ * The ONNX LSTM/GRU/RNN weights of one Keras recurrent layer (one direction), its gates
+ * reordered from Keras' order to ONNX's; an option ONNX cannot express throws NoOnnxTranslation.
+ */
 export function direction(layer: GraphLayer, features: number): Direction {
   const c = layer.config;
   // reset_after (TF 2's and Keras 3's GRU default) is ONNX's linear_before_reset. tfjs-layers
@@ -188,6 +192,7 @@ export function recurrent(b: OnnxBuilder, layer: GraphLayer, input: Value): Valu
   return {name: last, shape: [d.units], storage: 'keras'};
 }
 
+/** A recurrent layer's input as [batch, steps, features] in Keras order; any other rank has no translation. */
 export function sequence(b: OnnxBuilder, layer: GraphLayer, input: Value): Value {
   const v = b.toKeras(input);
   if (v.shape.length !== 2)

@@ -198,6 +198,7 @@ function hardSigmoid3(x: tf.Tensor): tf.Tensor {
   return tf.div(tf.relu6(tf.add(x, 3)), 6);
 }
 
+/** Keras 3's `hard_sigmoid`, relu6(x + 3) / 6 (tfjs' own hardSigmoid is Keras 2's 0.2x + 0.5). */
 export class HardSigmoid3 extends HardActivationFn {
   static readonly className = 'hardSigmoid3';
   override getClassName(): string {
@@ -208,6 +209,7 @@ export class HardSigmoid3 extends HardActivationFn {
   }
 }
 
+/** Keras 3's `hard_swish`, x · relu6(x + 3) / 6. */
 export class HardSwish extends HardActivationFn {
   static readonly className = 'hardSwish';
   override getClassName(): string {
