@@ -79,15 +79,20 @@ const batchNormAxis: LayerRule = (layer, ctx) => {
   }
 };
 
-/** Keras 2.3+ writes `groups` on convolutions; tfjs has no grouped convolution. */
+/**
+ * Keras 2.3+ writes `groups` on convolutions (1 unless grouped). A grouped Conv1D/2D/3D is
+ * kept: ONNX Runtime runs it and the tfjs engine, which has none, refuses it by name
+ * (engines/tfjs/model.ts). Any other layer with groups is not one Keras writes.
+ */
 const convGroups: LayerRule = (layer, ctx) => {
   if (!('groups' in layer.config)) return;
-  if (Number(layer.config['groups']) !== 1) {
+  if (Number(layer.config['groups']) === 1) {
+    delete layer.config['groups'];
+  } else if (!['Conv1D', 'Conv2D', 'Conv3D'].includes(layer.class_name)) {
     ctx.unsupported.push(
       `${layer.class_name} '${layerName(layer)}' (grouped convolution, groups=${String(layer.config['groups'])})`
     );
   }
-  delete layer.config['groups'];
 };
 
 /** Keras `ReLU(negative_slope, threshold)`: tfjs ReLU only has max_value. */

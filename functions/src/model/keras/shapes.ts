@@ -31,3 +31,24 @@ export function refuseEmptyOutput(name: string, className: string, shape: readon
     `layer '${name}' (${className}) would output an empty tensor (shape [${shape.map(d => d ?? '?').join(', ')}] per image): Keras cannot build this model`
   );
 }
+
+/**
+ * A convolution's `groups` (Keras 2.3+; keras.applications' RegNets and ConvNeXts use it):
+ * the input and output channels split into that many groups, group g of the outputs reading
+ * only group g of the inputs. Keras refuses at build time a count that does not divide both.
+ */
+export function convolutionGroups(
+  name: string,
+  className: string,
+  config: Record<string, unknown>,
+  inChannels: number
+): number {
+  const groups = Number(config['groups'] ?? 1);
+  const filters = Number(config['filters']);
+  if (!Number.isInteger(groups) || groups < 1 || inChannels % groups !== 0 || filters % groups !== 0) {
+    throw new InvalidConfigError(
+      `layer '${name}' (${className}) has groups=${String(config['groups'])}, which must divide both its ${inChannels} input channels and its ${filters} filters: Keras cannot build this model`
+    );
+  }
+  return groups;
+}

@@ -106,7 +106,6 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
     case 'Conv3D':
     case 'DepthwiseConv2D':
     case 'SeparableConv2D':
-      if (c['groups'] !== undefined && Number(c['groups']) !== 1) throw new NoOnnxTranslation('grouped convolution');
       return activation(b, c['activation'], convolution(b, layer, v), `${layer.name}/act`);
     case 'TimeDistributed':
       return timeDistributed(b, layer, v, translateLayer);

@@ -10,6 +10,7 @@
  */
 import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {producerRoles} from '../../keras/fold.js';
+import {convolutionGroups} from '../../keras/shapes.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
 
 /** A spatial input seen channels-first, and how to label the output. */
@@ -103,7 +104,11 @@ export function onnxKernel(values: Float32Array, shape: readonly number[], depth
   return out;
 }
 
-/** Conv1D/Conv2D/DepthwiseConv2D/SeparableConv2D, without their activation. */
+/**
+ * Conv1D/2D/3D (grouped or not), DepthwiseConv2D and SeparableConv2D, without their
+ * activation. A grouped kernel is `[k…, in / groups, out]`, ONNX's `[out, in / groups, k…]`
+ * with `group` set: both put group g's outputs after group g − 1's, each reading its own inputs.
+ */
 export function convolution(b: OnnxBuilder, layer: GraphLayer, v: Value): Value {
   const s = spatialInput(b, layer, v);
   const rank = s.spatial.length;
@@ -111,8 +116,9 @@ export function convolution(b: OnnxBuilder, layer: GraphLayer, v: Value): Value 
   const size = perAxis(layer.config['kernel_size'], rank, NaN);
   const filters = Number(layer.config['filters']);
   const multiplier = Number(layer.config['depth_multiplier'] ?? 1);
+  const groups = depthwise ? 1 : convolutionGroups(layer.name, layer.className, layer.config, s.channels);
   const w = weightsByRole(layer, producerRoles(layer), {
-    kernel: [...size, s.channels, filters],
+    kernel: [...size, s.channels / groups, filters],
     depthwise_kernel: [...size, s.channels, multiplier],
     pointwise_kernel: [...size.map(() => 1), s.channels * multiplier, filters],
     bias: [layer.className === 'DepthwiseConv2D' ? s.channels * multiplier : filters],
@@ -126,7 +132,7 @@ export function convolution(b: OnnxBuilder, layer: GraphLayer, v: Value): Value 
   const weight = b.floats(
     `${layer.name}/kernel`,
     onnxKernel(kernel.values, kernel.shape, depthwise),
-    depthwise ? [outChannels, 1, ...k] : [outChannels, s.channels, ...k]
+    depthwise ? [outChannels, 1, ...k] : [outChannels, s.channels / groups, ...k]
   );
   const bias = w.get('bias');
   const inputs = [s.x, weight];
@@ -137,7 +143,7 @@ export function convolution(b: OnnxBuilder, layer: GraphLayer, v: Value): Value 
     attr.ints('strides', strides),
     attr.ints('dilations', dilations),
     attr.ints('pads', pads),
-    attr.int('group', depthwise ? s.channels : 1),
+    attr.int('group', depthwise ? s.channels : groups),
   ];
   let y = b.op('Conv', inputs, layer.name, attributes);
   let channels = outChannels;

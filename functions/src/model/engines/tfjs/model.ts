@@ -117,7 +117,8 @@ function toInput(batch: Float32Array, count: number, input: InputContract): tf.T
  *   were channels-first: along the rows, or failing where the shapes do not broadcast;
  * - its channels-first Conv1D turns the input channels-last and never turns the result back;
  * - its 1D poolings, global or not, take no `data_format`: channels-first, they pool the
- *   channels.
+ *   channels;
+ * - its convolutions have no `groups` (it would build a kernel for every input channel).
  */
 function refuseIgnoredOptions(graph: KerasGraph): void {
   for (const l of graph.layers) {
@@ -134,6 +135,14 @@ function refuseIgnoredOptions(graph: KerasGraph): void {
     ) {
       throw new UnsupportedLayerError(
         `SeparableConv2D '${l.name}' channels_first with a bias: tfjs-layers adds the bias along the wrong axis and would answer wrongly`
+      );
+    }
+    // A wrapper's layer (TimeDistributed) carries its own config.
+    const inner = (l.config['layer'] as {config?: Record<string, unknown>} | undefined)?.config;
+    const groups = l.config['groups'] ?? inner?.['groups'];
+    if (groups !== undefined && Number(groups) !== 1) {
+      throw new UnsupportedLayerError(
+        `${l.className} '${l.name}' with groups=${String(groups)}: tfjs-layers has no grouped convolution (ONNX Runtime runs it)`
       );
     }
     if (l.className === 'Conv1D' && l.config['data_format'] === 'channels_first') {

@@ -349,13 +349,17 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     );
   });
 
-  it('convGroups: groups=1 is dropped, groups>1 is refused', () => {
+  it('convGroups: groups=1 is dropped, a grouped Conv1D/2D/3D kept, groups>1 elsewhere refused', () => {
     const out = translateModelConfig(sequential({class_name: 'Conv2D', config: {name: 'c', groups: 1}}), known);
     assert.equal('groups' in layersOf(out)[0]!.config, false);
+    for (const cls of ['Conv1D', 'Conv2D', 'Conv3D']) {
+      const grouped = translateModelConfig(sequential({class_name: cls, config: {name: 'c', groups: 4}}), known);
+      assert.equal(layersOf(grouped)[0]!.config['groups'], 4, cls);
+    }
     assert.throws(
-      () => translateModelConfig(sequential({class_name: 'Conv2D', config: {name: 'c', groups: 4}}), known),
+      () => translateModelConfig(sequential({class_name: 'Conv2DTranspose', config: {name: 'c', groups: 4}}), known),
       (e: unknown) =>
-        e instanceof UnsupportedLayerError && /Conv2D 'c' \(grouped convolution, groups=4\)/.test(e.message)
+        e instanceof UnsupportedLayerError && /Conv2DTranspose 'c' \(grouped convolution, groups=4\)/.test(e.message)
     );
   });
 

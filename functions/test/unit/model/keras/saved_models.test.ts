@@ -11,59 +11,26 @@
 import assert from 'node:assert/strict';
 import {describe, it} from 'node:test';
 import {loadClassifier} from '../../../../src/model/loader.js';
-import type {Classifier} from '../../../../src/core/ports.js';
 import {memoryLogger} from '../../../../src/core/log.js';
-import {writeKerasModel, type ModelSpec, type WeightSpec} from '../../../../../scripts/lib/keras_writer.js';
+import {writeKerasModel, type ModelSpec} from '../../../../../scripts/lib/keras_writer.js';
+import {
+  close,
+  deterministic,
+  dense,
+  functional,
+  input,
+  layer,
+  matVec,
+  scores,
+  softmax,
+  w,
+  type Entry,
+} from '../../../helpers/keras3_models.js';
 
-// ---- Keras 3 config entries, as keras 3 serialises them ----
-type Entry = Record<string, unknown>;
-const tensor = (from: string) => ({
-  class_name: '__keras_tensor__',
-  config: {shape: null, dtype: 'float32', keras_history: [from, 0, 0]},
-});
-function layer(className: string, name: string, config: Entry, inputs: string[] = []): Entry {
-  return {
-    module: 'keras.layers',
-    class_name: className,
-    config: {
-      name,
-      trainable: true,
-      dtype: {module: 'keras', class_name: 'DTypePolicy', config: {name: 'float32'}},
-      ...config,
-    },
-    registered_name: null,
-    name,
-    inbound_nodes: inputs.length
-      ? [{args: inputs.length === 1 ? [tensor(inputs[0]!)] : [inputs.map(tensor)], kwargs: {}}]
-      : [],
-  };
-}
-const input = (name: string, shape: number[]) =>
-  layer('InputLayer', name, {batch_shape: [null, ...shape], sparse: false});
-function functional(name: string, layers: Entry[], inputName: string, outputName: string): ModelSpec['config'] {
-  return {
-    class_name: 'Functional',
-    config: {name, trainable: true, layers, input_layers: [inputName, 0, 0], output_layers: [outputName, 0, 0]},
-  } as ModelSpec['config'];
-}
-const dense = (name: string, units: number, activation: string, inputs: string[]) =>
-  layer('Dense', name, {units, activation, use_bias: true}, inputs);
-const w = (name: string, shape: number[], values: number[]): WeightSpec => ({name, shape, values});
-
-// ---- plain arithmetic, for the expected outputs ----
+// ---- the test image, and plain arithmetic for the expected outputs ----
 const PIXELS = [0.1, 0.5, 0.9, 0.2, 0.4, 0.6, 0.8, 0.3, 0.7, 0.0, 1.0, 0.25]; // 2×2×3, HWC
 /** Each channel's mean over the 4 pixels: what GlobalAveragePooling2D gives. */
 const CHANNEL_MEANS = [0, 1, 2].map(c => [0, 1, 2, 3].reduce((sum, p) => sum + PIXELS[p * 3 + c]!, 0) / 4);
-const deterministic = (n: number, seed: number) =>
-  Array.from({length: n}, (_, i) => Math.sin(seed * 7.1 + i * 1.7) * 0.8);
-const matVec = (x: number[], kernel: number[], bias: number[]) =>
-  bias.map((b, j) => x.reduce((sum, xi, i) => sum + xi * kernel[i * bias.length + j]!, b));
-const softmax = (z: number[]) => {
-  const m = Math.max(...z);
-  const e = z.map(v => Math.exp(v - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map(v => v / s);
-};
 const relu6 = (x: number) => Math.min(Math.max(x, 0), 6);
 const hardSwish = (x: number) => (x * relu6(x + 3)) / 6;
 const hardSigmoid3 = (x: number) => relu6(x + 3) / 6;
@@ -80,20 +47,6 @@ function erf(x: number): number {
   return (2 / Math.sqrt(Math.PI)) * sum;
 }
 const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
-
-async function scores(model: Classifier, pixels: number[]): Promise<number[]> {
-  const [r] = await model.classifyPixels([Float32Array.from(pixels)], model.outputWidth);
-  const out = new Array<number>(model.outputWidth);
-  for (const t of r!.top_k) out[t.index] = t.score;
-  return out;
-}
-
-function close(actual: number[], expected: number[], tolerance = 1e-5): void {
-  assert.equal(actual.length, expected.length);
-  actual.forEach((a, i) =>
-    assert.ok(Math.abs(a - expected[i]!) <= tolerance, `output ${i}: ${a} vs expected ${expected[i]} (all: ${actual})`)
-  );
-}
 
 interface Case {
   readonly name: string;

@@ -1,0 +1,78 @@
+/**
+ * Keras 3 model specs for the project's Keras writer (scripts/lib/keras_writer.ts), written
+ * as Keras 3 serialises them, and the plain arithmetic tests compute expected outputs with:
+ * the expected side never runs the code under test.
+ */
+import assert from 'node:assert/strict';
+import type {Classifier} from '../../src/core/ports.js';
+import type {ModelSpec, WeightSpec} from '../../../scripts/lib/keras_writer.js';
+
+/** One Keras 3 config entry. */
+export type Entry = Record<string, unknown>;
+const tensor = (from: string) => ({
+  class_name: '__keras_tensor__',
+  config: {shape: null, dtype: 'float32', keras_history: [from, 0, 0]},
+});
+/** A layer entry called on `inputs` (layer names), as Keras 3 writes it. */
+export function layer(className: string, name: string, config: Entry, inputs: string[] = []): Entry {
+  return {
+    module: 'keras.layers',
+    class_name: className,
+    config: {
+      name,
+      trainable: true,
+      dtype: {module: 'keras', class_name: 'DTypePolicy', config: {name: 'float32'}},
+      ...config,
+    },
+    registered_name: null,
+    name,
+    inbound_nodes: inputs.length
+      ? [{args: inputs.length === 1 ? [tensor(inputs[0]!)] : [inputs.map(tensor)], kwargs: {}}]
+      : [],
+  };
+}
+/** An InputLayer of per-image `shape`. */
+export const input = (name: string, shape: number[]) =>
+  layer('InputLayer', name, {batch_shape: [null, ...shape], sparse: false});
+/** A Functional model config of `layers`, one input and one output. */
+export function functional(name: string, layers: Entry[], inputName: string, outputName: string): ModelSpec['config'] {
+  return {
+    class_name: 'Functional',
+    config: {name, trainable: true, layers, input_layers: [inputName, 0, 0], output_layers: [outputName, 0, 0]},
+  } as ModelSpec['config'];
+}
+/** A Dense layer entry. */
+export const dense = (name: string, units: number, activation: string, inputs: string[]) =>
+  layer('Dense', name, {units, activation, use_bias: true}, inputs);
+/** One weight of a layer, by name, shape and values (row-major). */
+export const w = (name: string, shape: number[], values: number[]): WeightSpec => ({name, shape, values});
+
+/** `n` fixed values in (-0.8, 0.8), different for each seed. */
+export const deterministic = (n: number, seed: number) =>
+  Array.from({length: n}, (_, i) => Math.sin(seed * 7.1 + i * 1.7) * 0.8);
+/** `x · kernel + bias`, kernel `[x.length, bias.length]` row-major. */
+export const matVec = (x: number[], kernel: number[], bias: number[]) =>
+  bias.map((b, j) => x.reduce((sum, xi, i) => sum + xi * kernel[i * bias.length + j]!, b));
+/** Softmax of `z`. */
+export const softmax = (z: number[]) => {
+  const m = Math.max(...z);
+  const e = z.map(v => Math.exp(v - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map(v => v / s);
+};
+
+/** The model's scores of one image of `pixels` (HWC), in class order. */
+export async function scores(model: Classifier, pixels: number[]): Promise<number[]> {
+  const [r] = await model.classifyPixels([Float32Array.from(pixels)], model.outputWidth);
+  const out = new Array<number>(model.outputWidth);
+  for (const t of r!.top_k) out[t.index] = t.score;
+  return out;
+}
+
+/** Asserts each output within `tolerance` of the expected. */
+export function close(actual: number[], expected: number[], tolerance = 1e-5): void {
+  assert.equal(actual.length, expected.length);
+  actual.forEach((a, i) =>
+    assert.ok(Math.abs(a - expected[i]!) <= tolerance, `output ${i}: ${a} vs expected ${expected[i]} (all: ${actual})`)
+  );
+}
