@@ -31,6 +31,7 @@ import {foldBatchNorm} from './keras/fold.js';
 import {buildGraph, CONTAINERS, type KerasGraph} from './keras/graph.js';
 import type {KerasModelFile} from './keras/h5_reader.js';
 import {readKerasModel} from './keras/read.js';
+import {layerScaleWeights} from './keras/layer_scale.js';
 import {normalizationWeights} from './keras/normalization.js';
 import {matchLabels, parseLabels} from './labels.js';
 import {DEFAULT_PREPROCESS, type PreprocessOptions} from './preprocess.js';
@@ -89,7 +90,7 @@ async function tfjsKnows(): Promise<(cls: string) => boolean> {
  */
 export function graphOf(file: KerasModelFile, isKnown: (cls: string) => boolean, fold = true): KerasGraph {
   const config = translateModelConfig(file.modelConfig as ModelEntry, isKnown, file.kerasVersion);
-  const graph = normalizationWeights(buildGraph(config, file.layerWeights));
+  const graph = layerScaleWeights(normalizationWeights(buildGraph(config, file.layerWeights)));
   return fold ? foldBatchNorm(graph) : graph;
 }
 

@@ -61,6 +61,56 @@ export const softmax = (z: number[]) => {
   return e.map(v => v / s);
 };
 
+/** erf by its Taylor series, for |x| < 3 (Abramowitz–Stegun 7.1.26, at 1.5e-7, is too coarse here). */
+export function erf(x: number): number {
+  let sum = 0;
+  let term = x;
+  for (let n = 0; n < 60; n++) {
+    sum += term / (2 * n + 1);
+    term *= (-x * x) / (n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+/** GELU, exact (Keras' default, approximate=False): x · Φ(x). */
+export const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+
+/**
+ * A grouped 'same' convolution of an HWC image, stride 1: output channel o (of `filters`)
+ * reads the input channels of its group, o / (filters / g), through kernel
+ * `[kh, kw, in / g, filters]`. TensorFlow's 'same' pads floor((k − 1) / 2) before.
+ */
+export function groupedConv(
+  x: number[],
+  [h, wd, cin]: number[],
+  kernel: number[],
+  [kh, kw]: number[],
+  filters: number,
+  groups: number,
+  bias: number[]
+): number[] {
+  const perGroupIn = cin! / groups;
+  const perGroupOut = filters / groups;
+  const out: number[] = [];
+  for (let y = 0; y < h!; y++)
+    for (let xo = 0; xo < wd!; xo++)
+      for (let o = 0; o < filters; o++) {
+        const g = Math.floor(o / perGroupOut);
+        let sum = bias[o]!;
+        for (let dy = 0; dy < kh!; dy++)
+          for (let dx = 0; dx < kw!; dx++) {
+            const yy = y + dy - Math.floor((kh! - 1) / 2);
+            const xx = xo + dx - Math.floor((kw! - 1) / 2);
+            if (yy < 0 || yy >= h! || xx < 0 || xx >= wd!) continue;
+            for (let i = 0; i < perGroupIn; i++) {
+              const value = x[(yy * wd! + xx) * cin! + g * perGroupIn + i]!;
+              sum += value * kernel[((dy * kw! + dx) * perGroupIn + i) * filters + o]!;
+            }
+          }
+        out.push(sum);
+      }
+  return out;
+}
+
 /** The model's scores of one image of `pixels` (HWC), in class order. */
 export async function scores(model: Classifier, pixels: number[]): Promise<number[]> {
   const [r] = await model.classifyPixels([Float32Array.from(pixels)], model.outputWidth);

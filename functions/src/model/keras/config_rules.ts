@@ -6,6 +6,7 @@
  * `ctx.unsupported` so that the translation refuses it.
  */
 import {
+  convNextLayers,
   hardActivations,
   keepDimsPooling,
   kerasResize,
@@ -175,6 +176,7 @@ export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   ['kerasResize', kerasResize],
   ['renameActivations', renameActivations],
   ['normalizationAsBatchNorm', normalizationAsBatchNorm],
+  ['convNextLayers', convNextLayers],
   ['batchNormAxis', batchNormAxis],
   ['convGroups', convGroups],
   ['reluOptions', reluOptions],

@@ -3,7 +3,8 @@
  * Keras layer tfjs-layers lacks, or reads differently, becomes layers both engines run
  * (KeepDims after pooling with keepdims, HardActivation, KerasResize, BatchNormalization for
  * Normalization, Dropout for spatial dropout and augmentation, a recurrent layer for an RNN of
- * one cell), each changing nothing an inference computes. Also the rules' shared types.
+ * one cell, ConvNeXt's StochasticDepth and LayerScale), each changing nothing an inference
+ * computes. Also the rules' shared types.
  */
 import type {LayerEntry} from './config.js';
 
@@ -217,6 +218,32 @@ export const rnnOfOneCell: LayerRule = layer => {
   delete flags['cell'];
   layer.class_name = kind;
   layer.config = {...cell.config, ...flags, name: layerName(layer)};
+};
+
+/**
+ * The two layers keras.applications' ConvNeXt defines for itself (its `.h5` and `.keras` files
+ * name them as custom layers), each as layers both engines run:
+ * - `StochasticDepth(drop_path_rate)` drops a residual branch in training and is the identity
+ *   at inference. (keras_cv's layer of that name takes `rate` and two inputs, and adds them:
+ *   it is not this one, and stays refused.)
+ * - `LayerScale(init_values, projection_dim)` multiplies its input by one learned `gamma` per
+ *   channel (the last axis): a BatchNormalization with ε = 0, mean 0 and variance 1 computes
+ *   exactly that; keras/layer_scale.ts gives it those weights, and the fold then takes it
+ *   into the Dense before it.
+ */
+export const convNextLayers: LayerRule = layer => {
+  if (layer.class_name === 'StochasticDepth' && 'drop_path_rate' in layer.config) {
+    rewrite(layer, 'Dropout', {rate: 0});
+  }
+  if (layer.class_name === 'LayerScale' && 'projection_dim' in layer.config) {
+    rewrite(layer, 'BatchNormalization', {
+      axis: -1,
+      epsilon: 0,
+      center: true,
+      scale: true,
+      layer_scale: Number(layer.config['projection_dim']),
+    });
+  }
 };
 
 /**

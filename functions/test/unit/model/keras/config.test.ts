@@ -33,6 +33,7 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
         'kerasResize',
         'renameActivations',
         'normalizationAsBatchNorm',
+        'convNextLayers',
         'batchNormAxis',
         'convGroups',
         'reluOptions',
@@ -215,6 +216,35 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     assert.deepEqual(layers[2]!.inbound_nodes, [[['gap', 0, 0, {}]]]);
     assert.deepEqual(layers[3]!.inbound_nodes, [[['gap_keepdims', 0, 0, {}]]]);
     assert.deepEqual((out.config as {output_layers: unknown}).output_layers, [['gap_keepdims', 0, 0]]);
+  });
+
+  it("convNextLayers: ConvNeXt's StochasticDepth becomes Dropout(0), its LayerScale a BatchNormalization; others stay", () => {
+    const out = translateModelConfig(
+      sequential(
+        {class_name: 'LayerScale', config: {name: 'ls', init_values: 1e-6, projection_dim: 96}},
+        {class_name: 'StochasticDepth', config: {name: 'sd', drop_path_rate: 0.1}}
+      ),
+      known
+    );
+    assert.deepEqual(layersOf(out), [
+      {
+        class_name: 'BatchNormalization',
+        config: {name: 'ls', trainable: false, axis: -1, epsilon: 0, center: true, scale: true, layer_scale: 96},
+      },
+      {class_name: 'Dropout', config: {name: 'sd', trainable: false, rate: 0}},
+    ]);
+    // keras_cv's StochasticDepth (rate, two inputs, added) and a LayerScale without projection_dim are not ConvNeXt's.
+    const others = translateModelConfig(
+      sequential(
+        {class_name: 'StochasticDepth', config: {name: 'x', rate: 0.1}},
+        {class_name: 'LayerScale', config: {name: 'y', init_values: 1e-6}}
+      ),
+      known
+    );
+    assert.deepEqual(
+      layersOf(others).map(l => l.class_name),
+      ['StochasticDepth', 'LayerScale']
+    );
   });
 
   it('spatialDropoutToDropout: SpatialDropout2D (identity at inference) becomes Dropout', () => {

@@ -14,6 +14,7 @@ import {
   deterministic,
   dense,
   functional,
+  groupedConv,
   input,
   layer,
   matVec,
@@ -26,43 +27,6 @@ import {
 const [H, W] = [4, 4];
 /** A 4×4×3 image (HWC) in [0, 1]. */
 const IMAGE = deterministic(H * W * 3, 31).map(v => (v + 0.8) / 1.6);
-
-/**
- * A grouped 'same' convolution of an HWC image, stride 1: output channel o (of `filters`)
- * reads the input channels of its group, o / (filters / g), through kernel
- * `[kh, kw, in / g, filters]`. TensorFlow's 'same' pads floor((k − 1) / 2) before.
- */
-function groupedConv(
-  x: number[],
-  [h, wd, cin]: number[],
-  kernel: number[],
-  [kh, kw]: number[],
-  filters: number,
-  groups: number,
-  bias: number[]
-): number[] {
-  const perGroupIn = cin! / groups;
-  const perGroupOut = filters / groups;
-  const out: number[] = [];
-  for (let y = 0; y < h!; y++)
-    for (let xo = 0; xo < wd!; xo++)
-      for (let o = 0; o < filters; o++) {
-        const g = Math.floor(o / perGroupOut);
-        let sum = bias[o]!;
-        for (let dy = 0; dy < kh!; dy++)
-          for (let dx = 0; dx < kw!; dx++) {
-            const yy = y + dy - Math.floor((kh! - 1) / 2);
-            const xx = xo + dx - Math.floor((kw! - 1) / 2);
-            if (yy < 0 || yy >= h! || xx < 0 || xx >= wd!) continue;
-            for (let i = 0; i < perGroupIn; i++) {
-              const value = x[(yy * wd! + xx) * cin! + g * perGroupIn + i]!;
-              sum += value * kernel[((dy * kw! + dx) * perGroupIn + i) * filters + o]!;
-            }
-          }
-        out.push(sum);
-      }
-  return out;
-}
 
 const conv = (name: string, filters: number, size: number, groups: number, inputs: string[], extra: Entry = {}) =>
   layer(

@@ -18,6 +18,7 @@ import {
   deterministic,
   dense,
   functional,
+  gelu,
   input,
   layer,
   matVec,
@@ -36,17 +37,6 @@ const hardSwish = (x: number) => (x * relu6(x + 3)) / 6;
 const hardSigmoid3 = (x: number) => relu6(x + 3) / 6;
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const swish = (x: number) => x * sigmoid(x);
-/** erf by Abramowitz–Stegun 7.1.26 is too coarse (1.5e-7 abs is fine, but use a series for |x| < 3). */
-function erf(x: number): number {
-  let sum = 0;
-  let term = x;
-  for (let n = 0; n < 60; n++) {
-    sum += term / (2 * n + 1);
-    term *= (-x * x) / (n + 1);
-  }
-  return (2 / Math.sqrt(Math.PI)) * sum;
-}
-const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
 
 interface Case {
   readonly name: string;
