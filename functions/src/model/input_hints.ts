@@ -1,7 +1,8 @@
 /**
  * A model that rescales its own input says what pixels it expects. keras.io's "image
  * classification from scratch" and keras.applications' EfficientNet, ConvNeXt and others start
- * with `Rescaling(1/255)` (or `1/127.5` and `offset=-1`): they take raw 0–255 pixels. Served
+ * with `Rescaling(1/255)` (or `1/127.5` and `offset=-1`; or x / 127.5 then − 1, as tf.keras'
+ * `preprocess_input` inside a model computes it): they take raw 0–255 pixels. Served
  * with another `scale` (the default `0,1`, say), they see their pixels divided twice and answer
  * wrongly without an error. The scale stays what the upload declared (never guessed); this
  * says so in a WARNING line, from the gate and from every load.
@@ -20,6 +21,9 @@ function rawPixelRescaling(graph: KerasGraph): {name: string; factor: string} | 
     const offset = Number(layer.config['offset'] ?? 0);
     if (near(scale, 1 / 255) && offset === 0) return {name: layer.name, factor: '1/255'};
     if (near(scale, 1 / 127.5) && offset === -1) return {name: layer.name, factor: '1/127.5, offset -1'};
+    // x / 127.5, then − 1 in a layer of its own: tf.keras' preprocess_input called inside the
+    // model (TensorFlow's transfer-learning tutorial), which keras/op_layers.ts makes Rescalings.
+    if (near(scale, 1 / 127.5) && offset === 0) return {name: layer.name, factor: '1/127.5'};
   }
   return null;
 }

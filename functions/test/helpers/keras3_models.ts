@@ -31,6 +31,21 @@ export function layer(className: string, name: string, config: Entry, inputs: st
       : [],
   };
 }
+/**
+ * A Keras 3 op called in a functional model (`x + y`, `x / 255`): its own class from
+ * keras.src.ops.numpy (`Add`, `TrueDivide`, …) on positional arguments, each a layer's output
+ * (its name) or a number.
+ */
+export function opEntry(className: string, name: string, args: Array<string | number>): Entry {
+  return {
+    module: 'keras.src.ops.numpy',
+    class_name: className,
+    config: {name},
+    registered_name: className,
+    name,
+    inbound_nodes: [{args: args.map(a => (typeof a === 'string' ? tensor(a) : a)), kwargs: {}}],
+  };
+}
 /** An InputLayer of per-image `shape`. */
 export const input = (name: string, shape: number[]) =>
   layer('InputLayer', name, {batch_shape: [null, ...shape], sparse: false});

@@ -16,6 +16,7 @@ import {
   spatialDropoutToDropout,
   type LayerRule,
 } from './layer_substitutions.js';
+import {kerasArithmeticOps, tfOpArithmetic} from './op_layers.js';
 
 /** Keras activation names that tfjs-layers spells differently. */
 const ACTIVATION_NAMES: Record<string, string> = {
@@ -183,5 +184,7 @@ export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   ['leakyReluSlope', leakyReluSlope],
   ['recurrentTimeMajor', recurrentTimeMajor],
   ['layerNormRmsScaling', layerNormRmsScaling],
+  ['tfOpArithmetic', tfOpArithmetic],
+  ['kerasArithmeticOps', kerasArithmeticOps],
   ['keras3InboundNodes', keras3InboundNodes],
 ];

@@ -70,7 +70,7 @@ function inputShapeOf(layer: LayerEntry): Record<string, unknown> {
 }
 
 /** Makes `layer` a `className` layer with `options`, keeping its name and input shape. */
-function rewrite(layer: LayerEntry, className: string, options: Record<string, unknown>): void {
+export function rewrite(layer: LayerEntry, className: string, options: Record<string, unknown>): void {
   const config = {...inputShapeOf(layer), name: layerName(layer), trainable: false, ...options};
   layer.class_name = className;
   layer.config = config;

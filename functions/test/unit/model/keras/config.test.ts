@@ -40,6 +40,8 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
         'leakyReluSlope',
         'recurrentTimeMajor',
         'layerNormRmsScaling',
+        'tfOpArithmetic',
+        'kerasArithmeticOps',
         'keras3InboundNodes',
       ]
     );
@@ -245,6 +247,102 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
       layersOf(others).map(l => l.class_name),
       ['StochasticDepth', 'LayerScale']
     );
+  });
+
+  it('tfOpArithmetic: a TFOpLambda of x op number becomes a Rescaling, of two tensors a merge layer', () => {
+    const op = (name: string, fn: string, node: unknown[]) => ({
+      class_name: 'TFOpLambda',
+      name,
+      config: {name, function: fn},
+      inbound_nodes: [node],
+    });
+    const out = translateModelConfig(
+      {
+        class_name: 'Functional',
+        config: {
+          name: 'm',
+          layers: [
+            {
+              class_name: 'InputLayer',
+              name: 'in',
+              config: {name: 'in', batch_input_shape: [null, 3]},
+              inbound_nodes: [],
+            },
+            op('div', 'math.truediv', ['in', 0, 0, {y: 127.5, name: null}]),
+            op('rsub', 'math.subtract', ['_CONSTANT_VALUE', -1, 1, {y: ['div', 0, 0], name: null}]),
+            op('sum', '__operators__.add', ['rsub', 0, 0, {y: ['div', 0, 0], name: null}]),
+          ],
+          input_layers: [['in', 0, 0]],
+          output_layers: [['sum', 0, 0]],
+        },
+      },
+      known
+    );
+    assert.deepEqual(layersOf(out).slice(1), [
+      {
+        class_name: 'Rescaling',
+        name: 'div',
+        config: {name: 'div', trainable: false, scale: 1 / 127.5, offset: 0},
+        inbound_nodes: [[['in', 0, 0, {}]]],
+      },
+      {
+        class_name: 'Rescaling',
+        name: 'rsub',
+        config: {name: 'rsub', trainable: false, scale: -1, offset: 1},
+        inbound_nodes: [[['div', 0, 0, {}]]],
+      },
+      {
+        class_name: 'Add',
+        name: 'sum',
+        config: {name: 'sum', trainable: false},
+        inbound_nodes: [
+          [
+            ['rsub', 0, 0, {}],
+            ['div', 0, 0, {}],
+          ],
+        ],
+      },
+    ]);
+  });
+
+  it('kerasArithmeticOps: a Keras 3 op on two arguments is translated; a merge layer on one list is not', () => {
+    const tensor = (from: string) => ({class_name: '__keras_tensor__', config: {keras_history: [from, 0, 0]}});
+    const out = translateModelConfig(
+      {
+        class_name: 'Functional',
+        config: {
+          name: 'm',
+          layers: [
+            {class_name: 'InputLayer', name: 'in', config: {name: 'in', batch_shape: [null, 3]}, inbound_nodes: []},
+            {class_name: 'Multiply', name: 'x2', config: {name: 'x2'}, inbound_nodes: [{args: [2, tensor('in')]}]},
+            {
+              class_name: 'Add',
+              name: 'merge',
+              config: {name: 'merge'},
+              inbound_nodes: [{args: [[tensor('in'), tensor('x2')]]}],
+            },
+          ],
+          input_layers: ['in', 0, 0],
+          output_layers: ['merge', 0, 0],
+        },
+      },
+      known,
+      '3.9.1'
+    );
+    const [, x2, merge] = layersOf(out);
+    assert.deepEqual(x2, {
+      class_name: 'Rescaling',
+      name: 'x2',
+      config: {name: 'x2', trainable: false, scale: 2, offset: 0},
+      inbound_nodes: [[['in', 0, 0, {}]]],
+    });
+    assert.equal(merge!.class_name, 'Add');
+    assert.deepEqual(merge!.inbound_nodes, [
+      [
+        ['in', 0, 0, {}],
+        ['x2', 0, 0, {}],
+      ],
+    ]);
   });
 
   it('spatialDropoutToDropout: SpatialDropout2D (identity at inference) becomes Dropout', () => {

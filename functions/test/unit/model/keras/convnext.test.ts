@@ -20,6 +20,7 @@ import {
   input,
   layer,
   matVec,
+  opEntry,
   scores,
   softmax,
   w,
@@ -34,23 +35,6 @@ const convnextLayer = (className: string, name: string, config: Entry, inputs: s
   ...layer(className, name, config, inputs),
   module: 'keras.src.applications.convnext',
   registered_name: className,
-});
-/** Keras 3's `x + y` in a functional model: the `add` op, two positional arguments. */
-const addOp = (name: string, x: string, y: string) => ({
-  module: 'keras.src.ops.numpy',
-  class_name: 'Add',
-  config: {name},
-  registered_name: 'Add',
-  name,
-  inbound_nodes: [
-    {
-      args: [x, y].map(from => ({
-        class_name: '__keras_tensor__',
-        config: {shape: [null, H, W, C], dtype: 'float32', keras_history: [from, 0, 0]},
-      })),
-      kwargs: {},
-    },
-  ],
 });
 
 const dwKernel = deterministic(3 * 3 * 1 * C, 72);
@@ -129,7 +113,7 @@ function block(layerScale: Entry, weights: ModelSpec['weights'] = {}, depthwise 
         dense('pw2', C, 'linear', ['gelu']),
         convnextLayer('LayerScale', 'layer_scale', {init_values: 1e-6, projection_dim: C, ...layerScale}, ['pw2']),
         convnextLayer('StochasticDepth', 'stochastic_depth', {drop_path_rate: 0.1}, ['layer_scale']),
-        addOp('add', 'image', 'stochastic_depth'),
+        opEntry('Add', 'add', ['image', 'stochastic_depth']),
         layer('Flatten', 'flat', {data_format: 'channels_last'}, ['add']),
         dense('probs', 3, 'softmax', ['flat']),
       ],

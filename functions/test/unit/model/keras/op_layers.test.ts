@@ -1,0 +1,229 @@
+/**
+ * Arithmetic written with operators or ops inside a functional model (keras/op_layers.ts):
+ * tf.keras 2's TFOpLambda layers, as TensorFlow's transfer-learning tutorial saves
+ * `preprocess_input` (x / 127.5 − 1) inside its model, and Keras 3's op classes. Written by
+ * the project's Keras writer; expected outputs computed here by plain arithmetic.
+ */
+import assert from 'node:assert/strict';
+import {describe, it} from 'node:test';
+import {loadClassifier} from '../../../../src/model/loader.js';
+import {memoryLogger} from '../../../../src/core/log.js';
+import {writeKerasModel, type ModelSpec} from '../../../../../scripts/lib/keras_writer.js';
+import {
+  close,
+  deterministic,
+  dense,
+  functional,
+  input,
+  layer,
+  matVec,
+  opEntry,
+  scores,
+  softmax,
+  w,
+  type Entry,
+} from '../../../helpers/keras3_models.js';
+
+/** A 2×2×3 image (HWC) of raw 0–255 pixels. */
+const RAW = [12, 200, 99, 255, 0, 37, 140, 76, 8, 231, 150, 64];
+const head = deterministic(3 * 3, 81);
+const headBias = [0, 0.2, -0.1];
+/** GlobalAveragePooling2D then the softmax head. */
+const classify = (pixels: number[]) =>
+  softmax(
+    matVec(
+      [0, 1, 2].map(c => [0, 1, 2, 3].reduce((s, p) => s + pixels[p * 3 + c]!, 0) / 4),
+      head,
+      headBias
+    )
+  );
+const headLayers = (from: string, keras2: boolean): Entry[] =>
+  keras2
+    ? [
+        {
+          class_name: 'GlobalAveragePooling2D',
+          name: 'pool',
+          config: {name: 'pool', data_format: 'channels_last', keepdims: false},
+          inbound_nodes: [[[from, 0, 0, {}]]],
+        },
+        {
+          class_name: 'Dense',
+          name: 'probs',
+          config: {name: 'probs', units: 3, activation: 'softmax', use_bias: true},
+          inbound_nodes: [[['pool', 0, 0, {}]]],
+        },
+      ]
+    : [
+        layer('GlobalAveragePooling2D', 'pool', {data_format: 'channels_last', keepdims: false}, [from]),
+        dense('probs', 3, 'softmax', ['pool']),
+      ];
+const headWeights = {probs: [w('kernel', [3, 3], head), w('bias', [3], headBias)]};
+
+// ---- tf.keras 2: TFOpLambda layers ----
+/** A TFOpLambda as tf.keras 2 saves it: its one node is its first argument, the rest in kwargs. */
+const tfOp = (name: string, fn: string, first: string, y: unknown): Entry => ({
+  class_name: 'TFOpLambda',
+  name,
+  config: {name, trainable: true, dtype: 'float32', function: fn},
+  inbound_nodes: [[first, 0, 0, {y, name: null}]],
+});
+function keras2Model(ops: Entry[], last: string, extra: Entry[] = []): ModelSpec['config'] {
+  return {
+    class_name: 'Functional',
+    config: {
+      name: 'model',
+      layers: [
+        {
+          class_name: 'InputLayer',
+          name: 'input_1',
+          config: {batch_input_shape: [null, 2, 2, 3], dtype: 'float32', sparse: false, ragged: false, name: 'input_1'},
+          inbound_nodes: [],
+        },
+        ...extra,
+        ...ops,
+        ...headLayers(last, true),
+      ],
+      input_layers: [['input_1', 0, 0]],
+      output_layers: [['probs', 0, 0]],
+    },
+  };
+}
+
+// TensorFlow's transfer-learning tutorial: preprocess_input (x / 127.5, then − 1) inside the
+// model; then a 1×1 convolution added back (`x + conv(x)`) and halved (`x * 0.5`).
+const conv = deterministic(3 * 3, 82);
+const convBias = [0.1, -0.2, 0];
+const tutorial: ModelSpec = {
+  kerasVersion: '2.13.1',
+  config: keras2Model(
+    [
+      tfOp('tf.math.truediv', 'math.truediv', 'input_1', 127.5),
+      tfOp('tf.math.subtract', 'math.subtract', 'tf.math.truediv', 1.0),
+      {
+        class_name: 'Conv2D',
+        name: 'conv',
+        config: {
+          name: 'conv',
+          filters: 3,
+          kernel_size: [1, 1],
+          strides: [1, 1],
+          padding: 'valid',
+          data_format: 'channels_last',
+          dilation_rate: [1, 1],
+          groups: 1,
+          activation: 'linear',
+          use_bias: true,
+        },
+        inbound_nodes: [[['tf.math.subtract', 0, 0, {}]]],
+      },
+      tfOp('tf.__operators__.add', '__operators__.add', 'tf.math.subtract', ['conv', 0, 0]),
+      tfOp('tf.math.multiply', 'math.multiply', 'tf.__operators__.add', 0.5),
+    ],
+    'tf.math.multiply'
+  ),
+  weights: {conv: [w('kernel', [1, 1, 3, 3], conv), w('bias', [3], convBias)], ...headWeights},
+};
+const tutorialExpected = (() => {
+  const pre = RAW.map(x => x / 127.5 - 1);
+  const out: number[] = [];
+  for (let p = 0; p < 4; p++) {
+    const x = pre.slice(p * 3, p * 3 + 3);
+    out.push(...matVec(x, conv, convBias).map((c, i) => (x[i]! + c) * 0.5));
+  }
+  return classify(out);
+})();
+
+// ---- Keras 3: op classes ----
+// x / 255; 1 − that (a number first); their product (two tensors); + 0.25.
+const keras3Ops: ModelSpec = {
+  config: functional(
+    'ops',
+    [
+      input('image', [2, 2, 3]),
+      opEntry('TrueDivide', 'div', ['image', 255]),
+      opEntry('Subtract', 'rsub', [1, 'div']),
+      opEntry('Multiply', 'mul', ['rsub', 'div']),
+      opEntry('Add', 'add', ['mul', 0.25]),
+      ...headLayers('add', false),
+    ],
+    'image',
+    'probs'
+  ),
+  weights: headWeights,
+};
+const keras3Expected = classify(RAW.map(x => (1 - x / 255) * (x / 255) + 0.25));
+
+describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op classes', () => {
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    it(`TensorFlow's transfer-learning model (preprocess_input inside, + and * too), .h5, ${engine}`, async () => {
+      const model = await loadClassifier(await writeKerasModel(tutorial, 'h5'), {engine, scale: '0,255'});
+      try {
+        assert.equal(model.engine, engine);
+        close(await scores(model, RAW), tutorialExpected);
+      } finally {
+        model.dispose();
+      }
+    });
+    for (const format of ['h5', 'keras'] as const) {
+      it(`Keras 3 ops with numbers either side and on two tensors (.${format}, ${engine})`, async () => {
+        const model = await loadClassifier(await writeKerasModel(keras3Ops, format), {engine, scale: '0,255'});
+        try {
+          assert.equal(model.engine, engine);
+          close(await scores(model, RAW), keras3Expected);
+        } finally {
+          model.dispose();
+        }
+      });
+    }
+  }
+
+  it('the tutorial model served with scale 0,1 logs that its first layer expects raw pixels', async () => {
+    const logger = memoryLogger();
+    const model = await loadClassifier(await writeKerasModel(tutorial, 'h5'), {scale: '0,1', logger});
+    model.dispose();
+    const warnings = logger.entries.filter(e => e.severity === 'WARNING').map(e => e.message);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /'tf\.math\.truediv' \(1\/127\.5\), expects raw 0–255 pixels.*--scale=0,255/);
+  });
+
+  it('refuses, naming each, the ops it does not translate', async () => {
+    const refusals: Array<[string, ModelSpec['config'], RegExp]> = [
+      [
+        'a TFOpLambda dividing two tensors',
+        keras2Model([tfOp('tf.math.truediv', 'math.truediv', 'input_1', ['input_1', 0, 0])], 'tf.math.truediv'),
+        /TFOpLambda 'tf\.math\.truediv' \(tf\.math\.truediv: a division of two tensors/,
+      ],
+      [
+        'a TFOpLambda of another function',
+        keras2Model([tfOp('tf.nn.relu', 'nn.relu', 'input_1', null)], 'tf.nn.relu'),
+        /TFOpLambda 'tf\.nn\.relu' \(it calls a raw TensorFlow op\)/,
+      ],
+      [
+        'a Keras 3 number divided by a tensor',
+        functional(
+          'ops',
+          [input('image', [2, 2, 3]), opEntry('TrueDivide', 'div', [1, 'image']), ...headLayers('div', false)],
+          'image',
+          'probs'
+        ),
+        /TrueDivide 'div' \(the truedivide op: a number divided by a tensor\)/,
+      ],
+    ];
+    for (const [what, config, message] of refusals) {
+      const spec: ModelSpec = {
+        config,
+        weights: headWeights,
+        kerasVersion: what.includes('Keras 3') ? '3.9.1' : '2.13.1',
+      };
+      for (const engine of ['auto', 'onnx', 'tfjs'] as const) {
+        await assert.rejects(
+          loadClassifier(await writeKerasModel(spec, 'h5'), {engine, scale: '0,255'}),
+          (e: Error) => {
+            assert.match(e.message, message, `${what}, ${engine}`);
+            return true;
+          }
+        );
+      }
+    }
+  });
+});
