@@ -34,16 +34,23 @@ export function layer(className: string, name: string, config: Entry, inputs: st
 /**
  * A Keras 3 op called in a functional model (`x + y`, `x / 255`): its own class from
  * keras.src.ops.numpy (`Add`, `TrueDivide`, …) on positional arguments, each a layer's output
- * (its name) or a number.
+ * (its name), a list of them, or a number; and keyword arguments.
  */
-export function opEntry(className: string, name: string, args: Array<string | number>): Entry {
+export function opEntry(
+  className: string,
+  name: string,
+  args: Array<string | number | string[]>,
+  kwargs: Entry = {}
+): Entry {
+  const arg = (a: string | number | string[]): unknown =>
+    Array.isArray(a) ? a.map(tensor) : typeof a === 'string' ? tensor(a) : a;
   return {
     module: 'keras.src.ops.numpy',
     class_name: className,
     config: {name},
     registered_name: className,
     name,
-    inbound_nodes: [{args: args.map(a => (typeof a === 'string' ? tensor(a) : a)), kwargs: {}}],
+    inbound_nodes: [{args: args.map(arg), kwargs}],
   };
 }
 /** An InputLayer of per-image `shape`. */

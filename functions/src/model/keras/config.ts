@@ -82,6 +82,10 @@ export function normaliseKeras3Objects(value: unknown): unknown {
   const module = obj['module'];
   if (typeof module === 'string' && 'class_name' in obj && !/^(keras|tf_keras|tensorflow)\b/.test(module))
     out['source_module'] = module;
+  // A keras.ops call in a functional model (`x + 2`, ops.concatenate) is saved like a layer,
+  // some under a merge layer's class name: keras/op_layers.ts must tell them apart.
+  if (typeof module === 'string' && 'class_name' in obj && /^keras(\.src)?\.ops\b/.test(module))
+    out['keras_op'] = module;
   for (const [k, v] of Object.entries(obj)) {
     if ((k === 'module' || k === 'registered_name') && 'class_name' in obj) continue;
     out[k] = normaliseKeras3Objects(v);

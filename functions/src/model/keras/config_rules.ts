@@ -16,7 +16,7 @@ import {
   spatialDropoutToDropout,
   type LayerRule,
 } from './layer_substitutions.js';
-import {kerasArithmeticOps, tfOpArithmetic} from './op_layers.js';
+import {kerasOps, tfOpArithmetic} from './op_layers.js';
 
 /** Keras activation names that tfjs-layers spells differently. */
 const ACTIVATION_NAMES: Record<string, string> = {
@@ -185,6 +185,6 @@ export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   ['recurrentTimeMajor', recurrentTimeMajor],
   ['layerNormRmsScaling', layerNormRmsScaling],
   ['tfOpArithmetic', tfOpArithmetic],
-  ['kerasArithmeticOps', kerasArithmeticOps],
+  ['kerasOps', kerasOps],
   ['keras3InboundNodes', keras3InboundNodes],
 ];

@@ -14,7 +14,7 @@
  * A tensor and a number become a Rescaling, `x · scale + offset` (x / c as x · (1/c): within
  * one float32 rounding); two tensors become the merge layer (division of two tensors has
  * none, and stays refused). Before this, a Keras 3 op with a number lost the number: ONNX
- * Runtime served `x + 2` as `x`.
+ * Runtime served `x + 2` as `x`. Keras 3's other ops are in {@link kerasOps}.
  */
 import type {LayerEntry} from './config.js';
 import {layerName, rewrite, type Context, type LayerRule} from './layer_substitutions.js';
@@ -124,20 +124,94 @@ export const tfOpArithmetic: LayerRule = (layer, ctx) => {
   translate(layer, ctx, what, op, a, b);
 };
 
-/** Keras 3's arithmetic ops on two positional arguments (see the module comment). */
-export const kerasArithmeticOps: LayerRule = (layer, ctx) => {
-  const op = KERAS_OPS[layer.class_name];
+/** The node of a Keras 3 op call: its positional and keyword arguments. */
+function callOf(layer: LayerEntry): {args: unknown[]; kwargs: Record<string, unknown>} | null {
   const nodes = layer.inbound_nodes;
-  if (!op || !Array.isArray(nodes) || nodes.length !== 1 || Array.isArray(nodes[0])) return;
-  const args = (nodes[0] as {args?: unknown[]}).args ?? [];
-  // A merge layer is called on one list; the op on two arguments.
-  if (args.length !== 2) return;
-  const [a, b] = args.map(operand);
-  if (!a || !b) {
+  if (!Array.isArray(nodes) || nodes.length !== 1 || Array.isArray(nodes[0])) return null;
+  const node = nodes[0] as {args?: unknown[]; kwargs?: Record<string, unknown>};
+  return {args: node.args ?? [], kwargs: node.kwargs ?? {}};
+}
+
+/**
+ * Keras 3's keras.ops calls (see the module comment): the arithmetic ones, `concatenate` and
+ * `softmax` (their axis is a keyword argument, and ops.concatenate's default is 0, the batch
+ * axis, where the layer's is −1), `maximum`/`minimum` of two tensors, `maximum(x, 0)` (a ReLU)
+ * and `identity`. Any other op is refused, naming it: some share a merge layer's class name
+ * (ops.average reduces over an axis, where the Average layer averages its inputs), so one
+ * read as that layer would answer wrongly.
+ */
+export const kerasOps: LayerRule = (layer, ctx) => {
+  const module = layer['keras_op'];
+  const call = callOf(layer);
+  const op = KERAS_OPS[layer.class_name];
+  // Without a module (an older writer), the arithmetic classes still show as ops by their two
+  // positional arguments: a merge layer is called on one list.
+  if (module === undefined && !(op && call?.args.length === 2)) return;
+  delete layer['keras_op'];
+  const name = layerName(layer);
+  const refuse = (why: string): void => {
     ctx.unsupported.push(
-      `${layer.class_name} '${layerName(layer)}' (an op on operands other than tensors and numbers)`
+      `${layer.class_name} '${name}' (the keras.ops call ${String(module ?? 'op')}.${layer.class_name}: ${why})`
     );
-    return;
+  };
+  if (!call) return refuse('no call node');
+  const {args, kwargs} = call;
+  const operands = args.map(operand);
+  if (op && args.length === 2) {
+    const [a, b] = operands;
+    if (!a || !b) return refuse('operands other than tensors and numbers');
+    return translate(layer, ctx, `the ${layer.class_name.toLowerCase()} op`, op, a, b);
   }
-  translate(layer, ctx, `the ${layer.class_name.toLowerCase()} op`, op, a, b);
+  const refs = (list: unknown) =>
+    Array.isArray(list) ? list.map(operand).map(o => (o && 'ref' in o ? [...o.ref, {}] : null)) : [];
+  switch (layer.class_name) {
+    case 'Concatenate': {
+      const inputs = refs(args[0]);
+      const axis = Number(kwargs['axis'] ?? 0);
+      if (args.length !== 1 || inputs.length < 1 || inputs.some(r => !r)) return refuse('operands other than tensors');
+      if (axis === 0) return refuse('along axis 0, the batch axis');
+      rewrite(layer, 'Concatenate', {axis});
+      layer.inbound_nodes = [inputs];
+      return;
+    }
+    case 'Softmax': {
+      const [x] = operands;
+      if (args.length !== 1 || !x || !('ref' in x)) return refuse('an operand other than one tensor');
+      rewrite(layer, 'Softmax', {axis: Number(kwargs['axis'] ?? -1)});
+      layer.inbound_nodes = [[[...x.ref, {}]]];
+      return;
+    }
+    case 'Maximum':
+    case 'Minimum': {
+      const [a, b] = operands;
+      if (args.length !== 2 || !a || !b) return refuse('operands other than two tensors, or a tensor and 0');
+      if ('ref' in a && 'ref' in b) {
+        rewrite(layer, layer.class_name, {});
+        layer.inbound_nodes = [
+          [
+            [...a.ref, {}],
+            [...b.ref, {}],
+          ],
+        ];
+        return;
+      }
+      const x = 'ref' in a ? a : 'ref' in b ? b : null;
+      const c = 'value' in a ? a.value : 'value' in b ? b.value : NaN;
+      if (layer.class_name === 'Maximum' && x && c === 0) {
+        rewrite(layer, 'ReLU', {});
+        layer.inbound_nodes = [[[...x.ref, {}]]];
+        return;
+      }
+      return refuse('operands other than two tensors, or a tensor and 0');
+    }
+    case 'Identity': {
+      const [x] = operands;
+      if (!x || !('ref' in x)) return refuse('an operand other than a tensor');
+      rewrite(layer, 'Activation', {activation: 'linear'});
+      layer.inbound_nodes = [[[...x.ref, {}]]];
+      return;
+    }
+    default:
+      return refuse('no layer here computes it');
+  }
 };

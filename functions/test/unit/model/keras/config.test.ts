@@ -41,7 +41,7 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
         'recurrentTimeMajor',
         'layerNormRmsScaling',
         'tfOpArithmetic',
-        'kerasArithmeticOps',
+        'kerasOps',
         'keras3InboundNodes',
       ]
     );
@@ -305,7 +305,7 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     ]);
   });
 
-  it('kerasArithmeticOps: a Keras 3 op on two arguments is translated; a merge layer on one list is not', () => {
+  it('kerasOps: a Keras 3 op on two arguments is translated; a merge layer on one list is not', () => {
     const tensor = (from: string) => ({class_name: '__keras_tensor__', config: {keras_history: [from, 0, 0]}});
     const out = translateModelConfig(
       {

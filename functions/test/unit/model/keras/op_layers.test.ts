@@ -153,7 +153,47 @@ const keras3Ops: ModelSpec = {
 };
 const keras3Expected = classify(RAW.map(x => (1 - x / 255) * (x / 255) + 0.25));
 
+// Keras 3's other ops: maximum(x, 0) (a ReLU), minimum of two tensors, concatenate on the
+// channels (a keyword axis: ops.concatenate's default, 0, is the batch axis).
+const head6 = deterministic(6 * 3, 83);
+const moreOps: ModelSpec = {
+  config: functional(
+    'more_ops',
+    [
+      input('image', [2, 2, 3]),
+      opEntry('TrueDivide', 'div', ['image', 255]),
+      opEntry('Subtract', 'centered', ['div', 0.5]),
+      opEntry('Maximum', 'relu', ['centered', 0]),
+      opEntry('Minimum', 'mn', ['relu', 'div']),
+      opEntry('Concatenate', 'cat', [['mn', 'centered']], {axis: -1}),
+      layer('GlobalAveragePooling2D', 'pool', {data_format: 'channels_last', keepdims: false}, ['cat']),
+      dense('probs', 3, 'softmax', ['pool']),
+    ],
+    'image',
+    'probs'
+  ),
+  weights: {probs: [w('kernel', [6, 3], head6), w('bias', [3], headBias)]},
+};
+const moreExpected = (() => {
+  const features = [0, 1, 2, 3]
+    .map(p => RAW.slice(p * 3, p * 3 + 3).map(x => x / 255))
+    .map(d => [...d.map(v => Math.min(Math.max(v - 0.5, 0), v)), ...d.map(v => v - 0.5)]);
+  const pooled = [0, 1, 2, 3, 4, 5].map(c => features.reduce((s, f) => s + f[c]!, 0) / 4);
+  return softmax(matVec(pooled, head6, headBias));
+})();
+
 describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op classes', () => {
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    it(`Keras 3 maximum(x, 0), minimum, concatenate(axis=-1) (.keras, ${engine})`, async () => {
+      const model = await loadClassifier(await writeKerasModel(moreOps, 'keras'), {engine, scale: '0,255'});
+      try {
+        close(await scores(model, RAW), moreExpected);
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+
   for (const engine of ['onnx', 'tfjs'] as const) {
     it(`TensorFlow's transfer-learning model (preprocess_input inside, + and * too), .h5, ${engine}`, async () => {
       const model = await loadClassifier(await writeKerasModel(tutorial, 'h5'), {engine, scale: '0,255'});
@@ -207,6 +247,30 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
           'probs'
         ),
         /TrueDivide 'div' \(the truedivide op: a number divided by a tensor\)/,
+      ],
+      [
+        'a Keras 3 ops.average, which reduces over an axis (the Average layer averages its inputs)',
+        functional(
+          'ops',
+          [
+            input('image', [2, 2, 3]),
+            opEntry('Average', 'avg', ['image'], {axis: -1, weights: null}),
+            ...headLayers('avg', false),
+          ],
+          'image',
+          'probs'
+        ),
+        /Average 'avg' \(the keras\.ops call keras\.src\.ops\.numpy\.Average: no layer here computes it\)/,
+      ],
+      [
+        'a Keras 3 ops.concatenate on its default axis 0, the batch axis',
+        functional(
+          'ops',
+          [input('image', [2, 2, 3]), opEntry('Concatenate', 'cat', [['image', 'image']]), ...headLayers('cat', false)],
+          'image',
+          'probs'
+        ),
+        /Concatenate 'cat' \(the keras\.ops call keras\.src\.ops\.numpy\.Concatenate: along axis 0, the batch axis\)/,
       ],
     ];
     for (const [what, config, message] of refusals) {
