@@ -63,6 +63,22 @@ export function functional(name: string, layers: Entry[], inputName: string, out
     config: {name, trainable: true, layers, input_layers: [inputName, 0, 0], output_layers: [outputName, 0, 0]},
   } as ModelSpec['config'];
 }
+/**
+ * A Conv2D's config as Keras writes it: stride 1, `same` padding, channels last, no
+ * dilation, one group, linear, with a bias; `extra` overrides any of them.
+ */
+export const conv2dConfig = (filters: number, size: number, extra: Entry = {}): Entry => ({
+  filters,
+  kernel_size: [size, size],
+  strides: [1, 1],
+  padding: 'same',
+  data_format: 'channels_last',
+  dilation_rate: [1, 1],
+  groups: 1,
+  activation: 'linear',
+  use_bias: true,
+  ...extra,
+});
 /** A Dense layer entry. */
 export const dense = (name: string, units: number, activation: string, inputs: string[]) =>
   layer('Dense', name, {units, activation, use_bias: true}, inputs);

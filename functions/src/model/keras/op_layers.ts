@@ -61,6 +61,19 @@ function affine(op: Op, c: number, tensorFirst: boolean): {scale: number; offset
   }
 }
 
+/** Makes `layer` a `className` layer with `options`, called on `inputs`. */
+function become(layer: LayerEntry, className: string, options: Record<string, unknown>, inputs: readonly Ref[]): void {
+  rewrite(layer, className, options);
+  layer.inbound_nodes = [inputs.map(r => [...r, {}])];
+}
+
+/** Two operands as a tensor and a number, either way round; null if they are not that. */
+function tensorAndNumber(a: Operand, b: Operand): {x: Ref; c: number; tensorFirst: boolean} | null {
+  if ('ref' in a && 'value' in b) return {x: a.ref, c: b.value, tensorFirst: true};
+  if ('value' in a && 'ref' in b) return {x: b.ref, c: a.value, tensorFirst: false};
+  return null;
+}
+
 /** Rewrites `layer` as the layer computing `a op b`, or says why it cannot. */
 function translate(layer: LayerEntry, ctx: Context, what: string, op: Op, a: Operand, b: Operand): void {
   const refuse = (why: string): void => {
@@ -69,22 +82,13 @@ function translate(layer: LayerEntry, ctx: Context, what: string, op: Op, a: Ope
   if ('ref' in a && 'ref' in b) {
     const merge = MERGE[op];
     if (!merge) return refuse('a division of two tensors, which no Keras layer computes');
-    rewrite(layer, merge, {});
-    layer.inbound_nodes = [
-      [
-        [...a.ref, {}],
-        [...b.ref, {}],
-      ],
-    ];
-    return;
+    return become(layer, merge, {}, [a.ref, b.ref]);
   }
-  const tensor = 'ref' in a ? a : 'ref' in b ? b : null;
-  const value = 'value' in a ? a.value : 'value' in b ? b.value : NaN;
-  if (!tensor) return refuse('no operand is a layer output');
-  const rescale = affine(op, value, 'ref' in a);
+  const tn = tensorAndNumber(a, b);
+  if (!tn) return refuse('no operand is a layer output');
+  const rescale = affine(op, tn.c, tn.tensorFirst);
   if (!rescale) return refuse('a number divided by a tensor');
-  rewrite(layer, 'Rescaling', rescale);
-  layer.inbound_nodes = [[[...tensor.ref, {}]]];
+  become(layer, 'Rescaling', rescale, [tn.x]);
 }
 
 const isRef = (v: unknown): v is Ref =>
@@ -162,54 +166,36 @@ export const kerasOps: LayerRule = (layer, ctx) => {
     if (!a || !b) return refuse('operands other than tensors and numbers');
     return translate(layer, ctx, `the ${layer.class_name.toLowerCase()} op`, op, a, b);
   }
-  const refs = (list: unknown) =>
-    Array.isArray(list) ? list.map(operand).map(o => (o && 'ref' in o ? [...o.ref, {}] : null)) : [];
+  const tensors = (list: unknown): Ref[] | null => {
+    const refs = (Array.isArray(list) ? list : []).map(operand).map(o => (o && 'ref' in o ? o.ref : null));
+    return refs.length > 0 && refs.every(r => r) ? (refs as Ref[]) : null;
+  };
   switch (layer.class_name) {
     case 'Concatenate': {
-      const inputs = refs(args[0]);
+      const inputs = args.length === 1 ? tensors(args[0]) : null;
       const axis = Number(kwargs['axis'] ?? 0);
-      if (args.length !== 1 || inputs.length < 1 || inputs.some(r => !r)) return refuse('operands other than tensors');
+      if (!inputs) return refuse('operands other than tensors');
       if (axis === 0) return refuse('along axis 0, the batch axis');
-      rewrite(layer, 'Concatenate', {axis});
-      layer.inbound_nodes = [inputs];
-      return;
+      return become(layer, 'Concatenate', {axis}, inputs);
     }
     case 'Softmax': {
-      const [x] = operands;
-      if (args.length !== 1 || !x || !('ref' in x)) return refuse('an operand other than one tensor');
-      rewrite(layer, 'Softmax', {axis: Number(kwargs['axis'] ?? -1)});
-      layer.inbound_nodes = [[[...x.ref, {}]]];
-      return;
+      const x = args.length === 1 ? tensors(args) : null;
+      if (!x) return refuse('an operand other than one tensor');
+      return become(layer, 'Softmax', {axis: Number(kwargs['axis'] ?? -1)}, x);
     }
     case 'Maximum':
     case 'Minimum': {
       const [a, b] = operands;
-      if (args.length !== 2 || !a || !b) return refuse('operands other than two tensors, or a tensor and 0');
-      if ('ref' in a && 'ref' in b) {
-        rewrite(layer, layer.class_name, {});
-        layer.inbound_nodes = [
-          [
-            [...a.ref, {}],
-            [...b.ref, {}],
-          ],
-        ];
-        return;
-      }
-      const x = 'ref' in a ? a : 'ref' in b ? b : null;
-      const c = 'value' in a ? a.value : 'value' in b ? b.value : NaN;
-      if (layer.class_name === 'Maximum' && x && c === 0) {
-        rewrite(layer, 'ReLU', {});
-        layer.inbound_nodes = [[[...x.ref, {}]]];
-        return;
-      }
+      const both = args.length === 2 ? tensors(args) : null;
+      if (both) return become(layer, layer.class_name, {}, both);
+      const tn = a && b ? tensorAndNumber(a, b) : null;
+      if (layer.class_name === 'Maximum' && tn?.c === 0) return become(layer, 'ReLU', {}, [tn.x]);
       return refuse('operands other than two tensors, or a tensor and 0');
     }
     case 'Identity': {
-      const [x] = operands;
-      if (!x || !('ref' in x)) return refuse('an operand other than a tensor');
-      rewrite(layer, 'Activation', {activation: 'linear'});
-      layer.inbound_nodes = [[[...x.ref, {}]]];
-      return;
+      const x = args.length === 1 ? tensors(args) : null;
+      if (!x) return refuse('an operand other than a tensor');
+      return become(layer, 'Activation', {activation: 'linear'}, x);
     }
     default:
       return refuse('no layer here computes it');

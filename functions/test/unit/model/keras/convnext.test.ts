@@ -12,6 +12,7 @@ import {loadClassifier} from '../../../../src/model/loader.js';
 import {writeKerasModel, type ModelSpec} from '../../../../../scripts/lib/keras_writer.js';
 import {
   close,
+  conv2dConfig,
   deterministic,
   dense,
   functional,
@@ -85,22 +86,7 @@ function block(layerScale: Entry, weights: ModelSpec['weights'] = {}, depthwise 
         },
         ['image']
       )
-    : layer(
-        'Conv2D',
-        'dw',
-        {
-          filters: C,
-          kernel_size: [3, 3],
-          strides: [1, 1],
-          padding: 'same',
-          data_format: 'channels_last',
-          dilation_rate: [1, 1],
-          groups: C,
-          activation: 'linear',
-          use_bias: true,
-        },
-        ['image']
-      );
+    : layer('Conv2D', 'dw', conv2dConfig(C, 3, {groups: C}), ['image']);
   return {
     config: functional(
       'convnext_block',

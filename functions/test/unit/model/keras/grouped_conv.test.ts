@@ -11,6 +11,7 @@ import {loadClassifier} from '../../../../src/model/loader.js';
 import {writeKerasModel, type ModelSpec} from '../../../../../scripts/lib/keras_writer.js';
 import {
   close,
+  conv2dConfig,
   deterministic,
   dense,
   functional,
@@ -21,31 +22,14 @@ import {
   scores,
   softmax,
   w,
-  type Entry,
 } from '../../../helpers/keras3_models.js';
 
 const [H, W] = [4, 4];
 /** A 4×4×3 image (HWC) in [0, 1]. */
 const IMAGE = deterministic(H * W * 3, 31).map(v => (v + 0.8) / 1.6);
 
-const conv = (name: string, filters: number, size: number, groups: number, inputs: string[], extra: Entry = {}) =>
-  layer(
-    'Conv2D',
-    name,
-    {
-      filters,
-      kernel_size: [size, size],
-      strides: [1, 1],
-      padding: 'same',
-      data_format: 'channels_last',
-      dilation_rate: [1, 1],
-      groups,
-      activation: 'linear',
-      use_bias: true,
-      ...extra,
-    },
-    inputs
-  );
+const conv = (name: string, filters: number, size: number, groups: number, inputs: string[]) =>
+  layer('Conv2D', name, conv2dConfig(filters, size, {groups}), inputs);
 
 interface Case {
   readonly name: string;

@@ -11,6 +11,7 @@ import {memoryLogger} from '../../../../src/core/log.js';
 import {writeKerasModel, type ModelSpec} from '../../../../../scripts/lib/keras_writer.js';
 import {
   close,
+  conv2dConfig,
   deterministic,
   dense,
   functional,
@@ -102,18 +103,7 @@ const tutorial: ModelSpec = {
       {
         class_name: 'Conv2D',
         name: 'conv',
-        config: {
-          name: 'conv',
-          filters: 3,
-          kernel_size: [1, 1],
-          strides: [1, 1],
-          padding: 'valid',
-          data_format: 'channels_last',
-          dilation_rate: [1, 1],
-          groups: 1,
-          activation: 'linear',
-          use_bias: true,
-        },
+        config: {name: 'conv', ...conv2dConfig(3, 1, {padding: 'valid'})},
         inbound_nodes: [[['tf.math.subtract', 0, 0, {}]]],
       },
       tfOp('tf.__operators__.add', '__operators__.add', 'tf.math.subtract', ['conv', 0, 0]),

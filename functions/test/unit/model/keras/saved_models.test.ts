@@ -15,6 +15,7 @@ import {memoryLogger} from '../../../../src/core/log.js';
 import {writeKerasModel, type ModelSpec} from '../../../../../scripts/lib/keras_writer.js';
 import {
   close,
+  conv2dConfig,
   deterministic,
   dense,
   functional,
@@ -284,21 +285,7 @@ const gruCases: Case[] = [];
     'base',
     [
       input('base_input', [2, 2, 3]),
-      layer(
-        'Conv2D',
-        'conv',
-        {
-          filters: 2,
-          kernel_size: [1, 1],
-          strides: [1, 1],
-          padding: 'valid',
-          data_format: 'channels_last',
-          dilation_rate: [1, 1],
-          activation: 'relu',
-          use_bias: true,
-        },
-        ['base_input']
-      ),
+      layer('Conv2D', 'conv', conv2dConfig(2, 1, {padding: 'valid', activation: 'relu'}), ['base_input']),
       layer('BatchNormalization', 'bn', {axis: -1, epsilon: 1e-3, center: true, scale: true}, ['conv']),
     ],
     'base_input',
