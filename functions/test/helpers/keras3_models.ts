@@ -34,15 +34,15 @@ export function layer(className: string, name: string, config: Entry, inputs: st
 /**
  * A Keras 3 op called in a functional model (`x + y`, `x / 255`): its own class from
  * keras.src.ops.numpy (`Add`, `TrueDivide`, …) on positional arguments, each a layer's output
- * (its name), a list of them, or a number; and keyword arguments.
+ * (its name), a list of them, a number or a serialised object; and keyword arguments.
  */
 export function opEntry(
   className: string,
   name: string,
-  args: Array<string | number | string[]>,
+  args: Array<string | number | string[] | Entry>,
   kwargs: Entry = {}
 ): Entry {
-  const arg = (a: string | number | string[]): unknown =>
+  const arg = (a: string | number | string[] | Entry): unknown =>
     Array.isArray(a) ? a.map(tensor) : typeof a === 'string' ? tensor(a) : a;
   return {
     module: 'keras.src.ops.numpy',

@@ -98,11 +98,15 @@ const isRef = (v: unknown): v is Ref =>
 function operand(v: unknown): Operand | null {
   if (typeof v === 'number' && Number.isFinite(v)) return {value: v};
   if (isRef(v)) return {ref: [v[0], Number(v[1]), Number(v[2])]};
-  const t = v as {class_name?: string; config?: {keras_history?: unknown}} | null;
+  const t = v as {class_name?: string; config?: {keras_history?: unknown; value?: unknown}} | null;
   if (t?.class_name === '__keras_tensor__' && isRef(t.config?.keras_history)) {
     const [name, node, index] = t.config.keras_history;
     return {ref: [name, node, index]};
   }
+  // Keras 3 writes a NumPy or backend scalar as {class_name: '__numpy__' | '__tensor__', config: {value}}.
+  const value = t?.config?.value;
+  if ((t?.class_name === '__numpy__' || t?.class_name === '__tensor__') && typeof value === 'number')
+    return Number.isFinite(value) ? {value} : null;
   return null;
 }
 

@@ -124,7 +124,8 @@ const tutorialExpected = (() => {
 })();
 
 // ---- Keras 3: op classes ----
-// x / 255; 1 − that (a number first); their product (two tensors); + 0.25.
+// x / 255; 1 − that (a number first); their product (two tensors); + 0.25 (a NumPy scalar, as
+// Keras 3 writes one).
 const keras3Ops: ModelSpec = {
   config: functional(
     'ops',
@@ -133,7 +134,7 @@ const keras3Ops: ModelSpec = {
       opEntry('TrueDivide', 'div', ['image', 255]),
       opEntry('Subtract', 'rsub', [1, 'div']),
       opEntry('Multiply', 'mul', ['rsub', 'div']),
-      opEntry('Add', 'add', ['mul', 0.25]),
+      opEntry('Add', 'add', ['mul', {class_name: '__numpy__', config: {value: 0.25, dtype: 'float32'}}]),
       ...headLayers('add', false),
     ],
     'image',
