@@ -12,11 +12,22 @@ import type {KerasGraph} from './keras/graph.js';
 
 const near = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.abs(b);
 
+/**
+ * Layers that pass the pixels on unchanged at inference: dropouts, and the augmentation layers
+ * keras/layer_substitutions.ts makes Dropout (TensorFlow's transfer-learning tutorial puts
+ * RandomFlip and RandomRotation before its preprocessing).
+ */
+const UNCHANGED = new Set(['Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
+
 /** The Rescaling a model applies to its input first, when it maps 0–255 pixels to [0, 1] or [−1, 1]. */
 function rawPixelRescaling(graph: KerasGraph): {name: string; factor: string} | null {
-  const input = graph.inputs[0]?.layer;
+  // The input, and every layer that only passes it on (the layers are in topological order).
+  const pixels = new Set([graph.inputs[0]?.layer]);
+  const reads = (layer: KerasGraph['layers'][number]) =>
+    layer.inbound.some(node => node.some(r => pixels.has(r.layer)));
   for (const layer of graph.layers) {
-    if (layer.className !== 'Rescaling' || !layer.inbound.some(node => node.some(r => r.layer === input))) continue;
+    if (UNCHANGED.has(layer.className) && reads(layer)) pixels.add(layer.name);
+    if (layer.className !== 'Rescaling' || !reads(layer)) continue;
     const scale = Number(layer.config['scale']);
     const offset = Number(layer.config['offset'] ?? 0);
     if (near(scale, 1 / 255) && offset === 0) return {name: layer.name, factor: '1/255'};

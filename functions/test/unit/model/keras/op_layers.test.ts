@@ -123,6 +123,82 @@ const tutorialExpected = (() => {
   return classify(out);
 })();
 
+// TensorFlow's transfer-learning tutorial whole, as tf.keras 2 saves it: augmentation (a nested
+// Sequential of RandomFlip and RandomRotation), preprocess_input, the base model (a nested
+// Functional, called with training=False, which Keras 2 numbers node 1), pooling, Dropout and
+// Dense(1), a binary head trained from logits.
+const baseKernel = deterministic(3 * 2, 84);
+const baseBias = [0.05, -0.1];
+const logit = [1.3, -0.7];
+const k2 = (className: string, name: string, config: Entry, from: string | null, node = 0, kwargs: Entry = {}) => ({
+  class_name: className,
+  name,
+  config: {name, trainable: true, dtype: 'float32', ...config},
+  inbound_nodes: from === null ? [] : [[[from, node, 0, kwargs]]],
+});
+const transferLearning: ModelSpec = {
+  kerasVersion: '2.13.1',
+  config: {
+    class_name: 'Functional',
+    config: {
+      name: 'model',
+      layers: [
+        k2('InputLayer', 'input_2', {batch_input_shape: [null, 2, 2, 3], sparse: false, ragged: false}, null),
+        {
+          class_name: 'Sequential',
+          name: 'sequential',
+          config: {
+            name: 'sequential',
+            layers: [
+              {class_name: 'InputLayer', config: {name: 'random_flip_input', batch_input_shape: [null, 2, 2, 3]}},
+              {class_name: 'RandomFlip', config: {name: 'random_flip', mode: 'horizontal', seed: null}},
+              {class_name: 'RandomRotation', config: {name: 'random_rotation', factor: 0.2, fill_mode: 'reflect'}},
+            ],
+          },
+          inbound_nodes: [[['input_2', 0, 0, {}]]],
+        },
+        tfOp('tf.math.truediv', 'math.truediv', 'sequential', 127.5),
+        tfOp('tf.math.subtract', 'math.subtract', 'tf.math.truediv', 1.0),
+        {
+          class_name: 'Functional',
+          name: 'base',
+          config: {
+            name: 'base',
+            layers: [
+              k2('InputLayer', 'input_1', {batch_input_shape: [null, 2, 2, 3]}, null),
+              k2('Conv2D', 'conv', conv2dConfig(2, 1, {padding: 'valid', activation: 'relu'}), 'input_1'),
+            ],
+            input_layers: [['input_1', 0, 0]],
+            output_layers: [['conv', 0, 0]],
+          },
+          inbound_nodes: [[['tf.math.subtract', 0, 0, {training: false}]]],
+        },
+        k2('GlobalAveragePooling2D', 'pool', {data_format: 'channels_last', keepdims: false}, 'base', 1),
+        k2('Dropout', 'dropout', {rate: 0.2}, 'pool'),
+        k2('Dense', 'dense', {units: 1, activation: 'linear', use_bias: true}, 'dropout'),
+      ],
+      input_layers: [['input_2', 0, 0]],
+      output_layers: [['dense', 0, 0]],
+    },
+  },
+  weights: {
+    base: [w('conv/kernel', [1, 1, 3, 2], baseKernel), w('conv/bias', [2], baseBias)],
+    dense: [w('kernel', [2, 1], logit), w('bias', [1], [0.1])],
+  },
+};
+const transferExpected = (() => {
+  const features = [0, 1, 2, 3].map(p =>
+    matVec(
+      RAW.slice(p * 3, p * 3 + 3).map(x => x / 127.5 - 1),
+      baseKernel,
+      baseBias
+    ).map(v => Math.max(v, 0))
+  );
+  const pooled = [0, 1].map(c => features.reduce((sum, f) => sum + f[c]!, 0) / 4);
+  const p = 1 / (1 + Math.exp(-matVec(pooled, logit, [0.1])[0]!));
+  return [1 - p, p];
+})();
+
 // ---- Keras 3: op classes ----
 // x / 255; 1 − that (a number first); their product (two tensors); + 0.25 (a NumPy scalar, as
 // Keras 3 writes one).
@@ -206,6 +282,28 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
         }
       });
     }
+  }
+
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    it(`TensorFlow's transfer-learning model whole (augmentation, preprocess_input, base, binary head), ${engine}`, async () => {
+      const logger = memoryLogger();
+      const model = await loadClassifier(await writeKerasModel(transferLearning, 'h5'), {engine, scale: '0,1', logger});
+      try {
+        assert.equal(model.outputWidth, 2);
+        // Served as 0–1 pixels, it would see them divided twice: the warning says so, through the augmentation.
+        const warnings = logger.entries.filter(e => e.severity === 'WARNING').map(e => e.message);
+        assert.equal(warnings.length, 1, warnings.join('\n'));
+        assert.match(warnings[0]!, /'tf\.math\.truediv' \(1\/127\.5\), expects raw 0–255 pixels/);
+      } finally {
+        model.dispose();
+      }
+      const raw = await loadClassifier(await writeKerasModel(transferLearning, 'h5'), {engine, scale: '0,255'});
+      try {
+        close(await scores(raw, RAW), transferExpected);
+      } finally {
+        raw.dispose();
+      }
+    });
   }
 
   it('the tutorial model served with scale 0,1 logs that its first layer expects raw pixels', async () => {
