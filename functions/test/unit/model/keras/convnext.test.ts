@@ -26,7 +26,7 @@ import {
   softmax,
   w,
   type Entry,
-} from '../../../helpers/keras3_models.js';
+} from '../../../helpers/keras_specs.js';
 
 const [H, W, C] = [4, 4, 3];
 const IMAGE = deterministic(H * W * C, 71).map(v => (v + 0.8) / 1.6);

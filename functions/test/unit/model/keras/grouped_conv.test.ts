@@ -22,7 +22,7 @@ import {
   scores,
   softmax,
   w,
-} from '../../../helpers/keras3_models.js';
+} from '../../../helpers/keras_specs.js';
 
 const [H, W] = [4, 4];
 /** A 4×4×3 image (HWC) in [0, 1]. */

@@ -16,14 +16,16 @@ import {
   dense,
   functional,
   input,
+  keras2Layer,
   layer,
   matVec,
   opEntry,
   scores,
   softmax,
+  tfOpLambda,
   w,
   type Entry,
-} from '../../../helpers/keras3_models.js';
+} from '../../../helpers/keras_specs.js';
 
 /** A 2×2×3 image (HWC) of raw 0–255 pixels. */
 const RAW = [12, 200, 99, 255, 0, 37, 140, 76, 8, 231, 150, 64];
@@ -61,13 +63,6 @@ const headLayers = (from: string, keras2: boolean): Entry[] =>
 const headWeights = {probs: [w('kernel', [3, 3], head), w('bias', [3], headBias)]};
 
 // ---- tf.keras 2: TFOpLambda layers ----
-/** A TFOpLambda as tf.keras 2 saves it: its one node is its first argument, the rest in kwargs. */
-const tfOp = (name: string, fn: string, first: string, y: unknown): Entry => ({
-  class_name: 'TFOpLambda',
-  name,
-  config: {name, trainable: true, dtype: 'float32', function: fn},
-  inbound_nodes: [[first, 0, 0, {y, name: null}]],
-});
 function keras2Model(ops: Entry[], last: string, extra: Entry[] = []): ModelSpec['config'] {
   return {
     class_name: 'Functional',
@@ -98,16 +93,16 @@ const tutorial: ModelSpec = {
   kerasVersion: '2.13.1',
   config: keras2Model(
     [
-      tfOp('tf.math.truediv', 'math.truediv', 'input_1', 127.5),
-      tfOp('tf.math.subtract', 'math.subtract', 'tf.math.truediv', 1.0),
+      tfOpLambda('tf.math.truediv', 'math.truediv', 'input_1', 127.5),
+      tfOpLambda('tf.math.subtract', 'math.subtract', 'tf.math.truediv', 1.0),
       {
         class_name: 'Conv2D',
         name: 'conv',
         config: {name: 'conv', ...conv2dConfig(3, 1, {padding: 'valid'})},
         inbound_nodes: [[['tf.math.subtract', 0, 0, {}]]],
       },
-      tfOp('tf.__operators__.add', '__operators__.add', 'tf.math.subtract', ['conv', 0, 0]),
-      tfOp('tf.math.multiply', 'math.multiply', 'tf.__operators__.add', 0.5),
+      tfOpLambda('tf.__operators__.add', '__operators__.add', 'tf.math.subtract', ['conv', 0, 0]),
+      tfOpLambda('tf.math.multiply', 'math.multiply', 'tf.__operators__.add', 0.5),
     ],
     'tf.math.multiply'
   ),
@@ -130,12 +125,6 @@ const tutorialExpected = (() => {
 const baseKernel = deterministic(3 * 2, 84);
 const baseBias = [0.05, -0.1];
 const logit = [1.3, -0.7];
-const k2 = (className: string, name: string, config: Entry, from: string | null, node = 0, kwargs: Entry = {}) => ({
-  class_name: className,
-  name,
-  config: {name, trainable: true, dtype: 'float32', ...config},
-  inbound_nodes: from === null ? [] : [[[from, node, 0, kwargs]]],
-});
 const transferLearning: ModelSpec = {
   kerasVersion: '2.13.1',
   config: {
@@ -143,7 +132,7 @@ const transferLearning: ModelSpec = {
     config: {
       name: 'model',
       layers: [
-        k2('InputLayer', 'input_2', {batch_input_shape: [null, 2, 2, 3], sparse: false, ragged: false}, null),
+        keras2Layer('InputLayer', 'input_2', {batch_input_shape: [null, 2, 2, 3], sparse: false, ragged: false}, null),
         {
           class_name: 'Sequential',
           name: 'sequential',
@@ -157,25 +146,25 @@ const transferLearning: ModelSpec = {
           },
           inbound_nodes: [[['input_2', 0, 0, {}]]],
         },
-        tfOp('tf.math.truediv', 'math.truediv', 'sequential', 127.5),
-        tfOp('tf.math.subtract', 'math.subtract', 'tf.math.truediv', 1.0),
+        tfOpLambda('tf.math.truediv', 'math.truediv', 'sequential', 127.5),
+        tfOpLambda('tf.math.subtract', 'math.subtract', 'tf.math.truediv', 1.0),
         {
           class_name: 'Functional',
           name: 'base',
           config: {
             name: 'base',
             layers: [
-              k2('InputLayer', 'input_1', {batch_input_shape: [null, 2, 2, 3]}, null),
-              k2('Conv2D', 'conv', conv2dConfig(2, 1, {padding: 'valid', activation: 'relu'}), 'input_1'),
+              keras2Layer('InputLayer', 'input_1', {batch_input_shape: [null, 2, 2, 3]}, null),
+              keras2Layer('Conv2D', 'conv', conv2dConfig(2, 1, {padding: 'valid', activation: 'relu'}), 'input_1'),
             ],
             input_layers: [['input_1', 0, 0]],
             output_layers: [['conv', 0, 0]],
           },
           inbound_nodes: [[['tf.math.subtract', 0, 0, {training: false}]]],
         },
-        k2('GlobalAveragePooling2D', 'pool', {data_format: 'channels_last', keepdims: false}, 'base', 1),
-        k2('Dropout', 'dropout', {rate: 0.2}, 'pool'),
-        k2('Dense', 'dense', {units: 1, activation: 'linear', use_bias: true}, 'dropout'),
+        keras2Layer('GlobalAveragePooling2D', 'pool', {data_format: 'channels_last', keepdims: false}, 'base', 1),
+        keras2Layer('Dropout', 'dropout', {rate: 0.2}, 'pool'),
+        keras2Layer('Dense', 'dense', {units: 1, activation: 'linear', use_bias: true}, 'dropout'),
       ],
       input_layers: [['input_2', 0, 0]],
       output_layers: [['dense', 0, 0]],
@@ -319,12 +308,12 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
     const refusals: Array<[string, ModelSpec['config'], RegExp]> = [
       [
         'a TFOpLambda dividing two tensors',
-        keras2Model([tfOp('tf.math.truediv', 'math.truediv', 'input_1', ['input_1', 0, 0])], 'tf.math.truediv'),
+        keras2Model([tfOpLambda('tf.math.truediv', 'math.truediv', 'input_1', ['input_1', 0, 0])], 'tf.math.truediv'),
         /TFOpLambda 'tf\.math\.truediv' \(tf\.math\.truediv: a division of two tensors/,
       ],
       [
         'a TFOpLambda of another function',
-        keras2Model([tfOp('tf.nn.relu', 'nn.relu', 'input_1', null)], 'tf.nn.relu'),
+        keras2Model([tfOpLambda('tf.nn.relu', 'nn.relu', 'input_1', null)], 'tf.nn.relu'),
         /TFOpLambda 'tf\.nn\.relu' \(it calls a raw TensorFlow op\)/,
       ],
       [

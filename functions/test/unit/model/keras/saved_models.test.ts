@@ -27,7 +27,7 @@ import {
   softmax,
   w,
   type Entry,
-} from '../../../helpers/keras3_models.js';
+} from '../../../helpers/keras_specs.js';
 
 // ---- the test image, and plain arithmetic for the expected outputs ----
 const PIXELS = [0.1, 0.5, 0.9, 0.2, 0.4, 0.6, 0.8, 0.3, 0.7, 0.0, 1.0, 0.25]; // 2×2×3, HWC

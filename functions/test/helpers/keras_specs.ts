@@ -1,6 +1,6 @@
 /**
- * Keras 3 model specs for the project's Keras writer (scripts/lib/keras_writer.ts), written
- * as Keras 3 serialises them, and the plain arithmetic tests compute expected outputs with:
+ * Model specs for the project's Keras writer (scripts/lib/keras_writer.ts), written as Keras 3
+ * (and, where named, tf.keras 2) serialises them, and the plain arithmetic tests compute expected outputs with:
  * the expected side never runs the code under test.
  */
 import assert from 'node:assert/strict';
@@ -148,6 +148,33 @@ export function groupedConv(
       }
   return out;
 }
+
+// ---- tf.keras 2 entries ----
+/**
+ * A layer entry as tf.keras 2 writes it, called on the outputs of `from` (one layer, several
+ * for a merge, or none), each at its call `node`.
+ */
+export const keras2Layer = (
+  className: string,
+  name: string,
+  config: Entry,
+  from: string | string[] | null,
+  node = 0,
+  kwargs: Entry = {}
+) => ({
+  class_name: className,
+  name,
+  config: {name, trainable: true, dtype: 'float32', ...config},
+  inbound_nodes: from === null ? [] : [[from].flat().map(f => [f, node, 0, kwargs])],
+});
+
+/** A TFOpLambda as tf.keras 2 saves it: its one node is its first argument, the rest in kwargs. */
+export const tfOpLambda = (name: string, fn: string, first: string, y: unknown): Entry => ({
+  class_name: 'TFOpLambda',
+  name,
+  config: {name, trainable: true, dtype: 'float32', function: fn},
+  inbound_nodes: [[first, 0, 0, {y, name: null}]],
+});
 
 /** The model's scores of one image of `pixels` (HWC), in class order. */
 export async function scores(model: Classifier, pixels: number[]): Promise<number[]> {
