@@ -168,6 +168,9 @@ const keras3InboundNodes: LayerRule = layer => {
 
 /** Every rule, in the order it runs on each layer. */
 export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
+  // Ops first: they become layers, which the rules after them then treat as any other.
+  ['tfOpArithmetic', tfOpArithmetic],
+  ['kerasOps', kerasOps],
   ['renameBatchShape', renameBatchShape],
   ['dropTrainingOnlyOptions', dropTrainingOnlyOptions],
   ['keepDimsPooling', keepDimsPooling],
@@ -184,7 +187,5 @@ export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   ['leakyReluSlope', leakyReluSlope],
   ['recurrentTimeMajor', recurrentTimeMajor],
   ['layerNormRmsScaling', layerNormRmsScaling],
-  ['tfOpArithmetic', tfOpArithmetic],
-  ['kerasOps', kerasOps],
   ['keras3InboundNodes', keras3InboundNodes],
 ];

@@ -40,6 +40,41 @@ const KERAS_OPS: Readonly<Record<string, Op>> = {
   Divide: 'div',
 };
 
+/**
+ * Activation functions called as ops, as the Activation layer of that Keras name (the layer
+ * rules after this one then treat them as any Activation layer: Keras 3's hard_sigmoid is
+ * relu6(x + 3) / 6, silu is tfjs' swish). Only without keyword arguments: ops.gelu's default
+ * is the tanh approximation, which Activation('gelu') is not, and ops.elu may carry an alpha.
+ */
+const KERAS_ACTIVATION_OPS: Readonly<Record<string, string>> = {
+  Relu: 'relu',
+  Relu6: 'relu6',
+  Sigmoid: 'sigmoid',
+  Tanh: 'tanh',
+  Softplus: 'softplus',
+  Softsign: 'softsign',
+  Silu: 'silu',
+  Selu: 'selu',
+  HardSigmoid: 'hard_sigmoid',
+  HardSilu: 'hard_silu',
+};
+
+/** tf.keras 2's TFOpLambda activation functions, as above (tf.nn.gelu is exact by default). */
+const TF_ACTIVATIONS: Readonly<Record<string, string>> = {
+  'nn.relu': 'relu',
+  'nn.relu6': 'relu6',
+  'math.sigmoid': 'sigmoid',
+  'nn.sigmoid': 'sigmoid',
+  'math.tanh': 'tanh',
+  'nn.tanh': 'tanh',
+  'nn.silu': 'silu',
+  'nn.swish': 'silu',
+  'math.softplus': 'softplus',
+  'nn.softplus': 'softplus',
+  'nn.selu': 'selu',
+  'nn.elu': 'elu',
+};
+
 const MERGE: Readonly<Record<Op, string | null>> = {add: 'Add', sub: 'Subtract', mul: 'Multiply', div: null};
 
 /** A reference to a layer's output, as a node entry lists it. */
@@ -110,15 +145,29 @@ function operand(v: unknown): Operand | null {
   return null;
 }
 
-/** tf.keras 2's TFOpLambda of an arithmetic function (see the module comment). */
+/** A list of serialised operands as layer outputs; null unless every one is. */
+function tensorsOf(list: unknown): Ref[] | null {
+  const refs = (Array.isArray(list) ? list : []).map(operand).map(o => (o && 'ref' in o ? o.ref : null));
+  return refs.length > 0 && refs.every(r => r) ? (refs as Ref[]) : null;
+}
+
+/** tf.keras 2's TFOpLambda of an arithmetic or activation function (see the module comment). */
 export const tfOpArithmetic: LayerRule = (layer, ctx) => {
   if (layer.class_name !== 'TFOpLambda') return;
   const fn = String(layer.config['function'] ?? '');
   const op = TF_FUNCTIONS[fn];
-  if (!op) return; // refused by name, as every other raw TensorFlow op
   const nodes = layer.inbound_nodes as unknown[] | undefined;
   const node = nodes?.length === 1 ? (nodes[0] as unknown[]) : null;
   const kwargs = (node?.[3] ?? {}) as Record<string, unknown>;
+  const activation = fn === 'nn.gelu' && kwargs['approximate'] !== true ? 'gelu' : TF_ACTIVATIONS[fn];
+  if (activation && node && isRef(node)) {
+    const extra = Object.keys(kwargs).filter(k => k !== 'name' && k !== 'approximate' && kwargs[k] !== null);
+    if (extra.length === 0)
+      return become(layer, 'Activation', {activation}, [[node[0], Number(node[1]), Number(node[2])]]);
+    ctx.unsupported.push(`TFOpLambda '${layerName(layer)}' (tf.${fn} with arguments ${extra.join(', ')})`);
+    return;
+  }
+  if (!op) return; // refused by name, as every other raw TensorFlow op
   const extra = Object.keys(kwargs).filter(k => k !== 'y' && k !== 'name' && kwargs[k] !== null);
   // A number as the first argument is written ['_CONSTANT_VALUE', -1, value, kwargs].
   const a = node?.[0] === '_CONSTANT_VALUE' ? operand(node[2]) : node && isRef(node) ? operand(node) : null;
@@ -170,34 +219,42 @@ export const kerasOps: LayerRule = (layer, ctx) => {
     if (!a || !b) return refuse('operands other than tensors and numbers');
     return translate(layer, ctx, `the ${layer.class_name.toLowerCase()} op`, op, a, b);
   }
-  const tensors = (list: unknown): Ref[] | null => {
-    const refs = (Array.isArray(list) ? list : []).map(operand).map(o => (o && 'ref' in o ? o.ref : null));
-    return refs.length > 0 && refs.every(r => r) ? (refs as Ref[]) : null;
-  };
+  const activation = KERAS_ACTIVATION_OPS[layer.class_name];
+  if (activation) {
+    const x = args.length === 1 ? tensorsOf(args) : null;
+    if (!x || Object.keys(kwargs).length > 0) return refuse('arguments other than one tensor');
+    return become(layer, 'Activation', {activation}, x);
+  }
+  if (layer.class_name === 'Gelu') {
+    const x = args.length === 1 ? tensorsOf(args) : null;
+    if (!x || kwargs['approximate'] !== false)
+      return refuse("the tanh approximation (approximate=True, the op's default)");
+    return become(layer, 'Activation', {activation: 'gelu'}, x);
+  }
   switch (layer.class_name) {
     case 'Concatenate': {
-      const inputs = args.length === 1 ? tensors(args[0]) : null;
+      const inputs = args.length === 1 ? tensorsOf(args[0]) : null;
       const axis = Number(kwargs['axis'] ?? 0);
       if (!inputs) return refuse('operands other than tensors');
       if (axis === 0) return refuse('along axis 0, the batch axis');
       return become(layer, 'Concatenate', {axis}, inputs);
     }
     case 'Softmax': {
-      const x = args.length === 1 ? tensors(args) : null;
+      const x = args.length === 1 ? tensorsOf(args) : null;
       if (!x) return refuse('an operand other than one tensor');
       return become(layer, 'Softmax', {axis: Number(kwargs['axis'] ?? -1)}, x);
     }
     case 'Maximum':
     case 'Minimum': {
       const [a, b] = operands;
-      const both = args.length === 2 ? tensors(args) : null;
+      const both = args.length === 2 ? tensorsOf(args) : null;
       if (both) return become(layer, layer.class_name, {}, both);
       const tn = a && b ? tensorAndNumber(a, b) : null;
       if (layer.class_name === 'Maximum' && tn?.c === 0) return become(layer, 'ReLU', {}, [tn.x]);
       return refuse('operands other than two tensors, or a tensor and 0');
     }
     case 'Identity': {
-      const x = args.length === 1 ? tensors(args) : null;
+      const x = args.length === 1 ? tensorsOf(args) : null;
       if (!x) return refuse('an operand other than a tensor');
       return become(layer, 'Activation', {activation: 'linear'}, x);
     }

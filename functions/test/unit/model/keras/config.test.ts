@@ -24,6 +24,8 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     assert.deepEqual(
       LAYER_RULES.map(([name]) => name),
       [
+        'tfOpArithmetic',
+        'kerasOps',
         'renameBatchShape',
         'dropTrainingOnlyOptions',
         'keepDimsPooling',
@@ -40,8 +42,6 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
         'leakyReluSlope',
         'recurrentTimeMajor',
         'layerNormRmsScaling',
-        'tfOpArithmetic',
-        'kerasOps',
         'keras3InboundNodes',
       ]
     );

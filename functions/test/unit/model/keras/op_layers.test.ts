@@ -15,6 +15,7 @@ import {
   deterministic,
   dense,
   functional,
+  gelu,
   input,
   keras2Layer,
   layer,
@@ -238,7 +239,78 @@ const moreExpected = (() => {
   return softmax(matVec(pooled, head6, headBias));
 })();
 
+// Activation functions called as ops: Keras 3's relu, hard_sigmoid (relu6(x + 3) / 6, not
+// Keras 2's 0.2 x + 0.5), silu and exact gelu; tf.keras 2's tf.nn.relu6, tf.math.sigmoid,
+// tf.nn.silu and tf.nn.gelu. Each on its own channel-mixing of x / 255 − 0.5, summed.
+const act = {
+  relu: (v: number) => Math.max(v, 0),
+  hardSigmoid: (v: number) => Math.min(Math.max(v + 3, 0), 6) / 6,
+  silu: (v: number) => v / (1 + Math.exp(-v)),
+  gelu,
+  relu6: (v: number) => Math.min(Math.max(v, 0), 6),
+  sigmoid: (v: number) => 1 / (1 + Math.exp(-v)),
+};
+const activationsExpected = (fs: Array<(v: number) => number>) =>
+  classify(RAW.map(x => (x / 255 - 0.5) * 4).map(v => fs.reduce((sum, f) => sum + f(v), 0)));
+const keras3Activations: ModelSpec = {
+  config: functional(
+    'activation_ops',
+    [
+      input('image', [2, 2, 3]),
+      opEntry('TrueDivide', 'div', ['image', 255]),
+      opEntry('Subtract', 'centred', ['div', 0.5]),
+      opEntry('Multiply', 'x', ['centred', 4]),
+      opEntry('Relu', 'relu', ['x']),
+      {...opEntry('HardSigmoid', 'hard_sigmoid', ['x']), module: 'keras.src.ops.nn'},
+      {...opEntry('Silu', 'silu', ['x']), module: 'keras.src.ops.nn'},
+      {...opEntry('Gelu', 'gelu', ['x'], {approximate: false}), module: 'keras.src.ops.nn'},
+      layer('Add', 'sum', {}, ['relu', 'hard_sigmoid', 'silu', 'gelu']),
+      ...headLayers('sum', false),
+    ],
+    'image',
+    'probs'
+  ),
+  weights: headWeights,
+};
+const tfActivation = (name: string, fn: string, from: string, kwargs: Entry = {}): Entry => ({
+  ...tfOpLambda(name, fn, from, null),
+  inbound_nodes: [[from, 0, 0, {name: null, ...kwargs}]],
+});
+const keras2Activations: ModelSpec = {
+  kerasVersion: '2.13.1',
+  config: keras2Model(
+    [
+      tfOpLambda('tf.math.truediv', 'math.truediv', 'input_1', 255),
+      tfOpLambda('tf.math.subtract', 'math.subtract', 'tf.math.truediv', 0.5),
+      tfOpLambda('x', 'math.multiply', 'tf.math.subtract', 4),
+      tfActivation('tf.nn.relu6', 'nn.relu6', 'x'),
+      tfActivation('tf.math.sigmoid', 'math.sigmoid', 'x'),
+      tfActivation('tf.nn.silu', 'nn.silu', 'x'),
+      tfActivation('tf.nn.gelu', 'nn.gelu', 'x', {approximate: false}),
+      keras2Layer('Add', 'sum', {}, ['tf.nn.relu6', 'tf.math.sigmoid', 'tf.nn.silu', 'tf.nn.gelu']),
+    ],
+    'sum'
+  ),
+  weights: headWeights,
+};
+
 describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op classes', () => {
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    it(`activation functions called as ops: Keras 3 (.keras) and tf.keras 2 (.h5), ${engine}`, async () => {
+      for (const [spec, format, fs] of [
+        [keras3Activations, 'keras', [act.relu, act.hardSigmoid, act.silu, act.gelu]],
+        [keras2Activations, 'h5', [act.relu6, act.sigmoid, act.silu, act.gelu]],
+      ] as const) {
+        const model = await loadClassifier(await writeKerasModel(spec, format), {engine, scale: '0,255'});
+        try {
+          close(await scores(model, RAW), activationsExpected([...fs]), 1e-5);
+        } finally {
+          model.dispose();
+        }
+      }
+    });
+  }
+
   for (const engine of ['onnx', 'tfjs'] as const) {
     it(`Keras 3 maximum(x, 0), minimum, concatenate(axis=-1) (.keras, ${engine})`, async () => {
       const model = await loadClassifier(await writeKerasModel(moreOps, 'keras'), {engine, scale: '0,255'});
@@ -313,8 +385,8 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
       ],
       [
         'a TFOpLambda of another function',
-        keras2Model([tfOpLambda('tf.nn.relu', 'nn.relu', 'input_1', null)], 'tf.nn.relu'),
-        /TFOpLambda 'tf\.nn\.relu' \(it calls a raw TensorFlow op\)/,
+        keras2Model([tfOpLambda('tf.math.reduce_max', 'math.reduce_max', 'input_1', null)], 'tf.math.reduce_max'),
+        /TFOpLambda 'tf\.math\.reduce_max' \(it calls a raw TensorFlow op\)/,
       ],
       [
         'a Keras 3 number divided by a tensor',
@@ -339,6 +411,20 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
           'probs'
         ),
         /Average 'avg' \(the keras\.ops call keras\.src\.ops\.numpy\.Average: no layer here computes it\)/,
+      ],
+      [
+        "a Keras 3 ops.gelu on its default, the tanh approximation (Activation('gelu') is exact)",
+        functional(
+          'ops',
+          [
+            input('image', [2, 2, 3]),
+            {...opEntry('Gelu', 'gelu', ['image']), module: 'keras.src.ops.nn'},
+            ...headLayers('gelu', false),
+          ],
+          'image',
+          'probs'
+        ),
+        /Gelu 'gelu' \(the keras\.ops call keras\.src\.ops\.nn\.Gelu: the tanh approximation/,
       ],
       [
         'a Keras 3 ops.concatenate on its default axis 0, the batch axis',
