@@ -160,6 +160,12 @@ export const tfOpArithmetic: LayerRule = (layer, ctx) => {
   const node = nodes?.length === 1 ? (nodes[0] as unknown[]) : null;
   const kwargs = (node?.[3] ?? {}) as Record<string, unknown>;
   const activation = fn === 'nn.gelu' && kwargs['approximate'] !== true ? 'gelu' : TF_ACTIVATIONS[fn];
+  if ((fn === 'nn.softmax' || fn === 'math.softmax') && node && isRef(node)) {
+    // tf.nn.softmax(logits, axis=None): None is the last axis.
+    const axis = kwargs['axis'] ?? -1;
+    if (typeof axis === 'number')
+      return become(layer, 'Softmax', {axis}, [[node[0], Number(node[1]), Number(node[2])]]);
+  }
   if (activation && node && isRef(node)) {
     const extra = Object.keys(kwargs).filter(k => k !== 'name' && k !== 'approximate' && kwargs[k] !== null);
     if (extra.length === 0)

@@ -367,6 +367,35 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
     });
   }
 
+  it('tf.nn.softmax as the output: the scores are its probabilities, not a softmax of them', async () => {
+    const spec: ModelSpec = {
+      kerasVersion: '2.13.1',
+      config: {
+        class_name: 'Functional',
+        config: {
+          name: 'model',
+          layers: [
+            keras2Layer('InputLayer', 'input_1', {batch_input_shape: [null, 2, 2, 3]}, null),
+            keras2Layer('GlobalAveragePooling2D', 'mean', {data_format: 'channels_last'}, 'input_1'),
+            keras2Layer('Dense', 'logits', {units: 3, activation: 'linear', use_bias: true}, 'mean'),
+            tfActivation('tf.nn.softmax', 'nn.softmax', 'logits', {axis: -1}),
+          ],
+          input_layers: [['input_1', 0, 0]],
+          output_layers: [['tf.nn.softmax', 0, 0]],
+        },
+      },
+      weights: {logits: [w('kernel', [3, 3], head), w('bias', [3], headBias)]},
+    };
+    for (const engine of ['onnx', 'tfjs'] as const) {
+      const model = await loadClassifier(await writeKerasModel(spec, 'h5'), {engine, scale: '0,255'});
+      try {
+        close(await scores(model, RAW), classify(RAW));
+      } finally {
+        model.dispose();
+      }
+    }
+  });
+
   it('the tutorial model served with scale 0,1 logs that its first layer expects raw pixels', async () => {
     const logger = memoryLogger();
     const model = await loadClassifier(await writeKerasModel(tutorial, 'h5'), {scale: '0,1', logger});
