@@ -16,7 +16,8 @@ import {
   spatialDropoutToDropout,
   type LayerRule,
 } from './layer_substitutions.js';
-import {kerasOps, tfOpArithmetic} from './op_layers.js';
+import {kerasOps} from './keras_ops.js';
+import {tfOpArithmetic} from './tf_ops.js';
 
 /** Keras activation names that tfjs-layers spells differently. */
 const ACTIVATION_NAMES: Record<string, string> = {

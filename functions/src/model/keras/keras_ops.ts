@@ -1,0 +1,117 @@
+/**
+ * Keras 3's keras.ops calls in a functional model, as layers both engines run (op_layers.ts
+ * says how and why for the arithmetic ones). Every other op is refused, naming it.
+ */
+import type {LayerEntry} from './config.js';
+import {layerName, type LayerRule} from './layer_substitutions.js';
+import {become, operand, tensorAndNumber, tensorsOf, translate, type Op} from './op_layers.js';
+
+/** Keras 3's op classes (keras.src.ops.numpy) this translates. */
+const KERAS_OPS: Readonly<Record<string, Op>> = {
+  Add: 'add',
+  Subtract: 'sub',
+  Multiply: 'mul',
+  TrueDivide: 'div',
+  Divide: 'div',
+};
+
+/**
+ * Activation functions called as ops, as the Activation layer of that Keras name (the layer
+ * rules after this one then treat them as any Activation layer: Keras 3's hard_sigmoid is
+ * relu6(x + 3) / 6, silu is tfjs' swish). Only without keyword arguments: ops.gelu's default
+ * is the tanh approximation, which Activation('gelu') is not, and ops.elu may carry an alpha.
+ */
+const KERAS_ACTIVATION_OPS: Readonly<Record<string, string>> = {
+  Relu: 'relu',
+  Relu6: 'relu6',
+  Sigmoid: 'sigmoid',
+  Tanh: 'tanh',
+  Softplus: 'softplus',
+  Softsign: 'softsign',
+  Silu: 'silu',
+  Selu: 'selu',
+  HardSigmoid: 'hard_sigmoid',
+  HardSilu: 'hard_silu',
+};
+
+/** The node of a Keras 3 op call: its positional and keyword arguments. */
+function callOf(layer: LayerEntry): {args: unknown[]; kwargs: Record<string, unknown>} | null {
+  const nodes = layer.inbound_nodes;
+  if (!Array.isArray(nodes) || nodes.length !== 1 || Array.isArray(nodes[0])) return null;
+  const node = nodes[0] as {args?: unknown[]; kwargs?: Record<string, unknown>};
+  return {args: node.args ?? [], kwargs: node.kwargs ?? {}};
+}
+
+/**
+ * Keras 3's keras.ops calls (see the module comment): the arithmetic ones, `concatenate` and
+ * `softmax` (their axis is a keyword argument, and ops.concatenate's default is 0, the batch
+ * axis, where the layer's is −1), `maximum`/`minimum` of two tensors, `maximum(x, 0)` (a ReLU)
+ * and `identity`. Any other op is refused, naming it: some share a merge layer's class name
+ * (ops.average reduces over an axis, where the Average layer averages its inputs), so one
+ * read as that layer would answer wrongly.
+ */
+export const kerasOps: LayerRule = (layer, ctx) => {
+  const module = layer['keras_op'];
+  const call = callOf(layer);
+  const op = KERAS_OPS[layer.class_name];
+  // Without a module (an older writer), the arithmetic classes still show as ops by their two
+  // positional arguments: a merge layer is called on one list.
+  if (module === undefined && !(op && call?.args.length === 2)) return;
+  delete layer['keras_op'];
+  const name = layerName(layer);
+  const refuse = (why: string): void => {
+    ctx.unsupported.push(
+      `${layer.class_name} '${name}' (the keras.ops call ${String(module ?? 'op')}.${layer.class_name}: ${why})`
+    );
+  };
+  if (!call) return refuse('no call node');
+  const {args, kwargs} = call;
+  const operands = args.map(operand);
+  if (op && args.length === 2) {
+    const [a, b] = operands;
+    if (!a || !b) return refuse('operands other than tensors and numbers');
+    return translate(layer, ctx, `the ${layer.class_name.toLowerCase()} op`, op, a, b);
+  }
+  const activation = KERAS_ACTIVATION_OPS[layer.class_name];
+  if (activation) {
+    const x = args.length === 1 ? tensorsOf(args) : null;
+    if (!x || Object.keys(kwargs).length > 0) return refuse('arguments other than one tensor');
+    return become(layer, 'Activation', {activation}, x);
+  }
+  if (layer.class_name === 'Gelu') {
+    const x = args.length === 1 ? tensorsOf(args) : null;
+    if (!x || kwargs['approximate'] !== false)
+      return refuse("the tanh approximation (approximate=True, the op's default)");
+    return become(layer, 'Activation', {activation: 'gelu'}, x);
+  }
+  switch (layer.class_name) {
+    case 'Concatenate': {
+      const inputs = args.length === 1 ? tensorsOf(args[0]) : null;
+      const axis = Number(kwargs['axis'] ?? 0);
+      if (!inputs) return refuse('operands other than tensors');
+      if (axis === 0) return refuse('along axis 0, the batch axis');
+      return become(layer, 'Concatenate', {axis}, inputs);
+    }
+    case 'Softmax': {
+      const x = args.length === 1 ? tensorsOf(args) : null;
+      if (!x) return refuse('an operand other than one tensor');
+      return become(layer, 'Softmax', {axis: Number(kwargs['axis'] ?? -1)}, x);
+    }
+    case 'Maximum':
+    case 'Minimum': {
+      const [a, b] = operands;
+      const both = args.length === 2 ? tensorsOf(args) : null;
+      if (both) return become(layer, layer.class_name, {}, both);
+      const tn = a && b ? tensorAndNumber(a, b) : null;
+      if (layer.class_name === 'Maximum' && tn?.c === 0) return become(layer, 'ReLU', {}, [tn.x]);
+      return refuse('operands other than two tensors, or a tensor and 0');
+    }
+    case 'Identity': {
+      const x = args.length === 1 ? tensorsOf(args) : null;
+      if (!x) return refuse('an operand other than a tensor');
+      return become(layer, 'Activation', {activation: 'linear'}, x);
+    }
+    default:
+      return refuse('no layer here computes it');
+  }
+};

@@ -1,0 +1,68 @@
+/**
+ * tf.keras 2's TFOpLambda layers of arithmetic and activation functions, as layers both
+ * engines run (op_layers.ts says how and why). Every other raw TensorFlow op stays refused.
+ */
+import {layerName, type LayerRule} from './layer_substitutions.js';
+import {become, isRef, operand, translate, type Op} from './op_layers.js';
+
+/** tf.keras 2's TFOpLambda functions this translates. */
+const TF_FUNCTIONS: Readonly<Record<string, Op>> = {
+  '__operators__.add': 'add',
+  'math.add': 'add',
+  'math.subtract': 'sub',
+  'math.multiply': 'mul',
+  'math.truediv': 'div',
+  'math.divide': 'div',
+};
+
+/** tf.keras 2's TFOpLambda activation functions, as above (tf.nn.gelu is exact by default). */
+const TF_ACTIVATIONS: Readonly<Record<string, string>> = {
+  'nn.relu': 'relu',
+  'nn.relu6': 'relu6',
+  'math.sigmoid': 'sigmoid',
+  'nn.sigmoid': 'sigmoid',
+  'math.tanh': 'tanh',
+  'nn.tanh': 'tanh',
+  'nn.silu': 'silu',
+  'nn.swish': 'silu',
+  'math.softplus': 'softplus',
+  'nn.softplus': 'softplus',
+  'nn.selu': 'selu',
+  'nn.elu': 'elu',
+};
+
+/** tf.keras 2's TFOpLambda of an arithmetic or activation function (see the module comment). */
+export const tfOpArithmetic: LayerRule = (layer, ctx) => {
+  if (layer.class_name !== 'TFOpLambda') return;
+  const fn = String(layer.config['function'] ?? '');
+  const op = TF_FUNCTIONS[fn];
+  const nodes = layer.inbound_nodes as unknown[] | undefined;
+  const node = nodes?.length === 1 ? (nodes[0] as unknown[]) : null;
+  const kwargs = (node?.[3] ?? {}) as Record<string, unknown>;
+  const activation = fn === 'nn.gelu' && kwargs['approximate'] !== true ? 'gelu' : TF_ACTIVATIONS[fn];
+  if ((fn === 'nn.softmax' || fn === 'math.softmax') && node && isRef(node)) {
+    // tf.nn.softmax(logits, axis=None): None is the last axis.
+    const axis = kwargs['axis'] ?? -1;
+    if (typeof axis === 'number')
+      return become(layer, 'Softmax', {axis}, [[node[0], Number(node[1]), Number(node[2])]]);
+  }
+  if (activation && node && isRef(node)) {
+    const extra = Object.keys(kwargs).filter(k => k !== 'name' && k !== 'approximate' && kwargs[k] !== null);
+    if (extra.length === 0)
+      return become(layer, 'Activation', {activation}, [[node[0], Number(node[1]), Number(node[2])]]);
+    ctx.unsupported.push(`TFOpLambda '${layerName(layer)}' (tf.${fn} with arguments ${extra.join(', ')})`);
+    return;
+  }
+  if (!op) return; // refused by name, as every other raw TensorFlow op
+  const extra = Object.keys(kwargs).filter(k => k !== 'y' && k !== 'name' && kwargs[k] !== null);
+  // A number as the first argument is written ['_CONSTANT_VALUE', -1, value, kwargs].
+  const a = node?.[0] === '_CONSTANT_VALUE' ? operand(node[2]) : node && isRef(node) ? operand(node) : null;
+  const b = operand(kwargs['y']);
+  const what = `tf.${fn}`;
+  if (!a || !b || extra.length > 0) {
+    const why = extra.length > 0 ? `arguments ${extra.join(', ')}` : 'operands other than a layer output and a number';
+    ctx.unsupported.push(`TFOpLambda '${layerName(layer)}' (${what} with ${why})`);
+    return;
+  }
+  translate(layer, ctx, what, op, a, b);
+};
