@@ -210,6 +210,13 @@ const keras3Ops: ModelSpec = {
 };
 const keras3Expected = classify(RAW.map(x => (1 - x / 255) * (x / 255) + 0.25));
 
+/** The Keras 3 image, then x / 255 ('div') and that − 0.5 (`centred`). */
+const centred = (name: string): Entry[] => [
+  input('image', [2, 2, 3]),
+  opEntry('TrueDivide', 'div', ['image', 255]),
+  opEntry('Subtract', name, ['div', 0.5]),
+];
+
 // Keras 3's other ops: maximum(x, 0) (a ReLU), minimum of two tensors, concatenate on the
 // channels (a keyword axis: ops.concatenate's default, 0, is the batch axis).
 const head6 = deterministic(6 * 3, 83);
@@ -217,9 +224,7 @@ const moreOps: ModelSpec = {
   config: functional(
     'more_ops',
     [
-      input('image', [2, 2, 3]),
-      opEntry('TrueDivide', 'div', ['image', 255]),
-      opEntry('Subtract', 'centered', ['div', 0.5]),
+      ...centred('centered'),
       opEntry('Maximum', 'relu', ['centered', 0]),
       opEntry('Minimum', 'mn', ['relu', 'div']),
       opEntry('Concatenate', 'cat', [['mn', 'centered']], {axis: -1}),
@@ -241,7 +246,7 @@ const moreExpected = (() => {
 
 // Activation functions called as ops: Keras 3's relu, hard_sigmoid (relu6(x + 3) / 6, not
 // Keras 2's 0.2 x + 0.5), silu and exact gelu; tf.keras 2's tf.nn.relu6, tf.math.sigmoid,
-// tf.nn.silu and tf.nn.gelu. Each on its own channel-mixing of x / 255 − 0.5, summed.
+// tf.nn.silu and tf.nn.gelu: each of 4 · (x / 255 − 0.5), their outputs summed.
 const act = {
   relu: (v: number) => Math.max(v, 0),
   hardSigmoid: (v: number) => Math.min(Math.max(v + 3, 0), 6) / 6,
@@ -256,9 +261,7 @@ const keras3Activations: ModelSpec = {
   config: functional(
     'activation_ops',
     [
-      input('image', [2, 2, 3]),
-      opEntry('TrueDivide', 'div', ['image', 255]),
-      opEntry('Subtract', 'centred', ['div', 0.5]),
+      ...centred('centred'),
       opEntry('Multiply', 'x', ['centred', 4]),
       opEntry('Relu', 'relu', ['x']),
       {...opEntry('HardSigmoid', 'hard_sigmoid', ['x']), module: 'keras.src.ops.nn'},
