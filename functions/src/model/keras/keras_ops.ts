@@ -103,7 +103,8 @@ export const kerasOps: LayerRule = (layer, ctx) => {
       const both = args.length === 2 ? tensorsOf(args) : null;
       if (both) return become(layer, layer.class_name, {}, both);
       const tn = a && b ? tensorAndNumber(a, b) : null;
-      if (layer.class_name === 'Maximum' && tn?.c === 0) return become(layer, 'ReLU', {}, [tn.x]);
+      if (layer.class_name === 'Maximum' && tn?.c.length === 1 && tn.c[0] === 0)
+        return become(layer, 'ReLU', {}, [tn.x]);
       return refuse('operands other than two tensors, or a tensor and 0');
     }
     case 'Identity': {

@@ -29,20 +29,31 @@ const MERGE: Readonly<Record<Op, string | null>> = {add: 'Add', sub: 'Subtract',
 
 /** A reference to a layer's output, as a node entry lists it. */
 export type Ref = [string, number, number];
-/** One operand: a layer's output or a number. */
-export type Operand = {ref: Ref} | {value: number};
+/**
+ * One operand: a layer's output, or a constant: one number, or one per channel (the last
+ * axis, as NumPy broadcasts a `[C]` or `[1, …, 1, C]` array; preprocess_input's torch mode
+ * subtracts the ImageNet mean and divides by the std per channel this way).
+ */
+export type Operand = {ref: Ref} | {value: number[]};
+
+/** A Rescaling parameter: one number, or one per channel. */
+const param = (values: number[]): number | number[] => (values.length === 1 ? values[0]! : values);
 
 /** `x op c` or `c op x` as Keras' Rescaling (scale, offset); null where it is not affine in x. */
-function affine(op: Op, c: number, tensorFirst: boolean): {scale: number; offset: number} | null {
+function affine(op: Op, c: number[], tensorFirst: boolean): Record<string, unknown> | null {
+  const zeros = c.map(() => 0);
+  const ones = c.map(() => 1);
   switch (op) {
     case 'add':
-      return {scale: 1, offset: c};
+      return {scale: param(ones), offset: param(c)};
     case 'mul':
-      return {scale: c, offset: 0};
+      return {scale: param(c), offset: param(zeros)};
     case 'sub':
-      return tensorFirst ? {scale: 1, offset: -c} : {scale: -1, offset: c};
+      return tensorFirst
+        ? {scale: param(ones), offset: param(c.map(v => -v))}
+        : {scale: param(c.map(() => -1)), offset: param(c)};
     case 'div':
-      return tensorFirst && c !== 0 ? {scale: 1 / c, offset: 0} : null;
+      return tensorFirst && c.every(v => v !== 0) ? {scale: param(c.map(v => 1 / v)), offset: param(zeros)} : null;
   }
 }
 
@@ -58,7 +69,7 @@ export function become(
 }
 
 /** Two operands as a tensor and a number, either way round; null if they are not that. */
-export function tensorAndNumber(a: Operand, b: Operand): {x: Ref; c: number; tensorFirst: boolean} | null {
+export function tensorAndNumber(a: Operand, b: Operand): {x: Ref; c: number[]; tensorFirst: boolean} | null {
   if ('ref' in a && 'value' in b) return {x: a.ref, c: b.value, tensorFirst: true};
   if ('value' in a && 'ref' in b) return {x: b.ref, c: a.value, tensorFirst: false};
   return null;
@@ -85,20 +96,29 @@ export function translate(layer: LayerEntry, ctx: Context, what: string, op: Op,
 export const isRef = (v: unknown): v is Ref =>
   Array.isArray(v) && v.length >= 3 && typeof v[0] === 'string' && typeof v[1] === 'number';
 
-/** A serialised operand, if it is one this translates: a reference or a finite number. */
+/**
+ * A constant's values along the last axis: a finite number, or a list of them nested only in
+ * lists of one (`[[[[a, b, c]]]]` broadcasts as `[a, b, c]`); null for anything else.
+ */
+export function constant(v: unknown): number[] | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? [v] : null;
+  if (!Array.isArray(v) || v.length === 0) return null;
+  if (v.every(e => typeof e === 'number' && Number.isFinite(e))) return v as number[];
+  return v.length === 1 ? constant(v[0]) : null;
+}
+
+/** A serialised operand, if it is one this translates: a reference or a constant. */
 export function operand(v: unknown): Operand | null {
-  if (typeof v === 'number' && Number.isFinite(v)) return {value: v};
   if (isRef(v)) return {ref: [v[0], Number(v[1]), Number(v[2])]};
   const t = v as {class_name?: string; config?: {keras_history?: unknown; value?: unknown}} | null;
   if (t?.class_name === '__keras_tensor__' && isRef(t.config?.keras_history)) {
     const [name, node, index] = t.config.keras_history;
     return {ref: [name, node, index]};
   }
-  // Keras 3 writes a NumPy or backend scalar as {class_name: '__numpy__' | '__tensor__', config: {value}}.
-  const value = t?.config?.value;
-  if ((t?.class_name === '__numpy__' || t?.class_name === '__tensor__') && typeof value === 'number')
-    return Number.isFinite(value) ? {value} : null;
-  return null;
+  // Keras 3 writes a NumPy array or a backend tensor as {class_name: '__numpy__' | '__tensor__', config: {value}}.
+  const raw = t?.class_name === '__numpy__' || t?.class_name === '__tensor__' ? t.config?.value : v;
+  const value = constant(raw);
+  return value ? {value} : null;
 }
 
 /** A list of serialised operands as layer outputs; null unless every one is. */

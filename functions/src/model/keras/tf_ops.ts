@@ -53,6 +53,15 @@ export const tfOpArithmetic: LayerRule = (layer, ctx) => {
     ctx.unsupported.push(`TFOpLambda '${layerName(layer)}' (tf.${fn} with arguments ${extra.join(', ')})`);
     return;
   }
+  if (fn === 'nn.bias_add' && node && isRef(node)) {
+    // preprocess_input's torch and caffe modes add the negated mean per channel this way.
+    const bias = operand(kwargs['bias']);
+    const format = kwargs['data_format'] ?? 'NHWC';
+    if (bias && 'value' in bias && (format === 'NHWC' || format === 'N...C'))
+      return translate(layer, ctx, `tf.${fn}`, 'add', operand(node)!, bias);
+    ctx.unsupported.push(`TFOpLambda '${layerName(layer)}' (tf.${fn} of a bias other than constants on the last axis)`);
+    return;
+  }
   if (!op) return; // refused by name, as every other raw TensorFlow op
   const extra = Object.keys(kwargs).filter(k => k !== 'y' && k !== 'name' && kwargs[k] !== null);
   // A number as the first argument is written ['_CONSTANT_VALUE', -1, value, kwargs].

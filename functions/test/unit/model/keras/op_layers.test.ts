@@ -297,7 +297,62 @@ const keras2Activations: ModelSpec = {
   weights: headWeights,
 };
 
+// preprocess_input's torch mode (DenseNet) inside the model: x / 255, then minus the ImageNet
+// mean and divided by its std, per channel. tf.keras 2 writes a TFOpLambda truediv, a
+// tf.nn.bias_add of the negated mean and a truediv by the std list; Keras 3 a TrueDivide, an
+// add of a [1, 1, 1, 3] tensor constant and a TrueDivide by a [3] one.
+const MEAN = [0.485, 0.456, 0.406];
+const STD = [0.229, 0.224, 0.225];
+const torchExpected = classify(RAW.map((x, i) => (x / 255 - MEAN[i % 3]!) / STD[i % 3]!));
+const tensorConstant = (value: unknown): Entry => ({class_name: '__tensor__', config: {value, dtype: 'float32'}});
+const torchKeras2: ModelSpec = {
+  kerasVersion: '2.13.1',
+  config: keras2Model(
+    [
+      tfOpLambda('tf.math.truediv', 'math.truediv', 'input_1', 255),
+      {
+        ...tfOpLambda('tf.nn.bias_add', 'nn.bias_add', 'tf.math.truediv', null),
+        inbound_nodes: [['tf.math.truediv', 0, 0, {bias: MEAN.map(m => -m), data_format: null, name: null}]],
+      },
+      tfOpLambda('tf.math.truediv_1', 'math.truediv', 'tf.nn.bias_add', STD),
+    ],
+    'tf.math.truediv_1'
+  ),
+  weights: headWeights,
+};
+const torchKeras3: ModelSpec = {
+  config: functional(
+    'torch_mode',
+    [
+      input('image', [2, 2, 3]),
+      opEntry('TrueDivide', 'true_divide', ['image', 255]),
+      opEntry('Add', 'add', ['true_divide', tensorConstant([[[MEAN.map(m => -m)]]])]),
+      opEntry('TrueDivide', 'true_divide_1', ['add', tensorConstant(STD)]),
+      ...headLayers('true_divide_1', false),
+    ],
+    'image',
+    'probs'
+  ),
+  weights: headWeights,
+};
+
 describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op classes', () => {
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    it(`preprocess_input's torch mode inside the model, per-channel constants: tf.keras 2 (.h5) and Keras 3 (.keras), ${engine}`, async () => {
+      for (const [spec, format] of [
+        [torchKeras2, 'h5'],
+        [torchKeras3, 'keras'],
+      ] as const) {
+        const model = await loadClassifier(await writeKerasModel(spec, format), {engine, scale: '0,255'});
+        try {
+          close(await scores(model, RAW), torchExpected);
+        } finally {
+          model.dispose();
+        }
+      }
+    });
+  }
+
   for (const engine of ['onnx', 'tfjs'] as const) {
     it(`activation functions called as ops: Keras 3 (.keras) and tf.keras 2 (.h5), ${engine}`, async () => {
       for (const [spec, format, fs] of [
