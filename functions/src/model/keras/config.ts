@@ -10,7 +10,7 @@
  * {@link UnsupportedLayerError} naming the layer instead.
  */
 import {UnsupportedLayerError} from '../../core/errors.js';
-import {LAYER_RULES} from './config_rules.js';
+import {keras3InboundNodes, LAYER_RULES} from './config_rules.js';
 import {layerName, type Context} from './layer_substitutions.js';
 
 export {LAYER_RULES} from './config_rules.js';
@@ -141,6 +141,9 @@ function translateLayers(layers: LayerEntry[], ctx: Context, isKnown: (cls: stri
     if (CONTAINERS.has(layer.class_name)) {
       const nested = translateModelConfig(layer as ModelEntry, isKnown, ctx.keras3 ? '3' : null);
       Object.assign(layer, nested);
+      // Its own call, in a Functional model, is a node like any layer's (Keras 3 writes it as
+      // {args, kwargs}): without this a nested model read no input.
+      keras3InboundNodes(layer, ctx);
       out.push(layer);
       continue;
     }

@@ -148,7 +148,7 @@ const layerNormRmsScaling: LayerRule = (layer, ctx) => {
  * Keras 3 writes inbound nodes as `{args: [KerasTensor…], kwargs}`; Keras 2 and tfjs use
  * `[[layer, node_index, tensor_index, kwargs], …]` per node.
  */
-const keras3InboundNodes: LayerRule = layer => {
+export const keras3InboundNodes: LayerRule = layer => {
   if (!Array.isArray(layer.inbound_nodes)) return;
   layer.inbound_nodes = layer.inbound_nodes.map(node => {
     if (Array.isArray(node)) return node;

@@ -194,3 +194,120 @@ describe("ConvNeXt's block: LayerScale, StochasticDepth and a Conv2D with groups
     );
   });
 });
+
+// A whole ConvNeXt in miniature, laid out as keras.applications' convnext.py builds it:
+// PreStem (Normalization), the stem as a nested Sequential (a 2×2 stride-2 Conv2D, then
+// LayerNormalization), one block with `drop_path_rate` 0 (an Activation('linear') where
+// StochasticDepth would be), and the head (GlobalAveragePooling2D, LayerNormalization, Dense).
+describe('a miniature ConvNeXt as keras.applications lays it out (Keras 3)', () => {
+  const mean = [120, 110, 100];
+  const variance = [3600, 2500, 4900];
+  const stemKernel = deterministic(2 * 2 * 3 * C, 101); // [2, 2, 3, C]
+  const stemBias = deterministic(C, 102);
+  const [stemGamma, stemBeta] = [[0.9, 1.1, 1], deterministic(C, 103)];
+  const [headGamma, headBeta] = [[1.2, 0.7, 1], deterministic(C, 104)];
+  const probs = deterministic(C * 3, 105);
+  const probsBias = [0.05, 0, -0.05];
+  const raw = IMAGE.map(v => v * 255);
+  const layerNorm = (x: number[], gamma: number[], beta: number[]) => {
+    const m = x.reduce((a, b) => a + b, 0) / x.length;
+    const v = x.reduce((a, b) => a + (b - m) ** 2, 0) / x.length;
+    return x.map((e, c) => ((e - m) / Math.sqrt(v + 1e-6)) * gamma[c]! + beta[c]!);
+  };
+  const expectedMini = (() => {
+    const normed = raw.map((v, i) => (v - mean[i % 3]!) / Math.sqrt(variance[i % 3]!));
+    const stem: number[] = [];
+    for (let oy = 0; oy < 2; oy++)
+      for (let ox = 0; ox < 2; ox++) {
+        const out = stemBias.map((b, o) => {
+          let sum = b;
+          for (let dy = 0; dy < 2; dy++)
+            for (let dx = 0; dx < 2; dx++)
+              for (let i = 0; i < 3; i++)
+                sum +=
+                  normed[((2 * oy + dy) * W + 2 * ox + dx) * 3 + i]! * stemKernel[((dy * 2 + dx) * 3 + i) * C + o]!;
+          return sum;
+        });
+        stem.push(...layerNorm(out, stemGamma, stemBeta));
+      }
+    const dw = groupedConv(stem, [2, 2, C], dwKernel, [3, 3], C, C, dwBias);
+    const block: number[] = [];
+    for (let p = 0; p < 4; p++) {
+      const normedDw = layerNorm(dw.slice(p * C, p * C + C), lnGamma, lnBeta);
+      const branch = matVec(matVec(normedDw, pw1, pw1Bias).map(gelu), pw2, pw2Bias).map((v, c) => v * scale[c]!);
+      block.push(...branch.map((v, c) => stem[p * C + c]! + v));
+    }
+    const pooled = [0, 1, 2].map(c => [0, 1, 2, 3].reduce((s, p) => s + block[p * C + c]!, 0) / 4);
+    return softmax(matVec(layerNorm(pooled, headGamma, headBeta), probs, probsBias));
+  })();
+  const ln = (name: string, from: string[]) =>
+    layer('LayerNormalization', name, {axis: -1, epsilon: 1e-6, center: true, scale: true}, from);
+  const stem = {
+    module: 'keras',
+    class_name: 'Sequential',
+    config: {
+      name: 'convnext_stem',
+      trainable: true,
+      layers: [
+        {...input('stem_input', [H, W, 3]), inbound_nodes: undefined},
+        {
+          ...layer('Conv2D', 'stem_conv', conv2dConfig(C, 2, {strides: [2, 2], padding: 'valid'})),
+          inbound_nodes: undefined,
+        },
+        {...ln('stem_layernorm', []), inbound_nodes: undefined},
+      ],
+    },
+    registered_name: null,
+    name: 'convnext_stem',
+    inbound_nodes: [{args: [{class_name: '__keras_tensor__', config: {keras_history: ['prestem', 0, 0]}}], kwargs: {}}],
+  };
+  const spec: ModelSpec = {
+    config: functional(
+      'convnext_mini',
+      [
+        input('image', [H, W, 3]),
+        layer('Normalization', 'prestem', {axis: -1, mean, variance, invert: false}, ['image']),
+        stem,
+        layer('Conv2D', 'dw', conv2dConfig(C, 3, {groups: C}), ['convnext_stem']),
+        ln('ln', ['dw']),
+        dense('pw1', 4 * C, 'linear', ['ln']),
+        layer('Activation', 'gelu', {activation: 'gelu'}, ['pw1']),
+        dense('pw2', C, 'linear', ['gelu']),
+        convnextLayer('LayerScale', 'layer_scale', {init_values: 1e-6, projection_dim: C}, ['pw2']),
+        layer('Activation', 'identity', {activation: 'linear'}, ['layer_scale']),
+        opEntry('Add', 'add', ['convnext_stem', 'identity']),
+        layer('GlobalAveragePooling2D', 'head_gap', {data_format: 'channels_last', keepdims: false}, ['add']),
+        ln('head_layernorm', ['head_gap']),
+        dense('probs', 3, 'softmax', ['head_layernorm']),
+      ],
+      'image',
+      'probs'
+    ),
+    weights: {
+      convnext_stem: [
+        w('stem_conv/kernel', [2, 2, 3, C], stemKernel),
+        w('stem_conv/bias', [C], stemBias),
+        w('stem_layernorm/gamma', [C], stemGamma),
+        w('stem_layernorm/beta', [C], stemBeta),
+      ],
+      dw: [w('kernel', [3, 3, 1, C], dwKernel), w('bias', [C], dwBias)],
+      ln: [w('gamma', [C], lnGamma), w('beta', [C], lnBeta)],
+      pw1: [w('kernel', [C, 4 * C], pw1), w('bias', [4 * C], pw1Bias)],
+      pw2: [w('kernel', [4 * C, C], pw2), w('bias', [C], pw2Bias)],
+      layer_scale: [w('variable', [C], scale)],
+      head_layernorm: [w('gamma', [C], headGamma), w('beta', [C], headBeta)],
+      probs: [w('kernel', [C, 3], probs), w('bias', [3], probsBias)],
+    },
+  };
+  for (const format of ['h5', 'keras'] as const) {
+    it(`loads and answers as the network written out (.${format}, auto → onnx)`, async () => {
+      const model = await loadClassifier(await writeKerasModel(spec, format), {scale: '0,255'});
+      try {
+        assert.equal(model.engine, 'onnx');
+        close(await scores(model, raw), expectedMini);
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+});

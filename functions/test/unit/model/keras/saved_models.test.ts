@@ -323,6 +323,46 @@ const gruCases: Case[] = [];
     },
     expected: softmax(matVec(pooled, head, headBias)),
   });
+  // keras.io's transfer-learning guide builds the same model functionally:
+  // `x = base_model(inputs, training=False)`, the base called on a tensor like any layer.
+  cases.push({
+    name: 'a nested Functional base called on the input of a Functional model (keras.io transfer learning)',
+    spec: {
+      config: functional(
+        'classifier',
+        [
+          input('image', [2, 2, 3]),
+          {
+            module: 'keras',
+            ...base,
+            name: 'base',
+            inbound_nodes: [
+              {
+                args: [{class_name: '__keras_tensor__', config: {keras_history: ['image', 0, 0]}}],
+                kwargs: {training: false},
+              },
+            ],
+          },
+          layer('GlobalAveragePooling2D', 'pool', {data_format: 'channels_last', keepdims: false}, ['base']),
+          dense('probs', 3, 'softmax', ['pool']),
+        ],
+        'image',
+        'probs'
+      ),
+      weights: {
+        base: [
+          w('conv/kernel', [1, 1, 3, 2], conv),
+          w('conv/bias', [2], convBias),
+          w('bn/gamma', [2], gamma),
+          w('bn/beta', [2], beta),
+          w('bn/moving_mean', [2], mm),
+          w('bn/moving_variance', [2], mv),
+        ],
+        probs: [w('kernel', [2, 3], head), w('bias', [3], headBias)],
+      },
+    },
+    expected: softmax(matVec(pooled, head, headBias)),
+  });
 }
 
 /**
