@@ -53,8 +53,13 @@ function refsOf(value: unknown): TensorRef[] {
   return value.flatMap(refsOf);
 }
 
-/** The layers of a Sequential model as Functional ones, with an InputLayer first. */
-function sequentialLayers(name: string, entries: LayerEntry[]): LayerEntry[] {
+/**
+ * The layers of a Sequential model as Functional ones, with an InputLayer first. A nested
+ * one (`nested`) need not declare its input shape: what the outer model feeds it replaces
+ * its InputLayer (keras.io's `data_augmentation = keras.Sequential([RandomFlip(…), …])`,
+ * called on the input, may be saved so).
+ */
+function sequentialLayers(name: string, entries: LayerEntry[], nested: boolean): LayerEntry[] {
   const out: LayerEntry[] = [];
   const first = entries[0];
   if (!first) throw new InvalidConfigError(`Sequential model '${name}' has no layers`);
@@ -64,13 +69,13 @@ function sequentialLayers(name: string, entries: LayerEntry[]): LayerEntry[] {
       ? (first.config['layers'] as LayerEntry[] | undefined)?.[0]
       : null;
     const shape = first.config['batch_input_shape'] ?? nestedInput?.config['batch_input_shape'];
-    if (!Array.isArray(shape)) {
+    if (!Array.isArray(shape) && !nested) {
       throw new InvalidConfigError(
         `Sequential model '${name}' does not declare its input shape; build it with an Input or input_shape before saving`
       );
     }
     const inputName = `${name}_input`;
-    out.push({class_name: 'InputLayer', name: inputName, config: {name: inputName, batch_input_shape: shape}});
+    out.push({class_name: 'InputLayer', name: inputName, config: {name: inputName, batch_input_shape: shape ?? null}});
   }
   for (const entry of entries) {
     const previous = out.at(-1);
@@ -84,9 +89,13 @@ function sequentialLayers(name: string, entries: LayerEntry[]): LayerEntry[] {
 
 /**
  * Builds the graph of a translated model config and its stored weights (layer name →
- * weights in Keras order).
+ * weights in Keras order); `nested` for a model used as a layer, which the outer model feeds.
  */
-export function buildGraph(model: ModelEntry, weights: ReadonlyMap<string, readonly StoredWeight[]>): KerasGraph {
+export function buildGraph(
+  model: ModelEntry,
+  weights: ReadonlyMap<string, readonly StoredWeight[]>,
+  nested = false
+): KerasGraph {
   const config = model.config as {
     name?: string;
     layers?: LayerEntry[];
@@ -98,7 +107,7 @@ export function buildGraph(model: ModelEntry, weights: ReadonlyMap<string, reado
   let inputs: TensorRef[];
   let outputs: TensorRef[];
   if (model.class_name === 'Sequential') {
-    entries = sequentialLayers(name, entries);
+    entries = sequentialLayers(name, entries, nested);
     inputs = [ref(String(entries[0]!.name ?? entries[0]!.config['name']))];
     outputs = [ref(String(entries.at(-1)!.name ?? entries.at(-1)!.config['name']))];
   } else {
@@ -147,7 +156,7 @@ function inline(
   const innerEntries = ((entry.config as {layers: LayerEntry[]}).layers ?? []).map(e =>
     String(e.name ?? e.config['name'])
   );
-  const inner = buildGraph(entry, splitWeights(name, stored, innerEntries));
+  const inner = buildGraph(entry, splitWeights(name, stored, innerEntries), true);
   const fed = calls[0] ?? [];
   if (fed.length !== inner.inputs.length)
     throw new InvalidConfigError(`nested model '${name}' has ${inner.inputs.length} inputs but is fed ${fed.length}`);

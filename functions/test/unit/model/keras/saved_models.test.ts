@@ -45,6 +45,8 @@ interface Case {
   readonly expected: number[];
   /** The engines that run it (default both). */
   readonly engines?: readonly ('onnx' | 'tfjs')[];
+  /** The image it classifies, as the model takes it (default PIXELS). */
+  readonly pixels?: number[];
 }
 
 const cases: Case[] = [];
@@ -362,6 +364,77 @@ const gruCases: Case[] = [];
       },
     },
     expected: softmax(matVec(pooled, head, headBias)),
+  });
+  // keras.io's transfer-learning guide whole: augmentation (a Sequential built by its first
+  // call, so without an InputLayer of its own), Rescaling(1/127.5, offset=-1), the base called
+  // with training=False, pooling, Dropout and Dense(1), a binary head trained from logits.
+  const logit = [0.8, -1.1];
+  const rawPixels = PIXELS.map(v => v * 255);
+  const fromRaw = [0, 1, 2, 3].map(p =>
+    matVec(
+      rawPixels.slice(p * 3, p * 3 + 3).map(v => v / 127.5 - 1),
+      conv,
+      convBias
+    )
+      .map(v => Math.max(v, 0))
+      .map((v, c) => (gamma[c]! * (v - mm[c]!)) / Math.sqrt(mv[c]! + 1e-3) + beta[c]!)
+  );
+  const z = matVec(
+    [0, 1].map(c => fromRaw.reduce((s, f) => s + f[c]!, 0) / 4),
+    logit,
+    [0.2]
+  )[0]!;
+  const tensor = (from: string) => ({class_name: '__keras_tensor__', config: {keras_history: [from, 0, 0]}});
+  cases.push({
+    name: "keras.io's transfer-learning model whole (augmentation Sequential, Rescaling, base, Dense(1) logit)",
+    pixels: rawPixels,
+    spec: {
+      config: functional(
+        'transfer',
+        [
+          input('image', [2, 2, 3]),
+          {
+            module: 'keras',
+            class_name: 'Sequential',
+            name: 'data_augmentation',
+            registered_name: null,
+            config: {
+              name: 'data_augmentation',
+              trainable: true,
+              layers: [
+                {...layer('RandomFlip', 'random_flip', {mode: 'horizontal', seed: null}), inbound_nodes: undefined},
+                {...layer('RandomRotation', 'random_rotation', {factor: 0.1}), inbound_nodes: undefined},
+              ],
+            },
+            inbound_nodes: [{args: [tensor('image')], kwargs: {}}],
+          },
+          layer('Rescaling', 'rescaling', {scale: 1 / 127.5, offset: -1}, ['data_augmentation']),
+          {
+            module: 'keras',
+            ...base,
+            name: 'base',
+            inbound_nodes: [{args: [tensor('rescaling')], kwargs: {training: false}}],
+          },
+          layer('GlobalAveragePooling2D', 'pool', {data_format: 'channels_last', keepdims: false}, ['base']),
+          layer('Dropout', 'dropout', {rate: 0.2}, ['pool']),
+          dense('logit', 1, 'linear', ['dropout']),
+        ],
+        'image',
+        'logit'
+      ),
+      weights: {
+        base: [
+          w('conv/kernel', [1, 1, 3, 2], conv),
+          w('conv/bias', [2], convBias),
+          w('bn/gamma', [2], gamma),
+          w('bn/beta', [2], beta),
+          w('bn/moving_mean', [2], mm),
+          w('bn/moving_variance', [2], mv),
+        ],
+        logit: [w('kernel', [2, 1], logit), w('bias', [1], [0.2])],
+      },
+    },
+    expected: [1 / (1 + Math.exp(z)), 1 / (1 + Math.exp(-z))],
   });
 }
 
@@ -791,7 +864,7 @@ describe('saved models: .h5 and .keras, both engines, against hand-computed outp
           const model = await loadClassifier(bytes, {engine, scale: '0,1'});
           try {
             assert.equal(model.engine, engine);
-            close(await scores(model, PIXELS), c.expected);
+            close(await scores(model, c.pixels ?? PIXELS), c.expected);
           } finally {
             model.dispose();
           }
