@@ -13,7 +13,7 @@ export function inputContractFromShape(shape: readonly (number | null)[], scale:
   const dims = shape.slice(1);
   if (dims.some(d => d === null || d <= 0)) {
     throw new NotAClassifierError(
-      `model input shape [${shape.join(',')}] has unknown dimensions; save the model with a fixed input size (e.g. input_shape=(224, 224, 3))`
+      `model input shape [${shape.map(d => d ?? 'None').join(', ')}] has unknown dimensions; save the model with a fixed input size (e.g. input_shape=(224, 224, 3))`
     );
   }
   const d = dims as number[];

@@ -324,6 +324,9 @@ describe('helpers', () => {
   }
 
   it('refuses inputs of unknown size', () => {
-    assert.throws(() => inputContractFromShape([null, null, null, 3], '0,1'), /fixed input size/);
+    assert.throws(
+      () => inputContractFromShape([null, null, null, 3], '0,1'),
+      /input shape \[None, None, None, 3\] has unknown dimensions; save the model with a fixed input size/
+    );
   });
 });
