@@ -4,7 +4,7 @@
  */
 import type {LayerEntry} from './config.js';
 import {layerName, type LayerRule} from './layer_substitutions.js';
-import {become, operand, tensorAndNumber, tensorsOf, translate, type Op} from './op_layers.js';
+import {become, operand, spatialReduction, tensorAndNumber, tensorsOf, translate, type Op} from './op_layers.js';
 
 /** Keras 3's op classes (keras.src.ops.numpy) this translates. */
 const KERAS_OPS: Readonly<Record<string, Op>> = {
@@ -83,6 +83,16 @@ export const kerasOps: LayerRule = (layer, ctx) => {
     if (!x || kwargs['approximate'] !== false)
       return refuse("the tanh approximation (approximate=True, the op's default)");
     return become(layer, 'Activation', {activation: 'gelu'}, x);
+  }
+  if (layer.class_name === 'Mean' || layer.class_name === 'Max') {
+    const x = tensorsOf(args.slice(0, 1));
+    const pooling = spatialReduction(
+      layer.class_name === 'Mean' ? 'mean' : 'max',
+      kwargs['axis'] ?? args[1],
+      kwargs['keepdims'] ?? args[2]
+    );
+    if (!x || !pooling) return refuse('only a mean or max over axes [1, 2], the spatial ones, is a pooling');
+    return become(layer, pooling.className, pooling.options, x);
   }
   switch (layer.class_name) {
     case 'Concatenate': {

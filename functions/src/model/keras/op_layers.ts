@@ -92,6 +92,23 @@ export function translate(layer: LayerEntry, ctx: Context, what: string, op: Op,
   become(layer, 'Rescaling', rescale, [tn.x]);
 }
 
+/**
+ * A mean or max over the two spatial axes of a channels-last image (`axis=[1, 2]`, as custom
+ * squeeze-and-excite blocks write `tf.reduce_mean(x, axis=[1, 2], keepdims=True)`) as the
+ * global pooling layer it is; null for any other axes.
+ */
+export function spatialReduction(
+  kind: 'mean' | 'max',
+  axis: unknown,
+  keepdims: unknown
+): {className: string; options: Record<string, unknown>} | null {
+  if (!Array.isArray(axis) || axis.length !== 2 || axis[0] !== 1 || axis[1] !== 2) return null;
+  return {
+    className: kind === 'mean' ? 'GlobalAveragePooling2D' : 'GlobalMaxPooling2D',
+    options: {data_format: 'channels_last', keepdims: keepdims === true},
+  };
+}
+
 /** Whether a serialised value is a reference to a layer's output. */
 export const isRef = (v: unknown): v is Ref =>
   Array.isArray(v) && v.length >= 3 && typeof v[0] === 'string' && typeof v[1] === 'number';

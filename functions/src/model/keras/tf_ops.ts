@@ -3,7 +3,7 @@
  * engines run (op_layers.ts says how and why). Every other raw TensorFlow op stays refused.
  */
 import {layerName, type LayerRule} from './layer_substitutions.js';
-import {become, isRef, operand, translate, type Op} from './op_layers.js';
+import {become, isRef, operand, spatialReduction, translate, type Op} from './op_layers.js';
 
 /** tf.keras 2's TFOpLambda functions this translates. */
 const TF_FUNCTIONS: Readonly<Record<string, Op>> = {
@@ -51,6 +51,15 @@ export const tfOpArithmetic: LayerRule = (layer, ctx) => {
     if (extra.length === 0)
       return become(layer, 'Activation', {activation}, [[node[0], Number(node[1]), Number(node[2])]]);
     ctx.unsupported.push(`TFOpLambda '${layerName(layer)}' (tf.${fn} with arguments ${extra.join(', ')})`);
+    return;
+  }
+  if ((fn === 'math.reduce_mean' || fn === 'math.reduce_max') && node && isRef(node)) {
+    const pooling = spatialReduction(fn.endsWith('mean') ? 'mean' : 'max', kwargs['axis'], kwargs['keepdims']);
+    if (pooling)
+      return become(layer, pooling.className, pooling.options, [[node[0], Number(node[1]), Number(node[2])]]);
+    ctx.unsupported.push(
+      `TFOpLambda '${layerName(layer)}' (tf.${fn} over axis ${JSON.stringify(kwargs['axis'] ?? null)}: only [1, 2], the spatial axes, is a pooling)`
+    );
     return;
   }
   if (fn === 'nn.bias_add' && node && isRef(node)) {

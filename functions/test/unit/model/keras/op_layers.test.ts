@@ -336,7 +336,82 @@ const torchKeras3: ModelSpec = {
   weights: headWeights,
 };
 
+// A custom squeeze-and-excite block written with reductions: the mean over the spatial axes
+// (keepdims) gates the channels, then the max over them (without) feeds the head.
+const gateKernel = deterministic(3 * 3, 86);
+const gateBias = [0.1, -0.2, 0.3];
+const reductionsExpected = (() => {
+  const x = [0, 1, 2, 3].map(p => RAW.slice(p * 3, p * 3 + 3).map(v => v / 255));
+  const mean = [0, 1, 2].map(c => x.reduce((s, px) => s + px[c]!, 0) / 4);
+  const gate = matVec(mean, gateKernel, gateBias).map(v => 1 / (1 + Math.exp(-v)));
+  const gated = x.map(px => px.map((v, c) => v * gate[c]!));
+  const max = [0, 1, 2].map(c => Math.max(...gated.map(px => px[c]!)));
+  return softmax(matVec(max, head, headBias));
+})();
+const reductionWeights = {
+  gate: [w('kernel', [1, 1, 3, 3], gateKernel), w('bias', [3], gateBias)],
+  probs: [w('kernel', [3, 3], head), w('bias', [3], headBias)],
+};
+const tfReduce = (name: string, fn: string, from: string, keepdims: boolean): Entry => ({
+  ...tfOpLambda(name, fn, from, null),
+  inbound_nodes: [[from, 0, 0, {axis: [1, 2], keepdims, name: null}]],
+});
+const reductionsKeras2: ModelSpec = {
+  kerasVersion: '2.13.1',
+  config: {
+    class_name: 'Functional',
+    config: {
+      name: 'reductions',
+      layers: [
+        keras2Layer('InputLayer', 'input_1', {batch_input_shape: [null, 2, 2, 3]}, null),
+        tfOpLambda('tf.math.truediv', 'math.truediv', 'input_1', 255),
+        tfReduce('tf.math.reduce_mean', 'math.reduce_mean', 'tf.math.truediv', true),
+        keras2Layer('Conv2D', 'gate', conv2dConfig(3, 1, {activation: 'sigmoid'}), 'tf.math.reduce_mean'),
+        keras2Layer('Multiply', 'gated', {}, ['tf.math.truediv', 'gate']),
+        tfReduce('tf.math.reduce_max', 'math.reduce_max', 'gated', false),
+        keras2Layer('Dense', 'probs', {units: 3, activation: 'softmax', use_bias: true}, 'tf.math.reduce_max'),
+      ],
+      input_layers: [['input_1', 0, 0]],
+      output_layers: [['probs', 0, 0]],
+    },
+  },
+  weights: reductionWeights,
+};
+const reductionsKeras3: ModelSpec = {
+  config: functional(
+    'reductions',
+    [
+      input('image', [2, 2, 3]),
+      opEntry('TrueDivide', 'div', ['image', 255]),
+      opEntry('Mean', 'mean', ['div'], {axis: [1, 2], keepdims: true}),
+      layer('Conv2D', 'gate', conv2dConfig(3, 1, {activation: 'sigmoid'}), ['mean']),
+      layer('Multiply', 'gated', {}, ['div', 'gate']),
+      opEntry('Max', 'max', ['gated'], {axis: [1, 2], keepdims: false}),
+      dense('probs', 3, 'softmax', ['max']),
+    ],
+    'image',
+    'probs'
+  ),
+  weights: reductionWeights,
+};
+
 describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op classes', () => {
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    it(`a mean and a max over the spatial axes as global poolings: tf.keras 2 (.h5) and Keras 3 (.keras), ${engine}`, async () => {
+      for (const [spec, format] of [
+        [reductionsKeras2, 'h5'],
+        [reductionsKeras3, 'keras'],
+      ] as const) {
+        const model = await loadClassifier(await writeKerasModel(spec, format), {engine, scale: '0,255'});
+        try {
+          close(await scores(model, RAW), reductionsExpected);
+        } finally {
+          model.dispose();
+        }
+      }
+    });
+  }
+
   for (const engine of ['onnx', 'tfjs'] as const) {
     it(`preprocess_input's torch mode inside the model, per-channel constants: tf.keras 2 (.h5) and Keras 3 (.keras), ${engine}`, async () => {
       for (const [spec, format] of [
@@ -512,6 +587,19 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
           'probs'
         ),
         /Gelu 'gelu' \(the keras\.ops call keras\.src\.ops\.nn\.Gelu: the tanh approximation/,
+      ],
+      [
+        'a TFOpLambda mean over the channels (not a pooling)',
+        keras2Model(
+          [
+            {
+              ...tfOpLambda('tf.math.reduce_mean', 'math.reduce_mean', 'input_1', null),
+              inbound_nodes: [['input_1', 0, 0, {axis: -1, keepdims: true, name: null}]],
+            },
+          ],
+          'tf.math.reduce_mean'
+        ),
+        /TFOpLambda 'tf\.math\.reduce_mean' \(tf\.math\.reduce_mean over axis -1: only \[1, 2\], the spatial axes, is a pooling\)/,
       ],
       [
         'a Keras 3 ops.concatenate on its default axis 0, the batch axis',
