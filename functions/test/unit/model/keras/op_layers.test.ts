@@ -395,84 +395,55 @@ const reductionsKeras3: ModelSpec = {
   weights: reductionWeights,
 };
 
+/** Models of each case, each with the format it is written in and what it must answer. */
+const CASES: Array<{name: string; models: Array<[ModelSpec, 'h5' | 'keras', number[]]>}> = [
+  {
+    name: "TensorFlow's transfer-learning model (preprocess_input inside, + and * too)",
+    models: [[tutorial, 'h5', tutorialExpected]],
+  },
+  {
+    name: 'Keras 3 ops with numbers either side and on two tensors',
+    models: [
+      [keras3Ops, 'h5', keras3Expected],
+      [keras3Ops, 'keras', keras3Expected],
+    ],
+  },
+  {name: 'Keras 3 maximum(x, 0), minimum, concatenate(axis=-1)', models: [[moreOps, 'keras', moreExpected]]},
+  {
+    name: 'activation functions called as ops, Keras 3 and tf.keras 2',
+    models: [
+      [keras3Activations, 'keras', activationsExpected([act.relu, act.hardSigmoid, act.silu, act.gelu])],
+      [keras2Activations, 'h5', activationsExpected([act.relu6, act.sigmoid, act.silu, act.gelu])],
+    ],
+  },
+  {
+    name: "preprocess_input's torch mode inside the model (per-channel constants), tf.keras 2 and Keras 3",
+    models: [
+      [torchKeras2, 'h5', torchExpected],
+      [torchKeras3, 'keras', torchExpected],
+    ],
+  },
+  {
+    name: 'a mean and a max over the spatial axes as global poolings, tf.keras 2 and Keras 3',
+    models: [
+      [reductionsKeras2, 'h5', reductionsExpected],
+      [reductionsKeras3, 'keras', reductionsExpected],
+    ],
+  },
+];
+
 describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op classes', () => {
-  for (const engine of ['onnx', 'tfjs'] as const) {
-    it(`a mean and a max over the spatial axes as global poolings: tf.keras 2 (.h5) and Keras 3 (.keras), ${engine}`, async () => {
-      for (const [spec, format] of [
-        [reductionsKeras2, 'h5'],
-        [reductionsKeras3, 'keras'],
-      ] as const) {
-        const model = await loadClassifier(await writeKerasModel(spec, format), {engine, scale: '0,255'});
-        try {
-          close(await scores(model, RAW), reductionsExpected);
-        } finally {
-          model.dispose();
-        }
-      }
-    });
-  }
-
-  for (const engine of ['onnx', 'tfjs'] as const) {
-    it(`preprocess_input's torch mode inside the model, per-channel constants: tf.keras 2 (.h5) and Keras 3 (.keras), ${engine}`, async () => {
-      for (const [spec, format] of [
-        [torchKeras2, 'h5'],
-        [torchKeras3, 'keras'],
-      ] as const) {
-        const model = await loadClassifier(await writeKerasModel(spec, format), {engine, scale: '0,255'});
-        try {
-          close(await scores(model, RAW), torchExpected);
-        } finally {
-          model.dispose();
-        }
-      }
-    });
-  }
-
-  for (const engine of ['onnx', 'tfjs'] as const) {
-    it(`activation functions called as ops: Keras 3 (.keras) and tf.keras 2 (.h5), ${engine}`, async () => {
-      for (const [spec, format, fs] of [
-        [keras3Activations, 'keras', [act.relu, act.hardSigmoid, act.silu, act.gelu]],
-        [keras2Activations, 'h5', [act.relu6, act.sigmoid, act.silu, act.gelu]],
-      ] as const) {
-        const model = await loadClassifier(await writeKerasModel(spec, format), {engine, scale: '0,255'});
-        try {
-          close(await scores(model, RAW), activationsExpected([...fs]), 1e-5);
-        } finally {
-          model.dispose();
-        }
-      }
-    });
-  }
-
-  for (const engine of ['onnx', 'tfjs'] as const) {
-    it(`Keras 3 maximum(x, 0), minimum, concatenate(axis=-1) (.keras, ${engine})`, async () => {
-      const model = await loadClassifier(await writeKerasModel(moreOps, 'keras'), {engine, scale: '0,255'});
-      try {
-        close(await scores(model, RAW), moreExpected);
-      } finally {
-        model.dispose();
-      }
-    });
-  }
-
-  for (const engine of ['onnx', 'tfjs'] as const) {
-    it(`TensorFlow's transfer-learning model (preprocess_input inside, + and * too), .h5, ${engine}`, async () => {
-      const model = await loadClassifier(await writeKerasModel(tutorial, 'h5'), {engine, scale: '0,255'});
-      try {
-        assert.equal(model.engine, engine);
-        close(await scores(model, RAW), tutorialExpected);
-      } finally {
-        model.dispose();
-      }
-    });
-    for (const format of ['h5', 'keras'] as const) {
-      it(`Keras 3 ops with numbers either side and on two tensors (.${format}, ${engine})`, async () => {
-        const model = await loadClassifier(await writeKerasModel(keras3Ops, format), {engine, scale: '0,255'});
-        try {
-          assert.equal(model.engine, engine);
-          close(await scores(model, RAW), keras3Expected);
-        } finally {
-          model.dispose();
+  for (const c of CASES) {
+    for (const engine of ['onnx', 'tfjs'] as const) {
+      it(`${c.name}, ${engine}`, async () => {
+        for (const [spec, format, expected] of c.models) {
+          const model = await loadClassifier(await writeKerasModel(spec, format), {engine, scale: '0,255'});
+          try {
+            assert.equal(model.engine, engine);
+            close(await scores(model, RAW), expected);
+          } finally {
+            model.dispose();
+          }
         }
       });
     }

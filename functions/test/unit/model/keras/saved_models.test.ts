@@ -283,6 +283,14 @@ const gruCases: Case[] = [];
       .map((v, c) => (gamma[c]! * (v - mm[c]!)) / Math.sqrt(mv[c]! + 1e-3) + beta[c]!)
   );
   const pooled = [0, 1].map(c => features.reduce((s, f) => s + f[c]!, 0) / 4);
+  const baseWeights = [
+    w('conv/kernel', [1, 1, 3, 2], conv),
+    w('conv/bias', [2], convBias),
+    w('bn/gamma', [2], gamma),
+    w('bn/beta', [2], beta),
+    w('bn/moving_mean', [2], mm),
+    w('bn/moving_variance', [2], mv),
+  ];
   const base = functional(
     'base',
     [
@@ -312,14 +320,7 @@ const gruCases: Case[] = [];
         },
       },
       weights: {
-        base: [
-          w('conv/kernel', [1, 1, 3, 2], conv),
-          w('conv/bias', [2], convBias),
-          w('bn/gamma', [2], gamma),
-          w('bn/beta', [2], beta),
-          w('bn/moving_mean', [2], mm),
-          w('bn/moving_variance', [2], mv),
-        ],
+        base: baseWeights,
         probs: [w('kernel', [2, 3], head), w('bias', [3], headBias)],
       },
     },
@@ -352,14 +353,7 @@ const gruCases: Case[] = [];
         'probs'
       ),
       weights: {
-        base: [
-          w('conv/kernel', [1, 1, 3, 2], conv),
-          w('conv/bias', [2], convBias),
-          w('bn/gamma', [2], gamma),
-          w('bn/beta', [2], beta),
-          w('bn/moving_mean', [2], mm),
-          w('bn/moving_variance', [2], mv),
-        ],
+        base: baseWeights,
         probs: [w('kernel', [2, 3], head), w('bias', [3], headBias)],
       },
     },
@@ -423,14 +417,7 @@ const gruCases: Case[] = [];
         'logit'
       ),
       weights: {
-        base: [
-          w('conv/kernel', [1, 1, 3, 2], conv),
-          w('conv/bias', [2], convBias),
-          w('bn/gamma', [2], gamma),
-          w('bn/beta', [2], beta),
-          w('bn/moving_mean', [2], mm),
-          w('bn/moving_variance', [2], mv),
-        ],
+        base: baseWeights,
         logit: [w('kernel', [2, 1], logit), w('bias', [1], [0.2])],
       },
     },
