@@ -96,16 +96,18 @@ export const kerasOps: LayerRule = (layer, ctx) => {
   }
   switch (layer.class_name) {
     case 'Concatenate': {
-      const inputs = args.length === 1 ? tensorsOf(args[0]) : null;
-      const axis = Number(kwargs['axis'] ?? 0);
+      // ops.concatenate(xs, axis=0): the axis by keyword or second.
+      const inputs = args.length <= 2 ? tensorsOf(args[0]) : null;
+      const axis = Number(kwargs['axis'] ?? args[1] ?? 0);
       if (!inputs) return refuse('operands other than tensors');
       if (axis === 0) return refuse('along axis 0, the batch axis');
       return become(layer, 'Concatenate', {axis}, inputs);
     }
     case 'Softmax': {
-      const x = args.length === 1 ? tensorsOf(args) : null;
+      // ops.softmax(x, axis=-1): the axis by keyword or second.
+      const x = args.length <= 2 ? tensorsOf(args.slice(0, 1)) : null;
       if (!x) return refuse('an operand other than one tensor');
-      return become(layer, 'Softmax', {axis: Number(kwargs['axis'] ?? -1)}, x);
+      return become(layer, 'Softmax', {axis: Number(kwargs['axis'] ?? args[1] ?? -1)}, x);
     }
     case 'Maximum':
     case 'Minimum': {

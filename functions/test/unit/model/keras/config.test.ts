@@ -345,6 +345,45 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     ]);
   });
 
+  it('kerasOps: concatenate and softmax take their axis by keyword or second argument', () => {
+    const tensor = (from: string) => ({class_name: '__keras_tensor__', config: {keras_history: [from, 0, 0]}});
+    const op = (cls: string, name: string, args: unknown[], kwargs = {}) => ({
+      module: 'keras.src.ops.numpy',
+      class_name: cls,
+      name,
+      config: {name},
+      inbound_nodes: [{args, kwargs}],
+    });
+    const out = translateModelConfig(
+      {
+        class_name: 'Functional',
+        config: {
+          name: 'm',
+          layers: [
+            {class_name: 'InputLayer', name: 'in', config: {name: 'in', batch_shape: [null, 3]}, inbound_nodes: []},
+            op('Concatenate', 'by_position', [[tensor('in'), tensor('in')], -1]),
+            op('Concatenate', 'by_keyword', [[tensor('in'), tensor('in')]], {axis: 1}),
+            op('Softmax', 'soft', [tensor('by_keyword'), 1]),
+          ],
+          input_layers: ['in', 0, 0],
+          output_layers: ['soft', 0, 0],
+        },
+      },
+      known,
+      '3.9.1'
+    );
+    assert.deepEqual(
+      layersOf(out)
+        .slice(1)
+        .map(l => [l.class_name, l.config['axis']]),
+      [
+        ['Concatenate', -1],
+        ['Concatenate', 1],
+        ['Softmax', 1],
+      ]
+    );
+  });
+
   it('spatialDropoutToDropout: SpatialDropout2D (identity at inference) becomes Dropout', () => {
     const out = translateModelConfig(
       sequential({class_name: 'SpatialDropout2D', config: {name: 's', rate: 0.2, data_format: 'channels_last'}}),
