@@ -261,6 +261,25 @@ describe('classifyImage on the emulators', {skip: !EMULATORS && 'emulators not r
         }
       })
     );
+    // The old model serves while the new one loads (nobody waits for a load): on a busy machine
+    // the 20 invocations after the record can all finish first. Keep invoking, one at a time,
+    // until the new model answers (bounded), so the test asserts the swap, not a race with it.
+    const deadline = Date.now() + 20_000;
+    for (let n = 0; cache.activeModelId !== v2 && Date.now() < deadline; n++) {
+      const id = `sw-more-${n}`;
+      const started = Date.now();
+      await raw(`gs://${imagesBucket}/images/coffee_mug.jpg`, id).expect(204);
+      if (cache.activeModelId === v2 && switchedAt === Infinity) switchedAt = Date.now();
+      ids.push(id);
+      results.push({id, started});
+    }
+    if (cache.activeModelId === v2) {
+      // One invocation that starts after the swap: it must be answered by the new model.
+      const started = Date.now();
+      await raw(`gs://${imagesBucket}/images/coffee_mug.jpg`, 'sw-after').expect(204);
+      ids.push('sw-after');
+      results.push({id: 'sw-after', started});
+    }
     const docs = await Promise.all(ids.map(async id => ({id, doc: (await prediction(id))!})));
     assert.ok(
       docs.every(d => d.doc['label']),
