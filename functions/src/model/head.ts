@@ -12,10 +12,10 @@
  * A binary model therefore has two classes, and takes a label file of two lines.
  */
 import type {Scoring} from '../core/ports.js';
-import type {KerasGraph} from './keras/graph.js';
+import {INFERENCE_IDENTITY, type KerasGraph} from './keras/graph.js';
 
 /** Layers that leave the head's activation as it was (read through, towards the output). */
-const PASS_THROUGH = new Set(['Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Flatten', 'Reshape']);
+const PASS_THROUGH = new Set([...INFERENCE_IDENTITY, 'Flatten', 'Reshape']);
 
 /** The activation the model's output comes out of (tfjs spelling, as the config translation leaves it). */
 export function outputActivation(graph: KerasGraph): string {

@@ -8,16 +8,9 @@
  * says so in a WARNING line, from the gate and from every load.
  */
 import type {Scale} from '../core/scale.js';
-import type {KerasGraph} from './keras/graph.js';
+import {INFERENCE_IDENTITY, type KerasGraph} from './keras/graph.js';
 
 const near = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.abs(b);
-
-/**
- * Layers that pass the pixels on unchanged at inference: dropouts, and the augmentation layers
- * keras/layer_substitutions.ts makes Dropout (TensorFlow's transfer-learning tutorial puts
- * RandomFlip and RandomRotation before its preprocessing).
- */
-const UNCHANGED = new Set(['Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
 
 /** The Rescaling a model applies to its input first, when it maps 0–255 pixels to [0, 1] or [−1, 1]. */
 function rawPixelRescaling(graph: KerasGraph): {name: string; factor: string} | null {
@@ -26,7 +19,8 @@ function rawPixelRescaling(graph: KerasGraph): {name: string; factor: string} | 
   const reads = (layer: KerasGraph['layers'][number]) =>
     layer.inbound.some(node => node.some(r => pixels.has(r.layer)));
   for (const layer of graph.layers) {
-    if (UNCHANGED.has(layer.className) && reads(layer)) pixels.add(layer.name);
+    // Dropouts and augmentation (which keras/layer_substitutions.ts makes Dropout) pass them on.
+    if (INFERENCE_IDENTITY.has(layer.className) && reads(layer)) pixels.add(layer.name);
     if (layer.className !== 'Rescaling' || !reads(layer)) continue;
     const scale = Number(layer.config['scale']);
     const offset = Number(layer.config['offset'] ?? 0);

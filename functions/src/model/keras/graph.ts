@@ -45,6 +45,22 @@ export interface KerasGraph {
 /** Keras class names that are a model used as a layer. */
 export const CONTAINERS = new Set(['Sequential', 'Functional', 'Model']);
 
+/**
+ * Keras layers that pass their input on unchanged at inference: the dropouts, noise and
+ * Identity. (The config rules make spatial dropout, augmentation and ActivityRegularization
+ * a Dropout first; the last two are here for a graph built without them.)
+ */
+export const INFERENCE_IDENTITY: ReadonlySet<string> = new Set([
+  'Dropout',
+  'SpatialDropout1D',
+  'SpatialDropout2D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+  'ActivityRegularization',
+  'Identity',
+]);
+
 const ref = (layer: string, node = 0, index = 0): TensorRef => ({layer, node, index});
 
 function refsOf(value: unknown): TensorRef[] {

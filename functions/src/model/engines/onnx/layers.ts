@@ -5,7 +5,7 @@
  * Keras' constants. A layer or option not listed throws {@link NoOnnxTranslation}, and
  * the loader serves that model with tfjs instead.
  */
-import {weightsByRole, type GraphLayer} from '../../keras/graph.js';
+import {INFERENCE_IDENTITY, weightsByRole, type GraphLayer} from '../../keras/graph.js';
 import {reshapeTarget} from '../../keras/shapes.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import {attr, NoOnnxTranslation, OnnxBuilder, type Value} from './builder.js';
@@ -20,18 +20,6 @@ import {centerCrop, kerasResize, upSampling} from './resize.js';
 import {convolution, globalPooling, padOrCrop, pooling} from './spatial.js';
 import {convTranspose} from './transposed.js';
 import {merge} from './merge.js';
-
-/** Layers that are the identity at inference. */
-const IDENTITY = new Set([
-  'Dropout',
-  'SpatialDropout1D',
-  'SpatialDropout2D',
-  'GaussianNoise',
-  'GaussianDropout',
-  'AlphaDropout',
-  'ActivityRegularization',
-  'Identity',
-]);
 
 /** A per-channel `y = x * scale + shift` along logical `axis`. */
 function affine(b: OnnxBuilder, v: Value, axis: number, scale: Float32Array, shift: Float32Array, hint: string): Value {
@@ -97,7 +85,7 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
   const c = layer.config;
   const v = inputs[0]!;
   const cls = layer.className;
-  if (IDENTITY.has(cls)) return v;
+  if (INFERENCE_IDENTITY.has(cls)) return v;
   const simple = (v.mask && MASKED_LAYERS[cls]) || BY_CLASS[cls];
   if (simple) return simple(b, layer, v);
   switch (cls) {
@@ -223,7 +211,7 @@ export function translateCall(b: OnnxBuilder, layer: GraphLayer, inputs: readonl
 
 /** Layer classes {@link translateLayer} knows (others make the loader fall back to tfjs). */
 export const ONNX_LAYERS = new Set([
-  ...IDENTITY,
+  ...INFERENCE_IDENTITY,
   ...Object.keys(BY_CLASS),
   ...'TimeDistributed Dot Conv1D Conv2D Conv2DTranspose Conv3DTranspose Conv3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
     ' '
