@@ -17,7 +17,7 @@ import {
   type LayerRule,
 } from './layer_substitutions.js';
 import {kerasOps} from './keras_ops.js';
-import {tfOpArithmetic} from './tf_ops.js';
+import {tfOpLambdas} from './tf_ops.js';
 
 /** Keras activation names that tfjs-layers spells differently. */
 const ACTIVATION_NAMES: Record<string, string> = {
@@ -170,7 +170,7 @@ export const keras3InboundNodes: LayerRule = layer => {
 /** Every rule, in the order it runs on each layer. */
 export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   // Ops first: they become layers, which the rules after them then treat as any other.
-  ['tfOpArithmetic', tfOpArithmetic],
+  ['tfOpLambdas', tfOpLambdas],
   ['kerasOps', kerasOps],
   ['renameBatchShape', renameBatchShape],
   ['dropTrainingOnlyOptions', dropTrainingOnlyOptions],

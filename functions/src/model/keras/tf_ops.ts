@@ -1,6 +1,7 @@
 /**
- * tf.keras 2's TFOpLambda layers of arithmetic and activation functions, as layers both
- * engines run (op_layers.ts says how and why). Every other raw TensorFlow op stays refused.
+ * tf.keras 2's TFOpLambda layers of arithmetic, activation, softmax, spatial mean/max and
+ * bias_add functions, as layers both engines run (op_layers.ts says how and why for the
+ * arithmetic). Every other raw TensorFlow op stays refused.
  */
 import {layerName, type LayerRule} from './layer_substitutions.js';
 import {become, isRef, operand, spatialReduction, translate, type Op} from './op_layers.js';
@@ -31,8 +32,8 @@ const TF_ACTIVATIONS: Readonly<Record<string, string>> = {
   'nn.elu': 'elu',
 };
 
-/** tf.keras 2's TFOpLambda of an arithmetic or activation function (see the module comment). */
-export const tfOpArithmetic: LayerRule = (layer, ctx) => {
+/** tf.keras 2's TFOpLambda layers this reads (see the module comment); any other stays refused by name. */
+export const tfOpLambdas: LayerRule = (layer, ctx) => {
   if (layer.class_name !== 'TFOpLambda') return;
   const fn = String(layer.config['function'] ?? '');
   const op = TF_FUNCTIONS[fn];

@@ -24,7 +24,7 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     assert.deepEqual(
       LAYER_RULES.map(([name]) => name),
       [
-        'tfOpArithmetic',
+        'tfOpLambdas',
         'kerasOps',
         'renameBatchShape',
         'dropTrainingOnlyOptions',
@@ -249,7 +249,7 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     );
   });
 
-  it('tfOpArithmetic: a TFOpLambda of x op number becomes a Rescaling, of two tensors a merge layer', () => {
+  it('tfOpLambdas: a TFOpLambda of x op number becomes a Rescaling, of two tensors a merge layer', () => {
     const op = (name: string, fn: string, node: unknown[]) => ({
       class_name: 'TFOpLambda',
       name,
