@@ -9,7 +9,8 @@ import type {ModelSpec, WeightSpec} from '../../../scripts/lib/keras_writer.js';
 
 /** One Keras 3 config entry. */
 export type Entry = Record<string, unknown>;
-const tensor = (from: string) => ({
+/** A Keras 3 reference to `from`'s output, as a node's arguments hold it. */
+export const kerasTensor = (from: string) => ({
   class_name: '__keras_tensor__',
   config: {shape: null, dtype: 'float32', keras_history: [from, 0, 0]},
 });
@@ -27,7 +28,7 @@ export function layer(className: string, name: string, config: Entry, inputs: st
     registered_name: null,
     name,
     inbound_nodes: inputs.length
-      ? [{args: inputs.length === 1 ? [tensor(inputs[0]!)] : [inputs.map(tensor)], kwargs: {}}]
+      ? [{args: inputs.length === 1 ? [kerasTensor(inputs[0]!)] : [inputs.map(kerasTensor)], kwargs: {}}]
       : [],
   };
 }
@@ -43,7 +44,7 @@ export function opEntry(
   kwargs: Entry = {}
 ): Entry {
   const arg = (a: string | number | string[] | Entry): unknown =>
-    Array.isArray(a) ? a.map(tensor) : typeof a === 'string' ? tensor(a) : a;
+    Array.isArray(a) ? a.map(kerasTensor) : typeof a === 'string' ? kerasTensor(a) : a;
   return {
     module: 'keras.src.ops.numpy',
     class_name: className,

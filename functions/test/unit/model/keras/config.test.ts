@@ -7,6 +7,7 @@ import {
   type ModelEntry,
 } from '../../../../src/model/keras/config.js';
 import {UnsupportedLayerError} from '../../../../src/core/errors.js';
+import {kerasTensor} from '../../../helpers/keras_specs.js';
 
 const known = (cls: string): boolean => !['Lambda', 'LocallyConnected2D', 'SpatialDropout2D'].includes(cls);
 
@@ -306,7 +307,6 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
   });
 
   it('kerasOps: a Keras 3 op on two arguments is translated; a merge layer on one list is not', () => {
-    const tensor = (from: string) => ({class_name: '__keras_tensor__', config: {keras_history: [from, 0, 0]}});
     const out = translateModelConfig(
       {
         class_name: 'Functional',
@@ -314,12 +314,12 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
           name: 'm',
           layers: [
             {class_name: 'InputLayer', name: 'in', config: {name: 'in', batch_shape: [null, 3]}, inbound_nodes: []},
-            {class_name: 'Multiply', name: 'x2', config: {name: 'x2'}, inbound_nodes: [{args: [2, tensor('in')]}]},
+            {class_name: 'Multiply', name: 'x2', config: {name: 'x2'}, inbound_nodes: [{args: [2, kerasTensor('in')]}]},
             {
               class_name: 'Add',
               name: 'merge',
               config: {name: 'merge'},
-              inbound_nodes: [{args: [[tensor('in'), tensor('x2')]]}],
+              inbound_nodes: [{args: [[kerasTensor('in'), kerasTensor('x2')]]}],
             },
           ],
           input_layers: ['in', 0, 0],
@@ -346,7 +346,6 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
   });
 
   it('kerasOps: concatenate and softmax take their axis by keyword or second argument', () => {
-    const tensor = (from: string) => ({class_name: '__keras_tensor__', config: {keras_history: [from, 0, 0]}});
     const op = (cls: string, name: string, args: unknown[], kwargs = {}) => ({
       module: 'keras.src.ops.numpy',
       class_name: cls,
@@ -361,9 +360,9 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
           name: 'm',
           layers: [
             {class_name: 'InputLayer', name: 'in', config: {name: 'in', batch_shape: [null, 3]}, inbound_nodes: []},
-            op('Concatenate', 'by_position', [[tensor('in'), tensor('in')], -1]),
-            op('Concatenate', 'by_keyword', [[tensor('in'), tensor('in')]], {axis: 1}),
-            op('Softmax', 'soft', [tensor('by_keyword'), 1]),
+            op('Concatenate', 'by_position', [[kerasTensor('in'), kerasTensor('in')], -1]),
+            op('Concatenate', 'by_keyword', [[kerasTensor('in'), kerasTensor('in')]], {axis: 1}),
+            op('Softmax', 'soft', [kerasTensor('by_keyword'), 1]),
           ],
           input_layers: ['in', 0, 0],
           output_layers: ['soft', 0, 0],

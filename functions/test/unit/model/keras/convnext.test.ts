@@ -19,6 +19,7 @@ import {
   gelu,
   groupedConv,
   input,
+  kerasTensor,
   layer,
   matVec,
   opEntry,
@@ -259,7 +260,7 @@ describe('a miniature ConvNeXt as keras.applications lays it out (Keras 3)', () 
     },
     registered_name: null,
     name: 'convnext_stem',
-    inbound_nodes: [{args: [{class_name: '__keras_tensor__', config: {keras_history: ['prestem', 0, 0]}}], kwargs: {}}],
+    inbound_nodes: [{args: [kerasTensor('prestem')], kwargs: {}}],
   };
   const spec: ModelSpec = {
     config: functional(

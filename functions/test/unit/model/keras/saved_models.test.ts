@@ -21,6 +21,7 @@ import {
   functional,
   gelu,
   input,
+  kerasTensor,
   layer,
   matVec,
   scores,
@@ -341,7 +342,7 @@ const gruCases: Case[] = [];
             name: 'base',
             inbound_nodes: [
               {
-                args: [{class_name: '__keras_tensor__', config: {keras_history: ['image', 0, 0]}}],
+                args: [kerasTensor('image')],
                 kwargs: {training: false},
               },
             ],
@@ -378,7 +379,6 @@ const gruCases: Case[] = [];
     logit,
     [0.2]
   )[0]!;
-  const tensor = (from: string) => ({class_name: '__keras_tensor__', config: {keras_history: [from, 0, 0]}});
   cases.push({
     name: "keras.io's transfer-learning model whole (augmentation Sequential, Rescaling, base, Dense(1) logit)",
     pixels: rawPixels,
@@ -400,14 +400,14 @@ const gruCases: Case[] = [];
                 {...layer('RandomRotation', 'random_rotation', {factor: 0.1}), inbound_nodes: undefined},
               ],
             },
-            inbound_nodes: [{args: [tensor('image')], kwargs: {}}],
+            inbound_nodes: [{args: [kerasTensor('image')], kwargs: {}}],
           },
           layer('Rescaling', 'rescaling', {scale: 1 / 127.5, offset: -1}, ['data_augmentation']),
           {
             module: 'keras',
             ...base,
             name: 'base',
-            inbound_nodes: [{args: [tensor('rescaling')], kwargs: {training: false}}],
+            inbound_nodes: [{args: [kerasTensor('rescaling')], kwargs: {training: false}}],
           },
           layer('GlobalAveragePooling2D', 'pool', {data_format: 'channels_last', keepdims: false}, ['base']),
           layer('Dropout', 'dropout', {rate: 0.2}, ['pool']),
