@@ -11,6 +11,21 @@ import {kerasTensor} from '../../../helpers/keras_specs.js';
 
 const known = (cls: string): boolean => !['Lambda', 'LocallyConnected2D', 'SpatialDropout2D'].includes(cls);
 
+/** A Functional model of an input `in` ([null, 3]) and `layers`, with `output` as its output. */
+function functionalOn(layers: unknown[], output: string): ModelEntry {
+  return {
+    class_name: 'Functional',
+    config: {
+      name: 'm',
+      layers: [
+        {class_name: 'InputLayer', name: 'in', config: {name: 'in', batch_input_shape: [null, 3]}, inbound_nodes: []},
+        ...layers,
+      ],
+      input_layers: [['in', 0, 0]],
+      output_layers: [[output, 0, 0]],
+    },
+  };
+}
 function sequential(...layers: Array<{class_name: string; config: Record<string, unknown>}>): ModelEntry {
   return {class_name: 'Sequential', config: {name: 'seq', layers}};
 }
@@ -258,25 +273,14 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
       inbound_nodes: [node],
     });
     const out = translateModelConfig(
-      {
-        class_name: 'Functional',
-        config: {
-          name: 'm',
-          layers: [
-            {
-              class_name: 'InputLayer',
-              name: 'in',
-              config: {name: 'in', batch_input_shape: [null, 3]},
-              inbound_nodes: [],
-            },
-            op('div', 'math.truediv', ['in', 0, 0, {y: 127.5, name: null}]),
-            op('rsub', 'math.subtract', ['_CONSTANT_VALUE', -1, 1, {y: ['div', 0, 0], name: null}]),
-            op('sum', '__operators__.add', ['rsub', 0, 0, {y: ['div', 0, 0], name: null}]),
-          ],
-          input_layers: [['in', 0, 0]],
-          output_layers: [['sum', 0, 0]],
-        },
-      },
+      functionalOn(
+        [
+          op('div', 'math.truediv', ['in', 0, 0, {y: 127.5, name: null}]),
+          op('rsub', 'math.subtract', ['_CONSTANT_VALUE', -1, 1, {y: ['div', 0, 0], name: null}]),
+          op('sum', '__operators__.add', ['rsub', 0, 0, {y: ['div', 0, 0], name: null}]),
+        ],
+        'sum'
+      ),
       known
     );
     assert.deepEqual(layersOf(out).slice(1), [
@@ -308,24 +312,18 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
 
   it('kerasOps: a Keras 3 op on two arguments is translated; a merge layer on one list is not', () => {
     const out = translateModelConfig(
-      {
-        class_name: 'Functional',
-        config: {
-          name: 'm',
-          layers: [
-            {class_name: 'InputLayer', name: 'in', config: {name: 'in', batch_shape: [null, 3]}, inbound_nodes: []},
-            {class_name: 'Multiply', name: 'x2', config: {name: 'x2'}, inbound_nodes: [{args: [2, kerasTensor('in')]}]},
-            {
-              class_name: 'Add',
-              name: 'merge',
-              config: {name: 'merge'},
-              inbound_nodes: [{args: [[kerasTensor('in'), kerasTensor('x2')]]}],
-            },
-          ],
-          input_layers: ['in', 0, 0],
-          output_layers: ['merge', 0, 0],
-        },
-      },
+      functionalOn(
+        [
+          {class_name: 'Multiply', name: 'x2', config: {name: 'x2'}, inbound_nodes: [{args: [2, kerasTensor('in')]}]},
+          {
+            class_name: 'Add',
+            name: 'merge',
+            config: {name: 'merge'},
+            inbound_nodes: [{args: [[kerasTensor('in'), kerasTensor('x2')]]}],
+          },
+        ],
+        'merge'
+      ),
       known,
       '3.9.1'
     );
@@ -354,20 +352,14 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
       inbound_nodes: [{args, kwargs}],
     });
     const out = translateModelConfig(
-      {
-        class_name: 'Functional',
-        config: {
-          name: 'm',
-          layers: [
-            {class_name: 'InputLayer', name: 'in', config: {name: 'in', batch_shape: [null, 3]}, inbound_nodes: []},
-            op('Concatenate', 'by_position', [[kerasTensor('in'), kerasTensor('in')], -1]),
-            op('Concatenate', 'by_keyword', [[kerasTensor('in'), kerasTensor('in')]], {axis: 1}),
-            op('Softmax', 'soft', [kerasTensor('by_keyword'), 1]),
-          ],
-          input_layers: ['in', 0, 0],
-          output_layers: ['soft', 0, 0],
-        },
-      },
+      functionalOn(
+        [
+          op('Concatenate', 'by_position', [[kerasTensor('in'), kerasTensor('in')], -1]),
+          op('Concatenate', 'by_keyword', [[kerasTensor('in'), kerasTensor('in')]], {axis: 1}),
+          op('Softmax', 'soft', [kerasTensor('by_keyword'), 1]),
+        ],
+        'soft'
+      ),
       known,
       '3.9.1'
     );
