@@ -25,6 +25,9 @@ export interface RegistryPaths {
 /** Thrown by pin/unpin/rollback for a request that cannot be carried out. */
 export class RegistryError extends Error {}
 
+/** An accepted entry a step picked left `accepted` before the step's transaction read it. */
+class Moved extends RegistryError {}
+
 function asCurrent(record: ModelRecord, pinned: string | null, changedBy: string, now: Date): CurrentModel {
   return {...record, pinned, changed_by: changedBy, changed_at: now.toISOString()};
 }
@@ -73,9 +76,29 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
     return current;
   }
 
-  async function accepted(tx: Transaction): Promise<ModelRecord[]> {
-    const snap = await tx.get(history.where('status', '==', 'accepted'));
-    return snap.docs.map(d => d.data() as ModelRecord);
+  /**
+   * Runs `act` in a transaction on the accepted history entries. The query runs before the
+   * transaction, never in it: a query in a transaction locks its whole range against every
+   * upload's history write until commit (on the emulator, every `history` collection, with a
+   * 10 s lock timeout that then kills the transaction). `act` re-reads the entries it picks
+   * with `confirm`; one that left `accepted` meanwhile starts the whole step again.
+   */
+  async function withAccepted<T>(
+    act: (tx: Transaction, accepted: ModelRecord[], confirm: (r: ModelRecord) => Promise<void>) => Promise<T>
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const accepted = (await history.where('status', '==', 'accepted').get()).docs.map(d => d.data() as ModelRecord);
+      try {
+        return await db.runTransaction(tx =>
+          act(tx, accepted, async r => {
+            if ((await tx.get(historyRef(r))).data()?.status !== 'accepted')
+              throw new Moved(`${r.model_id} changed status while this step ran; try again`);
+          })
+        );
+      } catch (e) {
+        if (!(e instanceof Moved) || attempt === 3) throw e;
+      }
+    }
   }
 
   async function requireCurrent(tx: Transaction, action: string): Promise<CurrentModel> {
@@ -126,20 +149,22 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
     },
 
     pin(modelId, changedBy, now) {
-      return db.runTransaction(async tx => {
-        const candidates = (await accepted(tx)).filter(r => r.model_id === modelId);
-        if (candidates.length === 0) throw new RegistryError(`no accepted model ${modelId} in history`);
-        const next = asCurrent(candidates[0]!, modelId, changedBy, now);
+      return withAccepted(async (tx, accepted, confirm) => {
+        const candidate = accepted.find(r => r.model_id === modelId);
+        if (!candidate) throw new RegistryError(`no accepted model ${modelId} in history`);
+        await confirm(candidate);
+        const next = asCurrent(candidate, modelId, changedBy, now);
         tx.set(currentRef, next);
         return next;
       });
     },
 
     unpin(changedBy, now) {
-      return db.runTransaction(async tx => {
+      return withAccepted(async (tx, accepted, confirm) => {
         const current = await requireCurrent(tx, 'unpin');
-        const newest = newestOf(await accepted(tx));
+        const newest = newestOf(accepted);
         const base: ModelRecord = newest && isNewer(newest, current) ? newest : current;
+        if (base === newest) await confirm(newest);
         const next = asCurrent(stripCurrent(base), null, changedBy, now);
         tx.set(currentRef, next);
         return next;
@@ -154,12 +179,16 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
         const instances = (await statsOf(candidateId).count().get()).data().count;
         if (!share(instances)) return {decision: 'wait'};
       }
+      // The totals are read outside the transaction: each instance's document only grows, so a
+      // verdict on a moment-old sum is one the next flush would give, and a query in the
+      // transaction would lock every instance's flush out until it commits.
+      const totals = merged((await statsOf(candidateId).get()).docs);
       return db.runTransaction(async tx => {
         const snap = await tx.get(currentRef);
         const current = snap.exists ? (snap.data() as CurrentModel) : null;
         const rollout = current?.rollout;
         if (!current || rollout?.state !== 'baking' || rollout.candidate.model_id !== candidateId) return null;
-        const verdict = judgeRollout(rollout, merged((await tx.get(statsOf(candidateId))).docs));
+        const verdict = judgeRollout(rollout, totals);
         if (verdict.decision === 'wait') return verdict;
         const state = verdict.decision === 'promote' ? 'promoted' : 'rolled_back';
         applyDecision(
@@ -174,11 +203,12 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
     },
 
     startRollout(modelId, plan, changedBy, now) {
-      return db.runTransaction(async tx => {
+      return withAccepted(async (tx, accepted, confirm) => {
         const current = await requireCurrent(tx, 'roll out beside');
-        const candidate = (await accepted(tx)).find(r => r.model_id === modelId);
+        const candidate = accepted.find(r => r.model_id === modelId);
         if (!candidate) throw new RegistryError(`no accepted model ${modelId} in history`);
         if (candidate.model_id === current.model_id) throw new RegistryError(`${modelId} is already current`);
+        await confirm(candidate);
         const next: CurrentModel = {
           ...current,
           changed_by: changedBy,
@@ -211,11 +241,12 @@ export function firestoreRegistry(db: Firestore, paths: RegistryPaths): ModelSto
     },
 
     rollback(changedBy, now) {
-      return db.runTransaction(async tx => {
+      return withAccepted(async (tx, accepted, confirm) => {
         const current = await requireCurrent(tx, 'roll back from');
-        const older = (await accepted(tx)).filter(r => r.model_id !== current.model_id && isNewer(current, r));
+        const older = accepted.filter(r => r.model_id !== current.model_id && isNewer(current, r));
         const previous = newestOf(older);
         if (!previous) throw new RegistryError(`no accepted version older than ${current.model_id} to roll back to`);
+        await confirm(previous);
         const next = asCurrent(previous, previous.model_id, changedBy, now);
         tx.set(currentRef, next);
         return next;

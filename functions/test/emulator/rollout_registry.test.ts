@@ -3,12 +3,14 @@
  * rollout starts one beside the stable model; several instances' totals are merged in the
  * judging transaction; a decision is written to the record and to the candidate's history
  * entry; `npm run rollout`'s start, promote and abort; a rolled-back version is not
- * promoted again by a redelivered event.
+ * promoted again by a redelivered event. Registry transactions read documents, never a
+ * query: on the emulator a query's lock spans every collection of that name.
  */
 import assert from 'node:assert/strict';
 import {describe, it} from 'node:test';
+import {DocumentReference, Transaction} from '@google-cloud/firestore';
 import {firestoreRegistry} from '../../src/adapters/firestore_registry.js';
-import type {ModelRecord} from '../../src/core/model_record.js';
+import {historyId, type ModelRecord} from '../../src/core/model_record.js';
 import {DEFAULT_THRESHOLDS, judge} from '../../src/core/rollout.js';
 import {count, emptyCounts} from '../../src/core/rollout_counts.js';
 import {EMULATORS, firestore, unique} from '../helpers/emulators.js';
@@ -101,6 +103,66 @@ describe('rollouts in the Firestore registry (emulator)', {skip: !EMULATORS && '
     assert.equal(entry.status, 'rolled_back');
     // Its finalize event redelivered: the stored verdict stands.
     assert.equal((await store.recordVersion(entry, 'redelivery', now)).decision, 'rejected');
+    await db.terminate();
+  });
+
+  it('reads documents only in its transactions, never a query (which would lock every history collection)', async () => {
+    const db = firestore();
+    const store = firestoreRegistry(db, {modelsCollection: unique('models'), currentDocument: 'current'});
+    const reads: string[] = [];
+    const get = Transaction.prototype.get;
+    const original = get as unknown as (this: Transaction, ref: unknown) => Promise<unknown>;
+    Transaction.prototype.get = function (this: Transaction, ref: unknown) {
+      reads.push(ref instanceof DocumentReference ? 'document' : 'query');
+      return original.call(this, ref);
+    } as unknown as typeof get;
+    try {
+      await store.recordVersion(version(1), 'test', now);
+      await store.recordVersion(version(2), 'test', now);
+      assert.equal((await store.rollback('test', now)).model_id, version(1).model_id);
+      assert.equal((await store.pin(version(2).model_id, 'test', now)).model_id, version(2).model_id);
+      assert.equal((await store.unpin('test', now)).model_id, version(2).model_id);
+      await store.startRollout(
+        version(1).model_id,
+        {mode: 'canary', percent: 50, bake_samples: 10, bake_seconds: 0},
+        'me',
+        now
+      );
+      assert.equal(
+        (await store.reportRollout('a', version(1).model_id, emptyCounts(), judgeNow, now))?.decision,
+        'wait'
+      );
+      assert.equal((await store.endRollout('abort', 'me', now)).rollout?.state, 'aborted');
+    } finally {
+      Transaction.prototype.get = get;
+    }
+    assert.ok(reads.length >= 6, `${reads.length} transactional reads`);
+    assert.deepEqual([...new Set(reads)], ['document']);
+    await db.terminate();
+  });
+
+  it('re-reads what it picked: a version rolled back between its query and its transaction is passed over', async () => {
+    const db = firestore();
+    const models = unique('models');
+    const store = firestoreRegistry(db, {modelsCollection: models, currentDocument: 'current'});
+    for (const n of [1, 2, 3]) await store.recordVersion(version(n), 'test', now);
+    // The first transaction starts only after v2, the newest older version, has left `accepted`.
+    const run = db.runTransaction.bind(db);
+    let first = true;
+    db.runTransaction = (async (...args: Parameters<typeof run>) => {
+      if (first) {
+        first = false;
+        const v2 = db
+          .collection(models)
+          .doc('current')
+          .collection('history')
+          .doc(historyId(version(2)));
+        assert.equal((await v2.get()).data()?.['status'], 'accepted');
+        await v2.update({status: 'rolled_back'});
+      }
+      return run(...args);
+    }) as typeof run;
+    assert.equal((await store.rollback('test', now)).model_id, version(1).model_id);
     await db.terminate();
   });
 });
