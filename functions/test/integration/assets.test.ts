@@ -99,9 +99,11 @@ describe('fetchAsset against a local HTTP server', () => {
     assert.deepEqual(fs.readdirSync(cacheDir), ['good.bin']);
   });
 
-  it('fetches through a mirror under the cache name, still pinned', async () => {
+  it('fetches through a mirror under the cache name, still pinned', async t => {
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'assets-mirror-'));
+    t.after(() => fs.rmSync(cacheDir, {recursive: true, force: true}));
     const file = await fetchAsset(asset('good.bin', {name: 'good.bin', url: 'https://unreachable.invalid/x'}), {
-      cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'assets-mirror-')),
+      cacheDir,
       mirror: base,
       progress: () => {},
     });

@@ -161,7 +161,9 @@ describe('npm run demo', () => {
     assert.match(run.output(), /tiger\.jpeg +tiger +/);
   });
 
-  it('with no arguments, no FIXTURES_DIR and no network, says exactly what to pass and exits 2', async () => {
+  it('with no arguments, no FIXTURES_DIR and no network, says exactly what to pass and exits 2', async t => {
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-cache-'));
+    t.after(() => fs.rmSync(cacheDir, {recursive: true, force: true}));
     const closed = await new Promise<number>(resolve => {
       const s = net.createServer().listen(0, '127.0.0.1', () => {
         const {port} = s.address() as net.AddressInfo;
@@ -171,7 +173,7 @@ describe('npm run demo', () => {
     const run = npm(['run', 'demo'], {
       FIXTURES_DIR: '',
       DEMO_ASSET_MIRROR: `http://127.0.0.1:${closed}`,
-      DEMO_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'demo-cache-')),
+      DEMO_CACHE_DIR: cacheDir,
     });
     assert.equal(await exitOf(run.child), 2, run.output());
     assert.match(run.output(), /cannot download the demo's files: cannot reach 127\.0\.0\.1/);

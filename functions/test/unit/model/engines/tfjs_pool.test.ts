@@ -33,8 +33,10 @@ describe('poolSize', () => {
 });
 
 describe('availableCores', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cpu-quota-'));
+  after(() => fs.rmSync(dir, {recursive: true, force: true}));
   const quota = (text: string) => {
-    const file = path.join(os.tmpdir(), `cpu.max-${process.pid}-${Math.random()}`);
+    const file = path.join(dir, `cpu.max-${Math.random()}`);
     fs.writeFileSync(file, text);
     return file;
   };
