@@ -35,20 +35,24 @@ export function layer(className: string, name: string, config: Entry, inputs: st
 /**
  * A Keras 3 op called in a functional model (`x + y`, `x / 255`): its own class from
  * keras.src.ops.numpy (`Add`, `TrueDivide`, …) on positional arguments, each a layer's output
- * (its name), a list of them, a number or a serialised object; and keyword arguments.
+ * (its name), a list of them, a number or a serialised object; and keyword arguments. What
+ * the op function passes to the op's constructor (`ops.concatenate(xs, axis)` is
+ * `Concatenate(axis=axis)(xs)`) is in its `config`, defaults included, as Keras' Operation
+ * records it (keras/src/ops/operation.py, `_auto_config`).
  */
 export function opEntry(
   className: string,
   name: string,
   args: Array<string | number | string[] | Entry>,
-  kwargs: Entry = {}
+  kwargs: Entry = {},
+  config: Entry = {}
 ): Entry {
   const arg = (a: string | number | string[] | Entry): unknown =>
     Array.isArray(a) ? a.map(kerasTensor) : typeof a === 'string' ? kerasTensor(a) : a;
   return {
     module: 'keras.src.ops.numpy',
     class_name: className,
-    config: {name},
+    config: {name, ...config},
     registered_name: className,
     name,
     inbound_nodes: [{args: args.map(arg), kwargs}],

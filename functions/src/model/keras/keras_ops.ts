@@ -44,9 +44,11 @@ function callOf(layer: LayerEntry): {args: unknown[]; kwargs: Record<string, unk
 
 /**
  * Keras 3's keras.ops calls (see the module comment): the arithmetic ones, `concatenate` and
- * `softmax` (their axis is a keyword argument, and ops.concatenate's default is 0, the batch
- * axis, where the layer's is −1), `maximum`/`minimum` of two tensors, `maximum(x, 0)` (a ReLU)
- * and `identity`. Any other op is refused, naming it: some share a merge layer's class name
+ * `softmax` (ops.concatenate's default axis is 0, the batch axis, where the layer's is −1),
+ * `maximum`/`minimum` of two tensors, `maximum(x, 0)` (a ReLU) and `identity`. An op
+ * function passes its options to the op's constructor (`ops.concatenate(xs, axis)` is
+ * `Concatenate(axis=axis)(xs)`), and Keras saves them in the op's config, defaults included
+ * (keras/src/ops/operation.py); they are read there first, then as call arguments. Any other op is refused, naming it: some share a merge layer's class name
  * (ops.average reduces over an axis, where the Average layer averages its inputs), so one
  * read as that layer would answer wrongly.
  */
@@ -66,6 +68,7 @@ export const kerasOps: LayerRule = (layer, ctx) => {
   };
   if (!call) return refuse('no call node');
   const {args, kwargs} = call;
+  const option = (key: string, position: number): unknown => layer.config[key] ?? kwargs[key] ?? args[position];
   const operands = args.map(operand);
   if (op && args.length === 2) {
     const [a, b] = operands;
@@ -80,7 +83,7 @@ export const kerasOps: LayerRule = (layer, ctx) => {
   }
   if (layer.class_name === 'Gelu') {
     const x = args.length === 1 ? tensorsOf(args) : null;
-    if (!x || kwargs['approximate'] !== false)
+    if (!x || option('approximate', 1) !== false)
       return refuse("the tanh approximation (approximate=True, the op's default)");
     return become(layer, 'Activation', {activation: 'gelu'}, x);
   }
@@ -88,26 +91,28 @@ export const kerasOps: LayerRule = (layer, ctx) => {
     const x = tensorsOf(args.slice(0, 1));
     const pooling = spatialReduction(
       layer.class_name === 'Mean' ? 'mean' : 'max',
-      kwargs['axis'] ?? args[1],
-      kwargs['keepdims'] ?? args[2]
+      option('axis', 1),
+      option('keepdims', 2)
     );
     if (!x || !pooling) return refuse('only a mean or max over axes [1, 2], the spatial ones, is a pooling');
     return become(layer, pooling.className, pooling.options, x);
   }
   switch (layer.class_name) {
     case 'Concatenate': {
-      // ops.concatenate(xs, axis=0): the axis by keyword or second.
+      // ops.concatenate(xs, axis=0)
       const inputs = args.length <= 2 ? tensorsOf(args[0]) : null;
-      const axis = Number(kwargs['axis'] ?? args[1] ?? 0);
+      const axis = Number(option('axis', 1) ?? 0);
       if (!inputs) return refuse('operands other than tensors');
       if (axis === 0) return refuse('along axis 0, the batch axis');
       return become(layer, 'Concatenate', {axis}, inputs);
     }
     case 'Softmax': {
-      // ops.softmax(x, axis=-1): the axis by keyword or second.
+      // ops.softmax(x, axis=-1); its axis None (Keras 3.0) is −1 too.
       const x = args.length <= 2 ? tensorsOf(args.slice(0, 1)) : null;
+      const axis = option('axis', 1) ?? -1;
       if (!x) return refuse('an operand other than one tensor');
-      return become(layer, 'Softmax', {axis: Number(kwargs['axis'] ?? args[1] ?? -1)}, x);
+      if (typeof axis !== 'number') return refuse(`over axes ${JSON.stringify(axis)}: one axis only`);
+      return become(layer, 'Softmax', {axis}, x);
     }
     case 'Maximum':
     case 'Minimum': {
