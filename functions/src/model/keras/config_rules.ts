@@ -16,6 +16,7 @@ import {
   spatialDropoutToDropout,
   type LayerRule,
 } from './layer_substitutions.js';
+import {channelSlices} from './channel_order.js';
 import {kerasOps} from './keras_ops.js';
 import {tfOpLambdas} from './tf_ops.js';
 
@@ -171,6 +172,7 @@ export const keras3InboundNodes: LayerRule = layer => {
 export const LAYER_RULES: ReadonlyArray<readonly [string, LayerRule]> = [
   // Ops first: they become layers, which the rules after them then treat as any other.
   ['tfOpLambdas', tfOpLambdas],
+  ['channelSlices', channelSlices],
   ['kerasOps', kerasOps],
   ['renameBatchShape', renameBatchShape],
   ['dropTrainingOnlyOptions', dropTrainingOnlyOptions],

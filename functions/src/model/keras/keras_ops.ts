@@ -4,6 +4,7 @@
  */
 import type {LayerEntry} from './config.js';
 import {layerName, type LayerRule} from './layer_substitutions.js';
+import {channelIndex, gatherChannels} from './channel_order.js';
 import {become, operand, spatialReduction, tensorAndNumber, tensorsOf, translate, type Op} from './op_layers.js';
 
 /** Keras 3's op classes (keras.src.ops.numpy) this translates. */
@@ -45,7 +46,8 @@ function callOf(layer: LayerEntry): {args: unknown[]; kwargs: Record<string, unk
 /**
  * Keras 3's keras.ops calls (see the module comment): the arithmetic ones, `concatenate` and
  * `softmax` (ops.concatenate's default axis is 0, the batch axis, where the layer's is −1),
- * `maximum`/`minimum` of two tensors, `maximum(x, 0)` (a ReLU) and `identity`. An op
+ * `maximum`/`minimum` of two tensors, `maximum(x, 0)` (a ReLU), `identity`, and the channel
+ * indexing and stack of preprocess_input's caffe mode (channel_order.ts). An op
  * function passes its options to the op's constructor (`ops.concatenate(xs, axis)` is
  * `Concatenate(axis=axis)(xs)`), and Keras saves them in the op's config, defaults included
  * (keras/src/ops/operation.py); they are read there first, then as call arguments. Any other op is refused, naming it: some share a merge layer's class name
@@ -123,6 +125,21 @@ export const kerasOps: LayerRule = (layer, ctx) => {
       if (layer.class_name === 'Maximum' && tn?.c.length === 1 && tn.c[0] === 0)
         return become(layer, 'ReLU', {}, [tn.x]);
       return refuse('operands other than two tensors, or a tensor and 0');
+    }
+    case 'GetItem': {
+      // x[..., i] and x[..., ::-1] (channel_order.ts): preprocess_input's caffe mode.
+      const x = tensorsOf(args.slice(0, 1));
+      const ix = args.length === 2 ? channelIndex(args[1]) : null;
+      if (!x || !ix) return refuse(`x[${JSON.stringify(args[1])}]: only x[..., i] and x[..., ::-1] are read`);
+      return gatherChannels(layer, ix, x[0]!);
+    }
+    case 'Stack': {
+      // ops.stack(xs, axis=0): on a new last axis only (caffe mode's BGR stack).
+      const inputs = args.length === 1 ? tensorsOf(args[0]) : null;
+      const axis = option('axis', 1) ?? 0;
+      if (!inputs) return refuse('operands other than tensors');
+      if (axis !== -1) return refuse(`along axis ${JSON.stringify(axis)}: only a new last axis (-1) is read`);
+      return become(layer, 'StackChannels', {}, inputs);
     }
     case 'Identity': {
       const x = args.length === 1 ? tensorsOf(args) : null;

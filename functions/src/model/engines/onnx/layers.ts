@@ -20,6 +20,7 @@ import {centerCrop, kerasResize, upSampling} from './resize.js';
 import {convolution, globalPooling, padOrCrop, pooling} from './spatial.js';
 import {convTranspose} from './transposed.js';
 import {merge} from './merge.js';
+import {channelGather, stackChannels} from './channel_order.js';
 
 /** A per-channel `y = x * scale + shift` along logical `axis`. */
 function affine(b: OnnxBuilder, v: Value, axis: number, scale: Float32Array, shift: Float32Array, hint: string): Value {
@@ -78,6 +79,7 @@ const BY_CLASS: Readonly<Record<string, (b: OnnxBuilder, layer: GraphLayer, v: V
   UpSampling2D: upSampling,
   KerasResize: kerasResize,
   KerasCenterCrop: centerCrop,
+  ChannelGather: channelGather,
 };
 
 /** Translates one call of `layer` on `inputs`. */
@@ -197,6 +199,8 @@ export function translateLayer(b: OnnxBuilder, layer: GraphLayer, inputs: readon
     case 'Minimum':
     case 'Concatenate':
       return merge(b, layer, inputs);
+    case 'StackChannels':
+      return stackChannels(b, layer, inputs);
     default:
       throw new NoOnnxTranslation(`${cls} '${layer.name}'`);
   }
@@ -213,7 +217,7 @@ export function translateCall(b: OnnxBuilder, layer: GraphLayer, inputs: readonl
 export const ONNX_LAYERS = new Set([
   ...INFERENCE_IDENTITY,
   ...Object.keys(BY_CLASS),
-  ...'TimeDistributed Dot Conv1D Conv2D Conv2DTranspose Conv3DTranspose Conv3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate InputLayer'.split(
+  ...'TimeDistributed Dot Conv1D Conv2D Conv2DTranspose Conv3DTranspose Conv3D DepthwiseConv2D SeparableConv2D Dense Activation HardActivation BatchNormalization ReLU LeakyReLU ELU ThresholdedReLU Softmax PReLU Rescaling LayerNormalization Flatten Reshape KeepDims Permute RepeatVector Add Subtract Multiply Average Maximum Minimum Concatenate StackChannels InputLayer'.split(
     ' '
   ),
 ]);

@@ -12,6 +12,7 @@ import {refuseEmptyOutput, reshapeTarget} from '../../keras/shapes.js';
 import type {EngineModel} from '../engine.js';
 import {withKerasBroadcasting} from './channel_layers.js';
 import './extra_layers.js';
+import './channel_order.js';
 import './subtract.js';
 
 /** Whether tfjs-layers has a class of that name (the translation's `isKnown` for tfjs). */

@@ -41,6 +41,7 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
       LAYER_RULES.map(([name]) => name),
       [
         'tfOpLambdas',
+        'channelSlices',
         'kerasOps',
         'renameBatchShape',
         'dropTrainingOnlyOptions',
@@ -343,22 +344,24 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
     ]);
   });
 
-  it('kerasOps: concatenate and softmax take their axis by keyword or second argument', () => {
-    const op = (cls: string, name: string, args: unknown[], kwargs = {}) => ({
+  it("kerasOps: concatenate and softmax take their axis from the op's config (as Keras saves it), else from the call", () => {
+    const op = (cls: string, name: string, args: unknown[], kwargs = {}, config = {}) => ({
       module: 'keras.src.ops.numpy',
       class_name: cls,
       name,
-      config: {name},
+      config: {name, ...config},
       inbound_nodes: [{args, kwargs}],
     });
     const out = translateModelConfig(
       functionalOn(
         [
+          op('Concatenate', 'saved', [[kerasTensor('in'), kerasTensor('in')]], {}, {axis: 2}),
           op('Concatenate', 'by_position', [[kerasTensor('in'), kerasTensor('in')], -1]),
           op('Concatenate', 'by_keyword', [[kerasTensor('in'), kerasTensor('in')]], {axis: 1}),
           op('Softmax', 'soft', [kerasTensor('by_keyword'), 1]),
+          op('Softmax', 'soft_saved', [kerasTensor('soft')], {}, {axis: null}),
         ],
-        'soft'
+        'soft_saved'
       ),
       known,
       '3.9.1'
@@ -368,9 +371,66 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
         .slice(1)
         .map(l => [l.class_name, l.config['axis']]),
       [
+        ['Concatenate', 2],
         ['Concatenate', -1],
         ['Concatenate', 1],
         ['Softmax', 1],
+        ['Softmax', -1],
+      ]
+    );
+  });
+
+  it('channelSlices and kerasOps: the channel flip and stack of caffe mode become ChannelGather and StackChannels', () => {
+    const flip = {
+      class_name: 'SlicingOpLambda',
+      name: 'flip',
+      config: {name: 'flip', function: '__operators__.getitem'},
+      inbound_nodes: [['in', 0, 0, {slice_spec: [{class_name: '__ellipsis__'}, {start: null, stop: null, step: -1}]}]],
+    };
+    const keras2 = layersOf(translateModelConfig(functionalOn([flip], 'flip'), known));
+    assert.deepEqual(keras2[1], {
+      class_name: 'ChannelGather',
+      name: 'flip',
+      config: {name: 'flip', trainable: false, reverse: true},
+      inbound_nodes: [[['in', 0, 0, {}]]],
+    });
+    const op = (cls: string, name: string, args: unknown[], config = {}) => ({
+      module: 'keras.src.ops.numpy',
+      class_name: cls,
+      name,
+      config: {name, ...config},
+      inbound_nodes: [{args, kwargs: {}}],
+    });
+    const ellipsis = {class_name: '__ellipsis__', config: {}};
+    const keras3 = layersOf(
+      translateModelConfig(
+        functionalOn(
+          [
+            op('GetItem', 'b', [kerasTensor('in'), [ellipsis, 2]]),
+            op('GetItem', 'r', [kerasTensor('in'), [ellipsis, 0]]),
+            op('Stack', 'br', [[kerasTensor('b'), kerasTensor('r')]], {axis: -1}),
+          ],
+          'br'
+        ),
+        known,
+        '3.9.1'
+      )
+    );
+    assert.deepEqual(
+      keras3.slice(1).map(l => [l.class_name, l.config['index'] ?? null, l.inbound_nodes]),
+      [
+        ['ChannelGather', 2, [[['in', 0, 0, {}]]]],
+        ['ChannelGather', 0, [[['in', 0, 0, {}]]]],
+        [
+          'StackChannels',
+          null,
+          [
+            [
+              ['b', 0, 0, {}],
+              ['r', 0, 0, {}],
+            ],
+          ],
+        ],
       ]
     );
   });

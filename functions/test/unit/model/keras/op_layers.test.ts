@@ -18,6 +18,7 @@ import {
   gelu,
   input,
   keras2Layer,
+  kerasTensor,
   layer,
   matVec,
   opEntry,
@@ -336,6 +337,61 @@ const torchKeras3: ModelSpec = {
   weights: headWeights,
 };
 
+// preprocess_input's caffe mode (ResNet50, VGG) inside the model: RGB → BGR, then minus the
+// ImageNet mean (in BGR order), per channel, on raw pixels. tf.keras 2 writes the flip as a
+// SlicingOpLambda, x[..., ::-1], and the mean as tf.nn.bias_add; Keras 3 as
+// ops.stack([x[..., i] for i in (2, 1, 0)], axis=-1), a GetItem op per channel and a Stack,
+// then an add of a [1, 1, 1, 3] tensor constant.
+const CAFFE_MEAN = [103.939, 116.779, 123.68];
+const caffeExpected = classify(RAW.map((_, i) => RAW[i - (i % 3) + 2 - (i % 3)]! - CAFFE_MEAN[i % 3]!));
+const ellipsis2 = {class_name: '__ellipsis__'};
+/** tf.keras 2's `input_1[slice_spec]`: a SlicingOpLambda, the key in its node. */
+const slicing = (spec: unknown[]): Entry => ({
+  class_name: 'SlicingOpLambda',
+  name: 'tf.__operators__.getitem',
+  config: {name: 'tf.__operators__.getitem', trainable: true, dtype: 'float32', function: '__operators__.getitem'},
+  inbound_nodes: [['input_1', 0, 0, {slice_spec: spec}]],
+});
+const caffeKeras2: ModelSpec = {
+  kerasVersion: '2.13.1',
+  config: keras2Model(
+    [
+      slicing([ellipsis2, {start: null, stop: null, step: -1}]),
+      {
+        ...tfOpLambda('tf.nn.bias_add', 'nn.bias_add', 'tf.__operators__.getitem', null),
+        inbound_nodes: [
+          ['tf.__operators__.getitem', 0, 0, {bias: CAFFE_MEAN.map(m => -m), data_format: null, name: null}],
+        ],
+      },
+    ],
+    'tf.nn.bias_add'
+  ),
+  weights: headWeights,
+};
+const ellipsis3 = {class_name: '__ellipsis__', config: {}};
+/** Keras 3's `image[..., i]`: a GetItem op on the tensor and the key (Ellipsis, i). */
+const getItem = (name: string, i: number): Entry => ({
+  ...opEntry('GetItem', name, ['image']),
+  inbound_nodes: [{args: [kerasTensor('image'), [ellipsis3, i]], kwargs: {}}],
+});
+const caffeKeras3: ModelSpec = {
+  config: functional(
+    'caffe_mode',
+    [
+      input('image', [2, 2, 3]),
+      getItem('get_item', 2),
+      getItem('get_item_1', 1),
+      getItem('get_item_2', 0),
+      opEntry('Stack', 'stack', [['get_item', 'get_item_1', 'get_item_2']], {}, {axis: -1}),
+      opEntry('Add', 'add', ['stack', tensorConstant([[[CAFFE_MEAN.map(m => -m)]]])]),
+      ...headLayers('add', false),
+    ],
+    'image',
+    'probs'
+  ),
+  weights: headWeights,
+};
+
 // A custom squeeze-and-excite block written with reductions: the mean over the spatial axes
 // (keepdims) gates the channels, then the max over them (without) feeds the head.
 const gateKernel = deterministic(3 * 3, 86);
@@ -457,6 +513,14 @@ const CASES: Array<{
     ],
   },
   {
+    name: "preprocess_input's caffe mode inside the model (RGB → BGR, minus the mean), tf.keras 2 and Keras 3",
+    models: [
+      [caffeKeras2, 'h5', caffeExpected],
+      [caffeKeras3, 'h5', caffeExpected],
+      [caffeKeras3, 'keras', caffeExpected],
+    ],
+  },
+  {
     name: 'a mean and a max over the spatial axes as global poolings, tf.keras 2 and Keras 3',
     models: [
       [reductionsKeras2, 'h5', reductionsExpected],
@@ -488,6 +552,23 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
       });
     }
   }
+
+  it('caffe mode inside the model, served as 0–1 pixels: a WARNING says it expects raw ones (both Kerases)', async () => {
+    for (const [spec, rescaling] of [
+      [caffeKeras2, 'tf.nn.bias_add'],
+      [caffeKeras3, 'add'],
+    ] as const) {
+      const logger = memoryLogger();
+      const model = await loadClassifier(await writeKerasModel(spec, 'h5'), {scale: '0,1', logger});
+      model.dispose();
+      const warnings = logger.entries.filter(e => e.severity === 'WARNING').map(e => e.message);
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(
+        warnings[0]!,
+        new RegExp(`'${rescaling}' \\(minus the ImageNet mean, caffe mode\\), expects raw 0–255 pixels`)
+      );
+    }
+  });
 
   for (const engine of ['onnx', 'tfjs'] as const) {
     it(`TensorFlow's transfer-learning model whole (augmentation, preprocess_input, base, binary head), ${engine}`, async () => {
@@ -551,6 +632,34 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
 
   it('refuses, naming each, the ops it does not translate', async () => {
     const refusals: Array<[string, ModelSpec['config'], RegExp]> = [
+      [
+        'a tf.keras 2 slice other than the channel flip (x[:, 1:])',
+        keras2Model(
+          [
+            slicing([
+              {start: null, stop: null, step: null},
+              {start: 1, stop: null, step: null},
+            ]),
+          ],
+          'tf.__operators__.getitem'
+        ),
+        /SlicingOpLambda 'tf\.__operators__\.getitem' \(x\[.*\]: only x\[\.\.\., ::-1\] and x\[\.\.\., i\], on the channels, are read\)/,
+      ],
+      [
+        'a Keras 3 stack on its default axis 0, the batch axis',
+        functional(
+          'ops',
+          [
+            input('image', [2, 2, 3]),
+            getItem('get_item', 0),
+            opEntry('Stack', 'stack', [['get_item', 'get_item']], {}, {axis: 0}),
+            ...headLayers('stack', false),
+          ],
+          'image',
+          'probs'
+        ),
+        /Stack 'stack' \(the keras\.ops call keras\.src\.ops\.numpy\.Stack: along axis 0: only a new last axis \(-1\) is read\)/,
+      ],
       [
         'a TFOpLambda dividing two tensors',
         keras2Model([tfOpLambda('tf.math.truediv', 'math.truediv', 'input_1', ['input_1', 0, 0])], 'tf.math.truediv'),
