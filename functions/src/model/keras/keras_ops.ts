@@ -47,12 +47,15 @@ function callOf(layer: LayerEntry): {args: unknown[]; kwargs: Record<string, unk
  * Keras 3's keras.ops calls (see the module comment): the arithmetic ones, `concatenate` and
  * `softmax` (ops.concatenate's default axis is 0, the batch axis, where the layer's is −1),
  * `maximum`/`minimum` of two tensors, `maximum(x, 0)` (a ReLU), `identity`, and the channel
- * indexing and stack of preprocess_input's caffe mode (channel_order.ts). An op
- * function passes its options to the op's constructor (`ops.concatenate(xs, axis)` is
+ * indexing and stack of preprocess_input's caffe mode (channel_order.ts).
+ *
+ * An op function passes its options to the op's constructor (`ops.concatenate(xs, axis)` is
  * `Concatenate(axis=axis)(xs)`), and Keras saves them in the op's config, defaults included
- * (keras/src/ops/operation.py); they are read there first, then as call arguments. Any other op is refused, naming it: some share a merge layer's class name
- * (ops.average reduces over an axis, where the Average layer averages its inputs), so one
- * read as that layer would answer wrongly.
+ * (keras/src/ops/operation.py): they are read there first, then as call arguments.
+ *
+ * Any other op is refused, naming it: some share a merge layer's class name (ops.average
+ * reduces over an axis, where the Average layer averages its inputs), so one read as that
+ * layer would answer wrongly.
  */
 export const kerasOps: LayerRule = (layer, ctx) => {
   const module = layer['keras_op'];
@@ -97,6 +100,7 @@ export const kerasOps: LayerRule = (layer, ctx) => {
       option('keepdims', 2)
     );
     if (!x || !pooling) return refuse('only a mean or max over axes [1, 2], the spatial ones, is a pooling');
+    if ((option('initial', 3) ?? null) !== null) return refuse('a max with an initial value');
     return become(layer, pooling.className, pooling.options, x);
   }
   switch (layer.class_name) {

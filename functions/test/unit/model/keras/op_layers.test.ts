@@ -646,6 +646,20 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
         /SlicingOpLambda 'tf\.__operators__\.getitem' \(x\[.*\]: only x\[\.\.\., ::-1\] and x\[\.\.\., i\], on the channels, are read\)/,
       ],
       [
+        'a Keras 3 ops.max over the spatial axes with an initial value (not a pooling)',
+        functional(
+          'ops',
+          [
+            input('image', [2, 2, 3]),
+            opEntry('Max', 'max', ['image'], {}, {axis: [1, 2], keepdims: true, initial: 5}),
+            ...headLayers('max', false),
+          ],
+          'image',
+          'probs'
+        ),
+        /Max 'max' \(the keras\.ops call keras\.src\.ops\.numpy\.Max: a max with an initial value\)/,
+      ],
+      [
         'a Keras 3 stack on its default axis 0, the batch axis',
         functional(
           'ops',
