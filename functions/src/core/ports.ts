@@ -22,10 +22,10 @@ export interface ModelRegistry {
   /** `models/current`, or null when no model was ever recorded. */
   current(): Promise<CurrentModel | null>;
   /**
-   * Stores this instance's totals for a baking candidate, then, in a transaction, merges
-   * every instance's totals and applies `judge` to the rollout: a promotion or a rollback
-   * is written to the record and the candidate's history entry. Null when the rollout is no
-   * longer baking (or is another candidate's).
+   * Stores this instance's totals for a baking candidate, then merges every instance's
+   * totals and applies `judge` to the rollout, in a transaction that re-reads the record: a
+   * promotion or a rollback is written to the record and the candidate's history entry. Null
+   * when the rollout is no longer baking (or is another candidate's).
    *
    * `share`, when given, is asked with the number of instances reporting for the candidate (a
    * count query, about one read) whether this report judges; if not, the totals are stored

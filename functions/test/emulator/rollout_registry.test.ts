@@ -1,9 +1,9 @@
 /**
  * The rollout side of the Firestore registry on the emulator: a version that declares a
- * rollout starts one beside the stable model; several instances' totals are merged in the
- * judging transaction; a decision is written to the record and to the candidate's history
- * entry; `npm run rollout`'s start, promote and abort; a rolled-back version is not
- * promoted again by a redelivered event. Registry transactions read documents, never a
+ * rollout starts one beside the stable model; several instances' totals are merged when it
+ * is judged; a decision is written to the record and to the candidate's history entry;
+ * `npm run rollout`'s start, promote and abort; a rolled-back version is not promoted again
+ * by a redelivered event. Registry transactions read documents, never a
  * query: on the emulator a query's lock spans every collection of that name.
  */
 import assert from 'node:assert/strict';
