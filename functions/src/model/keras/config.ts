@@ -148,11 +148,13 @@ function translateLayers(layers: LayerEntry[], ctx: Context, isKnown: (cls: stri
       continue;
     }
     const inserted: LayerEntry[] = [];
+    const refusals = ctx.unsupported.length;
     for (const [, rule] of LAYER_RULES) {
       const extra = rule(layer, ctx);
       if (extra) inserted.push(...extra);
     }
-    if (!isKnown(layer.class_name)) {
+    // A rule that refused the layer said why; the generic reason would only contradict it.
+    if (ctx.unsupported.length === refusals && !isKnown(layer.class_name)) {
       const source = (layer as {source_module?: unknown}).source_module;
       const why =
         UNSUPPORTED_REASONS[layer.class_name] ??
