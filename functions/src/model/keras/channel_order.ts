@@ -12,7 +12,7 @@
  */
 import type {LayerEntry} from './config.js';
 import {layerName, type LayerRule} from './layer_substitutions.js';
-import {become, isRef, type Ref} from './op_layers.js';
+import {become, tfOpCall, type Ref} from './op_layers.js';
 
 /** What an index expression does to the last axis, where it touches only that one. */
 export type ChannelIndex = {reverse: true} | {index: number};
@@ -43,11 +43,10 @@ export function gatherChannels(layer: LayerEntry, ix: ChannelIndex, x: Ref): voi
 /** tf.keras 2's `x[..., ::-1]` and `x[..., i]` (see the module comment); other slices are refused, naming them. */
 export const channelSlices: LayerRule = (layer, ctx) => {
   if (layer.class_name !== 'SlicingOpLambda' || layer.config['function'] !== '__operators__.getitem') return;
-  const nodes = layer.inbound_nodes as unknown[] | undefined;
-  const node = nodes?.length === 1 ? (nodes[0] as unknown[]) : null;
-  const spec = (node?.[3] as Record<string, unknown> | undefined)?.['slice_spec'];
+  const {x, kwargs} = tfOpCall(layer);
+  const spec = kwargs['slice_spec'];
   const ix = channelIndex(spec);
-  if (node && isRef(node) && ix) return gatherChannels(layer, ix, [node[0], Number(node[1]), Number(node[2])]);
+  if (x && ix) return gatherChannels(layer, ix, x);
   ctx.unsupported.push(
     `SlicingOpLambda '${layerName(layer)}' (x[${JSON.stringify(spec)}]: only x[..., ::-1] and x[..., i], on the channels, are read)`
   );

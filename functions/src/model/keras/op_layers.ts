@@ -109,6 +109,19 @@ export function spatialReduction(
   };
 }
 
+/**
+ * The one call of a tf.keras 2 op layer (TFOpLambda, SlicingOpLambda). Its node is the first
+ * argument itself, `[layer, node, tensor, kwargs]` (`['_CONSTANT_VALUE', -1, value, kwargs]`
+ * for a number), the other arguments in `kwargs`; `x` is that first argument where it is a
+ * layer's output.
+ */
+export function tfOpCall(layer: LayerEntry): {node: unknown[] | null; x: Ref | null; kwargs: Record<string, unknown>} {
+  const nodes = layer.inbound_nodes as unknown[] | undefined;
+  const node = nodes?.length === 1 ? (nodes[0] as unknown[]) : null;
+  const x: Ref | null = node && isRef(node) ? [node[0], Number(node[1]), Number(node[2])] : null;
+  return {node, x, kwargs: (node?.[3] ?? {}) as Record<string, unknown>};
+}
+
 /** Whether a serialised value is a reference to a layer's output. */
 export const isRef = (v: unknown): v is Ref =>
   Array.isArray(v) && v.length >= 3 && typeof v[0] === 'string' && typeof v[1] === 'number';

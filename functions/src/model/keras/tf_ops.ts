@@ -4,7 +4,7 @@
  * arithmetic). Every other raw TensorFlow op stays refused.
  */
 import {layerName, type LayerRule} from './layer_substitutions.js';
-import {become, isRef, operand, spatialReduction, translate, type Op} from './op_layers.js';
+import {become, operand, spatialReduction, tfOpCall, translate, type Op} from './op_layers.js';
 
 /** tf.keras 2's TFOpLambda functions this translates. */
 const TF_FUNCTIONS: Readonly<Record<string, Op>> = {
@@ -37,45 +37,40 @@ export const tfOpLambdas: LayerRule = (layer, ctx) => {
   if (layer.class_name !== 'TFOpLambda') return;
   const fn = String(layer.config['function'] ?? '');
   const op = TF_FUNCTIONS[fn];
-  const nodes = layer.inbound_nodes as unknown[] | undefined;
-  const node = nodes?.length === 1 ? (nodes[0] as unknown[]) : null;
-  const kwargs = (node?.[3] ?? {}) as Record<string, unknown>;
+  const {node, x, kwargs} = tfOpCall(layer);
   const activation = fn === 'nn.gelu' && kwargs['approximate'] !== true ? 'gelu' : TF_ACTIVATIONS[fn];
-  if ((fn === 'nn.softmax' || fn === 'math.softmax') && node && isRef(node)) {
+  if ((fn === 'nn.softmax' || fn === 'math.softmax') && x) {
     // tf.nn.softmax(logits, axis=None): None is the last axis.
     const axis = kwargs['axis'] ?? -1;
-    if (typeof axis === 'number')
-      return become(layer, 'Softmax', {axis}, [[node[0], Number(node[1]), Number(node[2])]]);
+    if (typeof axis === 'number') return become(layer, 'Softmax', {axis}, [x]);
   }
-  if (activation && node && isRef(node)) {
+  if (activation && x) {
     const extra = Object.keys(kwargs).filter(k => k !== 'name' && k !== 'approximate' && kwargs[k] !== null);
-    if (extra.length === 0)
-      return become(layer, 'Activation', {activation}, [[node[0], Number(node[1]), Number(node[2])]]);
+    if (extra.length === 0) return become(layer, 'Activation', {activation}, [x]);
     ctx.unsupported.push(`TFOpLambda '${layerName(layer)}' (tf.${fn} with arguments ${extra.join(', ')})`);
     return;
   }
-  if ((fn === 'math.reduce_mean' || fn === 'math.reduce_max') && node && isRef(node)) {
+  if ((fn === 'math.reduce_mean' || fn === 'math.reduce_max') && x) {
     const pooling = spatialReduction(fn.endsWith('mean') ? 'mean' : 'max', kwargs['axis'], kwargs['keepdims']);
-    if (pooling)
-      return become(layer, pooling.className, pooling.options, [[node[0], Number(node[1]), Number(node[2])]]);
+    if (pooling) return become(layer, pooling.className, pooling.options, [x]);
     ctx.unsupported.push(
       `TFOpLambda '${layerName(layer)}' (tf.${fn} over axis ${JSON.stringify(kwargs['axis'] ?? null)}: only [1, 2], the spatial axes, is a pooling)`
     );
     return;
   }
-  if (fn === 'nn.bias_add' && node && isRef(node)) {
+  if (fn === 'nn.bias_add' && x) {
     // preprocess_input's torch and caffe modes add the negated mean per channel this way.
     const bias = operand(kwargs['bias']);
     const format = kwargs['data_format'] ?? 'NHWC';
     if (bias && 'value' in bias && (format === 'NHWC' || format === 'N...C'))
-      return translate(layer, ctx, `tf.${fn}`, 'add', operand(node)!, bias);
+      return translate(layer, ctx, `tf.${fn}`, 'add', {ref: x}, bias);
     ctx.unsupported.push(`TFOpLambda '${layerName(layer)}' (tf.${fn} of a bias other than constants on the last axis)`);
     return;
   }
   if (!op) return; // refused by name, as every other raw TensorFlow op
   const extra = Object.keys(kwargs).filter(k => k !== 'y' && k !== 'name' && kwargs[k] !== null);
   // A number as the first argument is written ['_CONSTANT_VALUE', -1, value, kwargs].
-  const a = node?.[0] === '_CONSTANT_VALUE' ? operand(node[2]) : node && isRef(node) ? operand(node) : null;
+  const a = node?.[0] === '_CONSTANT_VALUE' ? operand(node[2]) : x ? {ref: x} : null;
   const b = operand(kwargs['y']);
   const what = `tf.${fn}`;
   if (!a || !b || extra.length > 0) {
