@@ -84,6 +84,21 @@ export const conv2dConfig = (filters: number, size: number, extra: Entry = {}): 
   use_bias: true,
   ...extra,
 });
+/**
+ * A DepthwiseConv2D's config as Keras writes it: stride 1, `same` padding, channels last, no
+ * dilation, depth multiplier 1, linear, with a bias; `extra` overrides any of them.
+ */
+export const depthwiseConfig = (size: number, extra: Entry = {}): Entry => ({
+  kernel_size: [size, size],
+  strides: [1, 1],
+  padding: 'same',
+  data_format: 'channels_last',
+  dilation_rate: [1, 1],
+  depth_multiplier: 1,
+  activation: 'linear',
+  use_bias: true,
+  ...extra,
+});
 /** A Dense layer entry. */
 export const dense = (name: string, units: number, activation: string, inputs: string[]) =>
   layer('Dense', name, {units, activation, use_bias: true}, inputs);

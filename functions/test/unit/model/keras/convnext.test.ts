@@ -14,6 +14,7 @@ import {
   close,
   conv2dConfig,
   deterministic,
+  depthwiseConfig,
   dense,
   functional,
   gelu,
@@ -72,21 +73,7 @@ function expected(gamma: number[]): number[] {
  */
 function block(layerScale: Entry, weights: ModelSpec['weights'] = {}, depthwise = false): ModelSpec {
   const step = depthwise
-    ? layer(
-        'DepthwiseConv2D',
-        'dw',
-        {
-          kernel_size: [3, 3],
-          strides: [1, 1],
-          padding: 'same',
-          data_format: 'channels_last',
-          dilation_rate: [1, 1],
-          depth_multiplier: 1,
-          activation: 'linear',
-          use_bias: true,
-        },
-        ['image']
-      )
+    ? layer('DepthwiseConv2D', 'dw', depthwiseConfig(3), ['image'])
     : layer('Conv2D', 'dw', conv2dConfig(C, 3, {groups: C}), ['image']);
   return {
     config: functional(

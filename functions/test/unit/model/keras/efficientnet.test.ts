@@ -16,6 +16,7 @@ import {
   close,
   conv2dConfig,
   deterministic,
+  depthwiseConfig,
   dense,
   functional,
   groupedConv,
@@ -145,21 +146,7 @@ const keras3: ModelSpec = {
       layer('Conv2D', 'block1a_expand_conv', noBias(EXPANDED, 1), ['stem_activation']),
       bnLayer('block1a_expand_bn', 'block1a_expand_conv'),
       activation('block1a_expand_activation', 'block1a_expand_bn'),
-      layer(
-        'DepthwiseConv2D',
-        'block1a_dwconv',
-        {
-          kernel_size: [3, 3],
-          strides: [1, 1],
-          padding: 'same',
-          depth_multiplier: 1,
-          use_bias: false,
-          data_format: 'channels_last',
-          dilation_rate: [1, 1],
-          activation: 'linear',
-        },
-        ['block1a_expand_activation']
-      ),
+      layer('DepthwiseConv2D', 'block1a_dwconv', depthwiseConfig(3, {use_bias: false}), ['block1a_expand_activation']),
       bnLayer('block1a_bn', 'block1a_dwconv'),
       activation('block1a_activation', 'block1a_bn'),
       layer('GlobalAveragePooling2D', 'block1a_se_squeeze', {data_format: 'channels_last', keepdims: false}, [
