@@ -34,6 +34,8 @@ resource "google_cloudfunctions2_function" "record_model" {
   build_config {
     runtime     = local.spec.runtime
     entry_point = local.record.entry_point
+    # npm ci's environment in the build: see build_environment in deploy.json.
+    environment_variables = local.spec.build_environment
     source {
       storage_source {
         bucket = google_storage_bucket.source.name
@@ -82,6 +84,8 @@ resource "google_cloudfunctions2_function" "classify_image" {
   build_config {
     runtime     = local.spec.runtime
     entry_point = local.classify.entry_point
+    # npm ci's environment in the build: see build_environment in deploy.json.
+    environment_variables = local.spec.build_environment
     source {
       storage_source {
         bucket = google_storage_bucket.source.name

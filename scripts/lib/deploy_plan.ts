@@ -146,6 +146,9 @@ function deployCall(o: DeployOptions, spec: DeploySpec, f: FunctionSpec, account
     `--service-account=${account}`,
     // `^|^` makes | the separator, so values may contain commas (IMAGE_BUCKETS=a,b).
     `--set-env-vars=^|^${env.join('|')}`,
+    `--set-build-env-vars=^|^${Object.entries(spec.build_environment)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('|')}`,
     `--memory=${f.memory}`,
     `--cpu=${f.cpu}`,
     `--concurrency=${f.concurrency}`,

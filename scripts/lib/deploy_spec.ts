@@ -26,6 +26,8 @@ export interface DeploySpec {
   readonly accounts: Record<'record' | 'classify' | 'trigger', {readonly id: string; readonly display_name: string}>;
   readonly functions: Record<'record' | 'classify', FunctionSpec>;
   readonly environment: Readonly<Record<string, string>>;
+  /** Environment of the functions' build (`npm ci` in Cloud Build), not of the functions. */
+  readonly build_environment: Readonly<Record<string, string>>;
   readonly pubsub: {
     readonly topic: string;
     readonly ack_deadline_seconds: number;

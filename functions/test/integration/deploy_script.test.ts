@@ -115,6 +115,13 @@ describe('scripts/deploy.ts with a fake gcloud', () => {
     );
   });
 
+  it("builds both functions with onnxruntime-node's CUDA download skipped, as .npmrc does", () => {
+    for (const name of ['record-model', 'classify-image']) {
+      const [deploy] = find('functions', 'deploy', name);
+      assert.deepEqual(flag(deploy!, 'set-build-env-vars'), ['^|^ONNXRUNTIME_NODE_INSTALL=skip'], name);
+    }
+  });
+
   it('feeds classifyImage from a push subscription with backoff and a dead-letter topic, as infra/ does', () => {
     const [sub] = find('pubsub', 'subscriptions', 'create', 'classify-images-classify-push');
     assert.ok(sub);

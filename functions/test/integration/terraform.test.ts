@@ -159,6 +159,8 @@ describe('infra/ Terraform', () => {
       assert.equal(build['runtime'], '${local.spec.runtime}');
       assert.match(String(build['entry_point']), /^\$\{local\.(record|classify)\.entry_point\}$/);
       assert.ok(entry);
+      // The build's npm ci skips onnxruntime-node's CUDA download (deploy.json's build_environment).
+      assert.equal(build['environment_variables'], '${local.spec.build_environment}');
       const storage = first<Block>(first<Block>(build['source'])['storage_source']);
       assert.equal(storage['object'], '${google_storage_bucket_object.source.name}');
       const service = first<Block>(fns[name]!['service_config']);
