@@ -132,6 +132,8 @@ function deployCall(o: DeployOptions, spec: DeploySpec, f: FunctionSpec, account
     `IMAGE_BUCKETS=${o.imagesBucket}`,
     ...o.env,
   ];
+  // The build's environment (npm ci in Cloud Build): see build_environment in deploy.json.
+  const build = Object.entries(spec.build_environment ?? {}).map(([k, v]) => `${k}=${v}`);
   return [
     'functions',
     'deploy',
@@ -146,9 +148,7 @@ function deployCall(o: DeployOptions, spec: DeploySpec, f: FunctionSpec, account
     `--service-account=${account}`,
     // `^|^` makes | the separator, so values may contain commas (IMAGE_BUCKETS=a,b).
     `--set-env-vars=^|^${env.join('|')}`,
-    `--set-build-env-vars=^|^${Object.entries(spec.build_environment)
-      .map(([k, v]) => `${k}=${v}`)
-      .join('|')}`,
+    ...(build.length > 0 ? [`--set-build-env-vars=^|^${build.join('|')}`] : []),
     `--memory=${f.memory}`,
     `--cpu=${f.cpu}`,
     `--concurrency=${f.concurrency}`,

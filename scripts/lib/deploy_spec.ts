@@ -27,7 +27,7 @@ export interface DeploySpec {
   readonly functions: Record<'record' | 'classify', FunctionSpec>;
   readonly environment: Readonly<Record<string, string>>;
   /** Environment of the functions' build (`npm ci` in Cloud Build), not of the functions. */
-  readonly build_environment: Readonly<Record<string, string>>;
+  readonly build_environment?: Readonly<Record<string, string>>;
   readonly pubsub: {
     readonly topic: string;
     readonly ack_deadline_seconds: number;
