@@ -7,6 +7,7 @@
  * Registered with tfjs' serialization map when this module is imported (once per thread).
  */
 import * as tf from '@tensorflow/tfjs';
+import {firstInput, firstShape} from './layer_io.js';
 import {batchNormAffine} from '../../keras/fold.js';
 import type {GraphLayer, KerasGraph} from '../../keras/graph.js';
 import type {StoredWeight} from '../../keras/h5_reader.js';
@@ -79,7 +80,7 @@ export class KerasAffine extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const shape = firstShape(inputShape);
     const channels = shape[this.axis < 0 ? this.axis + shape.length : this.axis]!;
     this.scale = this.addWeight('scale', [channels], 'float32', tf.initializers.ones());
     this.shift = this.addWeight('shift', [channels], 'float32', tf.initializers.zeros());
@@ -88,7 +89,7 @@ export class KerasAffine extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const x = firstInput(inputs);
       const shape = this.broadcastShape(x.rank);
       return tf.add(tf.mul(x, tf.reshape(this.scale!.read(), shape)), tf.reshape(this.shift!.read(), shape));
     });
@@ -120,7 +121,7 @@ export class KerasPReLU extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const shape = firstShape(inputShape);
     const alphaShape = shape.slice(1).map((d, i) => (this.sharedAxes.includes(i + 1) ? 1 : d!));
     this.alpha = this.addWeight('alpha', alphaShape, 'float32', tf.initializers.zeros());
     this.built = true;
@@ -128,7 +129,7 @@ export class KerasPReLU extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const x = firstInput(inputs);
       return tf.add(tf.relu(x), tf.mul(this.alpha!.read(), tf.minimum(x, 0)));
     });
   }

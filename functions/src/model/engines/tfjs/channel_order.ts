@@ -4,10 +4,7 @@
  * layer for. Registered with tfjs' serialization map when this module is imported.
  */
 import * as tf from '@tensorflow/tfjs';
-
-const first = (inputs: tf.Tensor | tf.Tensor[]): tf.Tensor => (Array.isArray(inputs) ? inputs[0]! : inputs);
-const shapeOf = (inputShape: tf.Shape | tf.Shape[]): tf.Shape =>
-  (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+import {firstInput, firstShape} from './layer_io.js';
 
 /** The last axis reversed (`x[..., ::-1]`), or one channel of it without the axis (`x[..., i]`). */
 export class ChannelGather extends tf.layers.Layer {
@@ -23,13 +20,13 @@ export class ChannelGather extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = shapeOf(inputShape);
+    const shape = firstShape(inputShape);
     return this.reverse ? shape : shape.slice(0, -1);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = first(inputs);
+      const x = firstInput(inputs);
       if (this.reverse) return tf.reverse(x, -1);
       const last = x.rank - 1;
       return tf.squeeze(tf.gather(x, [this.index!], last), [last]);

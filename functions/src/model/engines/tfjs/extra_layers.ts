@@ -4,6 +4,7 @@
  * this module is imported (once per thread).
  */
 import * as tf from '@tensorflow/tfjs';
+import {firstInput, firstShape} from './layer_io.js';
 
 /**
  * Inserts unit axes so that a global pooling output `[batch, C]` becomes `[batch, 1, 1, C]`
@@ -23,14 +24,14 @@ export class KeepDims extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const shape = firstShape(inputShape);
     const ones = Array<number>(this.spatialRank).fill(1);
     return this.channelsFirst ? [shape[0]!, shape[1]!, ...ones] : [shape[0]!, ...ones, shape[1]!];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const x = firstInput(inputs);
       const shape = this.computeOutputShape(x.shape) as number[];
       return tf.reshape(x, [x.shape[0]!, ...shape.slice(1)]);
     });
@@ -62,7 +63,7 @@ export class HardActivation extends tf.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return this.fn.apply(Array.isArray(inputs) ? inputs[0]! : inputs);
+    return this.fn.apply(firstInput(inputs));
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -108,14 +109,14 @@ export class KerasResize extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const shape = firstShape(inputShape);
     const [h, w] = this.size(shape[1]!, shape[2]!);
     return [shape[0]!, h, w, shape[3]!];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
+      const x = firstInput(inputs) as tf.Tensor4D;
       const size = this.size(x.shape[1], x.shape[2]);
       return this.interpolation === 'nearest'
         ? tf.image.resizeNearestNeighbor(x, size, false, true)
@@ -153,13 +154,13 @@ export class KerasCenterCrop extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const shape = firstShape(inputShape);
     return [shape[0]!, this.height, this.width, shape[3]!];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
+      const x = firstInput(inputs) as tf.Tensor4D;
       const [, h, w] = x.shape;
       if (h >= this.height && w >= this.width) {
         const top = Math.floor((h - this.height) / 2);
