@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import type {Classifier} from '../../src/core/ports.js';
-import type {ModelSpec, WeightSpec} from '../../../scripts/lib/keras_writer.js';
+import {loadClassifier, type LoadOptions} from '../../src/model/loader.js';
+import {writeKerasModel, type ModelSpec, type WeightSpec} from '../../../scripts/lib/keras_writer.js';
 
 /** One Keras 3 config entry. */
 export type Entry = Record<string, unknown>;
@@ -210,4 +211,25 @@ export function close(actual: number[], expected: number[], tolerance = 1e-5): v
   actual.forEach((a, i) =>
     assert.ok(Math.abs(a - expected[i]!) <= tolerance, `output ${i}: ${a} vs expected ${expected[i]} (all: ${actual})`)
   );
+}
+
+/**
+ * Writes `spec` as `format`, loads it with `options`, and asserts the engine that serves it
+ * (where `served` names one) and its scores of `pixels` against `expected`.
+ */
+export async function answersAs(
+  spec: ModelSpec,
+  format: 'h5' | 'keras',
+  options: LoadOptions,
+  pixels: number[],
+  expected: number[],
+  served?: 'onnx' | 'tfjs'
+): Promise<void> {
+  const model = await loadClassifier(await writeKerasModel(spec, format), options);
+  try {
+    if (served) assert.equal(model.engine, served);
+    close(await scores(model, pixels), expected);
+  } finally {
+    model.dispose();
+  }
 }

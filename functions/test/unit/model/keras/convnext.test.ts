@@ -11,11 +11,12 @@ import {describe, it} from 'node:test';
 import {loadClassifier} from '../../../../src/model/loader.js';
 import {writeKerasModel, type ModelSpec} from '../../../../../scripts/lib/keras_writer.js';
 import {
+  answersAs,
   close,
   conv2dConfig,
-  deterministic,
-  depthwiseConfig,
   dense,
+  depthwiseConfig,
+  deterministic,
   functional,
   gelu,
   groupedConv,
@@ -26,8 +27,8 @@ import {
   opEntry,
   scores,
   softmax,
-  w,
   type Entry,
+  w,
 } from '../../../helpers/keras_specs.js';
 
 const [H, W, C] = [4, 4, 3];
@@ -112,26 +113,14 @@ describe("ConvNeXt's block: LayerScale, StochasticDepth and a Conv2D with groups
   for (const format of ['h5', 'keras'] as const) {
     for (const engine of ['auto', 'onnx'] as const) {
       it(`runs as Keras computes it (.${format}, ${engine})`, async () => {
-        const model = await loadClassifier(await writeKerasModel(block({}), format), {engine, scale: '0,1'});
-        try {
-          assert.equal(model.engine, 'onnx');
-          close(await scores(model, IMAGE), expected(scale));
-        } finally {
-          model.dispose();
-        }
+        await answersAs(block({}), format, {engine, scale: '0,1'}, IMAGE, expected(scale), 'onnx');
       });
     }
   }
 
   for (const engine of ['tfjs', 'onnx'] as const) {
     it(`LayerScale and StochasticDepth on ${engine}, the depthwise step a DepthwiseConv2D`, async () => {
-      const model = await loadClassifier(await writeKerasModel(block({}, {}, true), 'h5'), {engine, scale: '0,1'});
-      try {
-        assert.equal(model.engine, engine);
-        close(await scores(model, IMAGE), expected(scale));
-      } finally {
-        model.dispose();
-      }
+      await answersAs(block({}, {}, true), 'h5', {engine, scale: '0,1'}, IMAGE, expected(scale), engine);
     });
   }
 
@@ -289,13 +278,7 @@ describe('a miniature ConvNeXt as keras.applications lays it out (Keras 3)', () 
   };
   for (const format of ['h5', 'keras'] as const) {
     it(`loads and answers as the network written out (.${format}, auto → onnx)`, async () => {
-      const model = await loadClassifier(await writeKerasModel(spec, format), {scale: '0,255'});
-      try {
-        assert.equal(model.engine, 'onnx');
-        close(await scores(model, raw), expectedMini);
-      } finally {
-        model.dispose();
-      }
+      await answersAs(spec, format, {scale: '0,255'}, raw, expectedMini, 'onnx');
     });
   }
 });

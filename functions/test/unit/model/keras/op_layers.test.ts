@@ -10,10 +10,11 @@ import {loadClassifier} from '../../../../src/model/loader.js';
 import {memoryLogger} from '../../../../src/core/log.js';
 import {writeKerasModel, type ModelSpec} from '../../../../../scripts/lib/keras_writer.js';
 import {
+  answersAs,
   close,
   conv2dConfig,
-  deterministic,
   dense,
+  deterministic,
   functional,
   gelu,
   input,
@@ -25,8 +26,8 @@ import {
   scores,
   softmax,
   tfOpLambda,
-  w,
   type Entry,
+  w,
 } from '../../../helpers/keras_specs.js';
 
 /** A 2×2×3 image (HWC) of raw 0–255 pixels. */
@@ -541,13 +542,7 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
             );
             continue;
           }
-          const model = await loadClassifier(await writeKerasModel(spec, format), {engine, scale: '0,255'});
-          try {
-            assert.equal(model.engine, engine);
-            close(await scores(model, RAW), expected);
-          } finally {
-            model.dispose();
-          }
+          await answersAs(spec, format, {engine, scale: '0,255'}, RAW, expected, engine);
         }
       });
     }
@@ -612,12 +607,7 @@ describe('arithmetic ops inside a model: tf.keras 2 TFOpLambda, Keras 3 op class
       weights: {logits: [w('kernel', [3, 3], head), w('bias', [3], headBias)]},
     };
     for (const engine of ['onnx', 'tfjs'] as const) {
-      const model = await loadClassifier(await writeKerasModel(spec, 'h5'), {engine, scale: '0,255'});
-      try {
-        close(await scores(model, RAW), classify(RAW));
-      } finally {
-        model.dispose();
-      }
+      await answersAs(spec, 'h5', {engine, scale: '0,255'}, RAW, classify(RAW));
     }
   });
 

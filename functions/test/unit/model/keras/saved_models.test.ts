@@ -14,10 +14,11 @@ import {loadClassifier} from '../../../../src/model/loader.js';
 import {memoryLogger} from '../../../../src/core/log.js';
 import {writeKerasModel, type ModelSpec} from '../../../../../scripts/lib/keras_writer.js';
 import {
+  answersAs,
   close,
   conv2dConfig,
-  deterministic,
   dense,
+  deterministic,
   functional,
   gelu,
   input,
@@ -26,8 +27,8 @@ import {
   matVec,
   scores,
   softmax,
-  w,
   type Entry,
+  w,
 } from '../../../helpers/keras_specs.js';
 
 // ---- the test image, and plain arithmetic for the expected outputs ----
@@ -798,13 +799,7 @@ describe('GRU reset_after=True: ONNX Runtime runs it (tfjs-layers cannot)', () =
   for (const c of gruCases) {
     for (const format of ['h5', 'keras'] as const) {
       it(`${c.name} (.${format}, auto → onnx)`, async () => {
-        const model = await loadClassifier(await writeKerasModel(c.spec, format), {scale: '0,1'});
-        try {
-          assert.equal(model.engine, 'onnx');
-          close(await scores(model, PIXELS), c.expected);
-        } finally {
-          model.dispose();
-        }
+        await answersAs(c.spec, format, {scale: '0,1'}, PIXELS, c.expected, 'onnx');
       });
     }
     it(`${c.name}: INFERENCE_ENGINE=tfjs refuses it, naming reset_after`, async () => {
@@ -847,14 +842,7 @@ describe('saved models: .h5 and .keras, both engines, against hand-computed outp
     for (const format of ['h5', 'keras'] as const) {
       for (const engine of c.engines ?? (['onnx', 'tfjs'] as const)) {
         it(`${c.name} (.${format}, ${engine})`, async () => {
-          const bytes = await writeKerasModel(c.spec, format);
-          const model = await loadClassifier(bytes, {engine, scale: '0,1'});
-          try {
-            assert.equal(model.engine, engine);
-            close(await scores(model, c.pixels ?? PIXELS), c.expected);
-          } finally {
-            model.dispose();
-          }
+          await answersAs(c.spec, format, {engine, scale: '0,1'}, c.pixels ?? PIXELS, c.expected, engine);
         });
       }
     }
