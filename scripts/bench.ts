@@ -8,7 +8,8 @@
  *
  * 1. peak: the CPU's attainable float32 rate, measured as ONNX Runtime running a large
  *    MatMul on one thread (the figure "% of peak" is relative to); ORT's one-thread
- *    MobileNetV2 time is held to it in pairs measured back to back (about 0.1 s each).
+ *    MobileNetV2 time is held to it in pairs measured back to back (about 0.1 s each);
+ *    then 1×1 convolutions whose weights grow past the cache (why that ratio moves).
  * 2. raw: one model's predict, batch 1 and 8, per engine (and tfjs without BatchNorm
  *    folding, as the previous release ran); ORT threads and spinning.
  * 3. preprocessing: ms per photo (decode with shrink-on-load, resize, scale).
