@@ -69,35 +69,27 @@ export function functional(name: string, layers: Entry[], inputName: string, out
     config: {name, trainable: true, layers, input_layers: [inputName, 0, 0], output_layers: [outputName, 0, 0]},
   } as ModelSpec['config'];
 }
-/**
- * A Conv2D's config as Keras writes it: stride 1, `same` padding, channels last, no
- * dilation, one group, linear, with a bias; `extra` overrides any of them.
- */
+/** What Keras writes for a square `size` kernel: stride 1, `same` padding, channels last, no dilation, linear, a bias. */
+const spatialConfig = (size: number): Entry => ({
+  kernel_size: [size, size],
+  strides: [1, 1],
+  padding: 'same',
+  data_format: 'channels_last',
+  dilation_rate: [1, 1],
+  activation: 'linear',
+  use_bias: true,
+});
+/** A Conv2D's config as Keras writes it ({@link spatialConfig}, one group); `extra` overrides any of it. */
 export const conv2dConfig = (filters: number, size: number, extra: Entry = {}): Entry => ({
   filters,
-  kernel_size: [size, size],
-  strides: [1, 1],
-  padding: 'same',
-  data_format: 'channels_last',
-  dilation_rate: [1, 1],
+  ...spatialConfig(size),
   groups: 1,
-  activation: 'linear',
-  use_bias: true,
   ...extra,
 });
-/**
- * A DepthwiseConv2D's config as Keras writes it: stride 1, `same` padding, channels last, no
- * dilation, depth multiplier 1, linear, with a bias; `extra` overrides any of them.
- */
+/** A DepthwiseConv2D's config as Keras writes it ({@link spatialConfig}, depth multiplier 1); `extra` overrides any of it. */
 export const depthwiseConfig = (size: number, extra: Entry = {}): Entry => ({
-  kernel_size: [size, size],
-  strides: [1, 1],
-  padding: 'same',
-  data_format: 'channels_last',
-  dilation_rate: [1, 1],
+  ...spatialConfig(size),
   depth_multiplier: 1,
-  activation: 'linear',
-  use_bias: true,
   ...extra,
 });
 /** A Dense layer entry. */
@@ -112,6 +104,8 @@ export const deterministic = (n: number, seed: number) =>
 /** `x · kernel + bias`, kernel `[x.length, bias.length]` row-major. */
 export const matVec = (x: number[], kernel: number[], bias: number[]) =>
   bias.map((b, j) => x.reduce((sum, xi, i) => sum + xi * kernel[i * bias.length + j]!, b));
+/** The logistic sigmoid. */
+export const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** Softmax of `z`. */
 export const softmax = (z: number[]) => {
   const m = Math.max(...z);

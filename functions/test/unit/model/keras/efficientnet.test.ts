@@ -22,6 +22,7 @@ import {
   input,
   layer,
   matVec,
+  sigmoid,
   softmax,
   w,
 } from '../../../helpers/keras_specs.js';
@@ -69,7 +70,6 @@ const bn = {
   top: batchNorm(TOP, 140),
 };
 
-const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 const swish = (x: number[]) => x.map(v => v * sigmoid(v));
 /** A 1×1 convolution of `pixels` pixels, `cin` → `cout`, no bias. */
 const pointwise = (x: number[], cin: number, cout: number, kernel: number[], pixels: number) =>

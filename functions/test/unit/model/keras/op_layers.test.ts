@@ -24,6 +24,7 @@ import {
   matVec,
   opEntry,
   scores,
+  sigmoid,
   softmax,
   tfOpLambda,
   type Entry,
@@ -187,7 +188,7 @@ const transferExpected = (() => {
     ).map(v => Math.max(v, 0))
   );
   const pooled = [0, 1].map(c => features.reduce((sum, f) => sum + f[c]!, 0) / 4);
-  const p = 1 / (1 + Math.exp(-matVec(pooled, logit, [0.1])[0]!));
+  const p = sigmoid(matVec(pooled, logit, [0.1])[0]!);
   return [1 - p, p];
 })();
 
@@ -255,7 +256,7 @@ const act = {
   silu: (v: number) => v / (1 + Math.exp(-v)),
   gelu,
   relu6: (v: number) => Math.min(Math.max(v, 0), 6),
-  sigmoid: (v: number) => 1 / (1 + Math.exp(-v)),
+  sigmoid,
 };
 const activationsExpected = (fs: Array<(v: number) => number>) =>
   classify(RAW.map(x => (x / 255 - 0.5) * 4).map(v => fs.reduce((sum, f) => sum + f(v), 0)));
@@ -400,7 +401,7 @@ const gateBias = [0.1, -0.2, 0.3];
 const reductionsExpected = (() => {
   const x = [0, 1, 2, 3].map(p => RAW.slice(p * 3, p * 3 + 3).map(v => v / 255));
   const mean = [0, 1, 2].map(c => x.reduce((s, px) => s + px[c]!, 0) / 4);
-  const gate = matVec(mean, gateKernel, gateBias).map(v => 1 / (1 + Math.exp(-v)));
+  const gate = matVec(mean, gateKernel, gateBias).map(sigmoid);
   const gated = x.map(px => px.map((v, c) => v * gate[c]!));
   const max = [0, 1, 2].map(c => Math.max(...gated.map(px => px[c]!)));
   return softmax(matVec(max, head, headBias));
@@ -471,7 +472,7 @@ const softmaxKeras3: ModelSpec = {
 const softmaxExpected = classify(
   RAW.map((v, i) => {
     const other = RAW[(i + 6) % 12]!; // the same column and channel in the other row
-    return 1 / (1 + Math.exp((other - v) / 255));
+    return sigmoid((v - other) / 255);
   })
 );
 
