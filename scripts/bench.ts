@@ -62,18 +62,7 @@ import {
 } from './lib/bench_handler.js';
 import {coldStart} from './lib/bench_cold.js';
 import {weightStreaming} from './lib/bench_cache.js';
-import {median, pct, round, span} from './lib/stats.js';
-
-async function times(n: number, fn: () => Promise<unknown>): Promise<number[]> {
-  await fn();
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return out;
-}
+import {median, pct, round, span, times} from './lib/stats.js';
 
 /** Photos: the shared ones, or (for a user without them) synthetic JPEGs, said loudly. */
 async function photos(fixtures: string): Promise<Photo[]> {

@@ -9,7 +9,7 @@
  */
 import {loadOrt, sessionOptions} from '../../functions/src/model/engines/onnx/session.js';
 import {OnnxBuilder, attr} from '../../functions/src/model/engines/onnx/builder.js';
-import {median, round} from './stats.js';
+import {median, round, times} from './stats.js';
 
 const [HW, NARROW, WIDE] = [7, 160, 960];
 
@@ -50,16 +50,8 @@ export async function weightStreaming(peakGflops: number, runs = 60): Promise<Ca
   const rounds: number[][] = lengths.map(() => []);
   try {
     for (let round_ = 0; round_ < 3; round_++) {
-      for (const [i, session] of sessions.entries()) {
-        await session.run({input});
-        const ms: number[] = [];
-        for (let r = 0; r < runs; r++) {
-          const t = performance.now();
-          await session.run({input});
-          ms.push(performance.now() - t);
-        }
-        rounds[i]!.push(median(ms));
-      }
+      for (const [i, session] of sessions.entries())
+        rounds[i]!.push(median(await times(runs, () => session.run({input}))));
     }
   } finally {
     await Promise.all(sessions.map(s => s.release()));

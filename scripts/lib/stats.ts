@@ -1,6 +1,6 @@
 /**
  * The few statistics the benches report: nearest-rank percentiles, rounding to a stated
- * number of digits, and a range.
+ * number of digits, and a range; and the timing of a repeated call they are taken of.
  */
 
 /** The nearest-rank `p`th percentile of `xs` (NaN for none). */
@@ -20,3 +20,15 @@ export const span = (xs: readonly number[], digits: number) => [
   round(Math.min(...xs), digits),
   round(Math.max(...xs), digits),
 ];
+
+/** Milliseconds of each of `n` calls of `fn`, one after another, after one untimed warm-up call. */
+export async function times(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  await fn();
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return out;
+}
