@@ -33,23 +33,19 @@ export function layer(className: string, name: string, config: Entry, inputs: st
       : [],
   };
 }
+/** One positional argument of a Keras 3 op: a layer's output (its name), a number, a serialised object, or a list of them. */
+export type OpArg = string | number | Entry | OpArg[];
 /**
  * A Keras 3 op called in a functional model (`x + y`, `x / 255`): its own class from
- * keras.src.ops.numpy (`Add`, `TrueDivide`, …) on positional arguments, each a layer's output
- * (its name), a list of them, a number or a serialised object; and keyword arguments. What
+ * keras.src.ops.numpy (`Add`, `TrueDivide`, …) on positional arguments ({@link OpArg}: names
+ * become that layer's output, at any depth, as in a list of tensors or an index key
+ * `[Ellipsis, 2]`; anything else stays as written); and keyword arguments. What
  * the op function passes to the op's constructor (`ops.concatenate(xs, axis)` is
  * `Concatenate(axis=axis)(xs)`) is in its `config`, defaults included, as Keras' Operation
  * records it (keras/src/ops/operation.py, `_auto_config`).
  */
-export function opEntry(
-  className: string,
-  name: string,
-  args: Array<string | number | string[] | Entry>,
-  kwargs: Entry = {},
-  config: Entry = {}
-): Entry {
-  const arg = (a: string | number | string[] | Entry): unknown =>
-    Array.isArray(a) ? a.map(kerasTensor) : typeof a === 'string' ? kerasTensor(a) : a;
+export function opEntry(className: string, name: string, args: OpArg[], kwargs: Entry = {}, config: Entry = {}): Entry {
+  const arg = (a: OpArg): unknown => (Array.isArray(a) ? a.map(arg) : typeof a === 'string' ? kerasTensor(a) : a);
   return {
     module: 'keras.src.ops.numpy',
     class_name: className,

@@ -7,7 +7,7 @@ import {
   type ModelEntry,
 } from '../../../../src/model/keras/config.js';
 import {UnsupportedLayerError} from '../../../../src/core/errors.js';
-import {kerasTensor} from '../../../helpers/keras_specs.js';
+import {kerasTensor, opEntry} from '../../../helpers/keras_specs.js';
 
 const known = (cls: string): boolean => !['Lambda', 'LocallyConnected2D', 'SpatialDropout2D'].includes(cls);
 
@@ -345,21 +345,14 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
   });
 
   it("kerasOps: concatenate and softmax take their axis from the op's config (as Keras saves it), else from the call", () => {
-    const op = (cls: string, name: string, args: unknown[], kwargs = {}, config = {}) => ({
-      module: 'keras.src.ops.numpy',
-      class_name: cls,
-      name,
-      config: {name, ...config},
-      inbound_nodes: [{args, kwargs}],
-    });
     const out = translateModelConfig(
       functionalOn(
         [
-          op('Concatenate', 'saved', [[kerasTensor('in'), kerasTensor('in')]], {}, {axis: 2}),
-          op('Concatenate', 'by_position', [[kerasTensor('in'), kerasTensor('in')], -1]),
-          op('Concatenate', 'by_keyword', [[kerasTensor('in'), kerasTensor('in')]], {axis: 1}),
-          op('Softmax', 'soft', [kerasTensor('by_keyword'), 1]),
-          op('Softmax', 'soft_saved', [kerasTensor('soft')], {}, {axis: null}),
+          opEntry('Concatenate', 'saved', [['in', 'in']], {}, {axis: 2}),
+          opEntry('Concatenate', 'by_position', [['in', 'in'], -1]),
+          opEntry('Concatenate', 'by_keyword', [['in', 'in']], {axis: 1}),
+          opEntry('Softmax', 'soft', ['by_keyword', 1]),
+          opEntry('Softmax', 'soft_saved', ['soft'], {}, {axis: null}),
         ],
         'soft_saved'
       ),
@@ -394,21 +387,14 @@ describe('translateModelConfig: one test per Keras/tfjs difference', () => {
       config: {name: 'flip', trainable: false, reverse: true},
       inbound_nodes: [[['in', 0, 0, {}]]],
     });
-    const op = (cls: string, name: string, args: unknown[], config = {}) => ({
-      module: 'keras.src.ops.numpy',
-      class_name: cls,
-      name,
-      config: {name, ...config},
-      inbound_nodes: [{args, kwargs: {}}],
-    });
     const ellipsis = {class_name: '__ellipsis__', config: {}};
     const keras3 = layersOf(
       translateModelConfig(
         functionalOn(
           [
-            op('GetItem', 'b', [kerasTensor('in'), [ellipsis, 2]]),
-            op('GetItem', 'r', [kerasTensor('in'), [ellipsis, 0]]),
-            op('Stack', 'br', [[kerasTensor('b'), kerasTensor('r')]], {axis: -1}),
+            opEntry('GetItem', 'b', ['in', [ellipsis, 2]]),
+            opEntry('GetItem', 'r', ['in', [ellipsis, 0]]),
+            opEntry('Stack', 'br', [['b', 'r']], {}, {axis: -1}),
           ],
           'br'
         ),

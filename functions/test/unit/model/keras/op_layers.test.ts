@@ -19,7 +19,6 @@ import {
   gelu,
   input,
   keras2Layer,
-  kerasTensor,
   layer,
   matVec,
   opEntry,
@@ -372,10 +371,7 @@ const caffeKeras2: ModelSpec = {
 };
 const ellipsis3 = {class_name: '__ellipsis__', config: {}};
 /** Keras 3's `image[..., i]`: a GetItem op on the tensor and the key (Ellipsis, i). */
-const getItem = (name: string, i: number): Entry => ({
-  ...opEntry('GetItem', name, ['image']),
-  inbound_nodes: [{args: [kerasTensor('image'), [ellipsis3, i]], kwargs: {}}],
-});
+const getItem = (name: string, i: number): Entry => opEntry('GetItem', name, ['image', [ellipsis3, i]]);
 const caffeKeras3: ModelSpec = {
   config: functional(
     'caffe_mode',
