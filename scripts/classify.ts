@@ -1,23 +1,26 @@
 /**
  * `npm run classify -- --model <file.h5 | gs://…> [--labels <file>] [--scale 0,1|-1,1|0,255|caffe|torch|mean=…;std=…]
- *                     [--engine auto|onnx|tfjs] [--top-k 5] [--json] <image ...>`
+ *                     [--engine auto|onnx|tfjs] [--top-k 5] [--json] [--save-onnx out.onnx] <image ...>`
  *
- * Tries a Keras .h5 model on images with exactly the code the functions run. Exit codes:
- * 0 the model loaded (even if some images failed), 2 the model cannot be used (reason on
- * stderr), 64 bad usage.
+ * Tries a Keras .h5 model on images with exactly the code the functions run, and with
+ * `--save-onnx` writes the ONNX model that ONNX Runtime runs for it (then the images are
+ * optional). Exit codes: 0 the model loaded (even if some images failed), 2 the model cannot
+ * be used, or has no ONNX translation to save (reason on stderr), 64 bad usage.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {parseArgs} from 'node:util';
-import {isPermanent, ModelUnusableError} from '../functions/src/core/errors.js';
+import {isPermanent, ModelUnusableError, UnsupportedLayerError} from '../functions/src/core/errors.js';
 import type {Classifier} from '../functions/src/core/ports.js';
 import {loadClassifier, type EngineChoice} from '../functions/src/model/loader.js';
+import {NoOnnxTranslation} from '../functions/src/model/engines/onnx/builder.js';
+import {exportOnnx} from '../functions/src/model/onnx_export.js';
 import {parseLabels} from '../functions/src/model/labels.js';
 import {parseScale} from '../functions/src/core/scale.js';
 import {jsonLogger} from '../functions/src/core/log.js';
 import {glueValues, runMain} from './lib/cli.js';
 
-const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--labels <file>] [--scale MODE] [--engine auto|onnx|tfjs] [--top-k 5] [--json] <image ...>
+const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--labels <file>] [--scale MODE] [--engine auto|onnx|tfjs] [--top-k 5] [--json] [--save-onnx out.onnx] <image ...>
 
   --model    Keras .h5 model (local path or gs:// URI)
   --labels   label file: one per line, TensorFlow's ImageNetLabels.txt, or Keras imagenet_class_index.json
@@ -26,7 +29,9 @@ const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--
              or 'mean=a,b,c;std=d,e,f' on 0-255 pixels
   --engine   auto (default: ONNX Runtime, tfjs where a model needs it), onnx or tfjs (TFJS_BACKEND picks its backend)
   --top-k    how many classes to show (default 5)
-  --json     one JSON object per image per line`;
+  --json     one JSON object per image per line
+  --save-onnx  write the ONNX model ONNX Runtime runs for --model (input: the images as --scale preprocesses
+             them, [N, H, W, C] float32); without images, only that`;
 
 async function readSource(uri: string): Promise<Buffer> {
   const gs = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
@@ -36,12 +41,32 @@ async function readSource(uri: string): Promise<Buffer> {
   return bytes;
 }
 
+/** `--save-onnx`: the translation written to `out`, said on stderr; 2 where there is none. */
+async function saveOnnx(bytes: Buffer, source: string, out: string, scale: string): Promise<number> {
+  try {
+    const onnx = await exportOnnx(bytes, {scale: parseScale(scale)});
+    await fs.writeFile(out, onnx.bytes);
+    const {height, width, channels} = onnx.contract;
+    console.error(
+      `classify: wrote ${out} (${onnx.nodeCount} nodes, ${(onnx.bytes.length / 1e6).toFixed(1)} MB): input 'input' [N, ${height}, ${width}, ${channels}] float32, the images resized and scaled as --scale ${scale} says`
+    );
+    return 0;
+  } catch (e) {
+    const none = e instanceof NoOnnxTranslation || e instanceof UnsupportedLayerError;
+    if (!none && !(e instanceof ModelUnusableError)) throw e;
+    // Without a translation, classifyImage serves the model on tfjs where tfjs can run it.
+    const why = none ? 'no ONNX translation' : `${e.name} (${e.kind})`;
+    console.error(`classify: model ${source} cannot be saved as ONNX: ${why}: ${(e as Error).message}`);
+    return 2;
+  }
+}
+
 async function main(): Promise<number> {
   let args;
   try {
     args = parseArgs({
       // `--scale -1,1` reads as an option to parseArgs: glue string options to their values.
-      args: glueValues(process.argv.slice(2), ['--model', '--labels', '--scale', '--top-k', '--engine']),
+      args: glueValues(process.argv.slice(2), ['--model', '--labels', '--scale', '--top-k', '--engine', '--save-onnx']),
       allowPositionals: true,
       options: {
         model: {type: 'string'},
@@ -50,6 +75,7 @@ async function main(): Promise<number> {
         engine: {type: 'string', default: process.env['INFERENCE_ENGINE'] ?? 'auto'},
         'top-k': {type: 'string', default: '5'},
         json: {type: 'boolean', default: false},
+        'save-onnx': {type: 'string'},
         help: {type: 'boolean', short: 'h', default: false},
       },
     });
@@ -62,7 +88,8 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (!values.model || positionals.length === 0) {
+  const saveTo = values['save-onnx'];
+  if (!values.model || (positionals.length === 0 && !saveTo)) {
     console.error(USAGE);
     return 64;
   }
@@ -81,10 +108,21 @@ async function main(): Promise<number> {
   // Logs (the engine choice) go to stderr so that --json output stays clean.
   const logger = jsonLogger(line => process.stderr.write(line + '\n'));
 
+  let bytes: Buffer;
+  try {
+    bytes = await readSource(values.model);
+  } catch (e) {
+    console.error(`classify: model ${values.model} cannot be used: cannot read the model: ${(e as Error).message}`);
+    return 2;
+  }
+  if (saveTo) {
+    const saved = await saveOnnx(bytes, values.model, saveTo, values.scale);
+    if (saved !== 0 || positionals.length === 0) return saved;
+  }
+
   let model: Classifier;
   try {
     const labels = values.labels ? parseLabels(await fs.readFile(values.labels, 'utf8'), values.labels) : null;
-    const bytes = await readSource(values.model);
     model = await loadClassifier(bytes, {
       engine: values.engine as EngineChoice,
       tfjsBackend: process.env['TFJS_BACKEND'] ?? null,
@@ -95,7 +133,8 @@ async function main(): Promise<number> {
       ...(values.labels ? {labelsSource: values.labels} : {}),
     });
   } catch (e) {
-    const why = e instanceof ModelUnusableError ? `${e.name} (${e.kind})` : 'cannot read the model';
+    // Not a ModelUnusableError: the labels file could not be read, or the engine did not start.
+    const why = e instanceof ModelUnusableError ? `${e.name} (${e.kind})` : 'cannot load it';
     console.error(`classify: model ${values.model} cannot be used: ${why}: ${(e as Error).message}`);
     return 2;
   }

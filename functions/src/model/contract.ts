@@ -2,6 +2,7 @@
 import {NotAClassifierError} from '../core/errors.js';
 import type {InputContract} from '../core/ports.js';
 import type {Scale} from '../core/scale.js';
+import type {KerasGraph} from './keras/graph.js';
 
 /**
  * `[batch, h, w, 3|1]` → NHWC; `[batch, 3|1, h, w]` → channels-first; `[batch, h, w]` →
@@ -33,4 +34,22 @@ export function inputContractFromShape(shape: readonly (number | null)[], scale:
   throw new NotAClassifierError(
     `model input shape [${shape.join(',')}] is not an image (expected [h, w, 3|1], [3|1, h, w], [h, w] or a flat square)`
   );
+}
+
+/**
+ * The shape a classifier's one input layer declares (`batch_input_shape`).
+ *
+ * @throws NotAClassifierError for a model with other than one input and one output, or an
+ *   input without a shape.
+ */
+export function declaredInputShape(graph: KerasGraph): (number | null)[] {
+  if (graph.inputs.length !== 1 || graph.outputs.length !== 1) {
+    throw new NotAClassifierError(
+      `model has ${graph.inputs.length} inputs and ${graph.outputs.length} outputs; an image classifier has one of each`
+    );
+  }
+  const layer = graph.layers.find(l => l.name === graph.inputs[0]!.layer);
+  const shape = layer?.config['batch_input_shape'];
+  if (!Array.isArray(shape)) throw new NotAClassifierError(`model input '${graph.inputs[0]!.layer}' declares no shape`);
+  return shape as (number | null)[];
 }

@@ -20,7 +20,7 @@ import {DEFAULT_SCALE, type Scale} from '../core/scale.js';
 import {ImageClassifier} from './classifier.js';
 import {classCount, outputActivation, scoringOf} from './head.js';
 import {scaleHint} from './input_hints.js';
-import {inputContractFromShape} from './contract.js';
+import {declaredInputShape, inputContractFromShape} from './contract.js';
 import {refuseConstantOrBroken, warmUp} from './gate_probes.js';
 import type {EngineModel, EngineName} from './engines/engine.js';
 import {NoOnnxTranslation} from './engines/onnx/builder.js';
@@ -94,18 +94,6 @@ export function graphOf(file: KerasModelFile, isKnown: (cls: string) => boolean,
   return fold ? foldBatchNorm(graph) : graph;
 }
 
-function inputShape(graph: KerasGraph): (number | null)[] {
-  if (graph.inputs.length !== 1 || graph.outputs.length !== 1) {
-    throw new NotAClassifierError(
-      `model has ${graph.inputs.length} inputs and ${graph.outputs.length} outputs; an image classifier has one of each`
-    );
-  }
-  const layer = graph.layers.find(l => l.name === graph.inputs[0]!.layer);
-  const shape = layer?.config['batch_input_shape'];
-  if (!Array.isArray(shape)) throw new NotAClassifierError(`model input '${graph.inputs[0]!.layer}' declares no shape`);
-  return shape as (number | null)[];
-}
-
 /** The engine for `file`: ONNX where it can, tfjs where it must (see the module comment). */
 async function engineFor(
   file: KerasModelFile,
@@ -117,7 +105,7 @@ async function engineFor(
   if (choice !== 'tfjs') {
     try {
       const graph = graphOf(file, cls => ONNX_LAYERS.has(cls) || CONTAINERS.has(cls));
-      const contract = inputContractFromShape(inputShape(graph), scale);
+      const contract = inputContractFromShape(declaredInputShape(graph), scale);
       const model = await createOnnxModel(graph, contract, options.onnx, options.logger);
       return {model, contract, onnxRefusal: null, graph};
     } catch (e) {
@@ -136,7 +124,7 @@ async function engineFor(
     }
   }
   const graph = graphOf(file, await tfjsKnows());
-  const contract = inputContractFromShape(inputShape(graph), scale);
+  const contract = inputContractFromShape(declaredInputShape(graph), scale);
   const run = options.tfjs ?? inThreadTfjs(options.logger, options.tfjsBackend);
   const model = await run(graph, contract).catch((e: unknown) => {
     throw withRefusal(e, onnxRefusal);

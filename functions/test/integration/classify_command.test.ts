@@ -1,9 +1,14 @@
 import {describe, it} from 'node:test';
 import assert from 'node:assert/strict';
 import {spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {MOBILENET, fixture} from '../helpers/fixtures.js';
+import * as ort from 'onnxruntime-node';
+import {parseScale} from '../../src/core/scale.js';
+import {preprocessImage} from '../../src/model/preprocess.js';
+import {MOBILENET, fixture, fixtureBytes} from '../helpers/fixtures.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -91,6 +96,53 @@ describe('npm run classify', () => {
     );
     assert.equal(out.code, 2);
     assert.match(out.stderr, /1002 labels but the model has 1000 outputs/);
+  });
+
+  it('--save-onnx writes the model ONNX Runtime runs: run on its own, it gives the same answer', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'save-onnx-'));
+    try {
+      const file = path.join(dir, 'mobilenet.onnx');
+      const out = classify(...MOBILENET_ARGS(), '--save-onnx', file, '--json', fixture('images/daisy.jpg'));
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(
+        out.stderr,
+        /wrote .*mobilenet\.onnx \(\d+ nodes, 1\.9 MB\): input 'input' \[N, 224, 224, 3\] float32/
+      );
+      const daisy = out.lines[0]!;
+      assert.equal(daisy['label'], 'daisy');
+
+      // Outside the project's loader: ONNX Runtime on the file, fed the photo as preprocessing gives it.
+      const session = await ort.InferenceSession.create(fs.readFileSync(file));
+      try {
+        assert.deepEqual(session.inputNames, ['input']);
+        const contract = {height: 224, width: 224, channels: 3, layout: 'nhwc' as const, scale: parseScale('-1,1')};
+        const pixels = await preprocessImage(fixtureBytes('images/daisy.jpg'), contract);
+        const result = await session.run({input: new ort.Tensor('float32', pixels, [1, 224, 224, 3])});
+        const probabilities = Array.from(result[session.outputNames[0]!]!.data as Float32Array);
+        assert.equal(probabilities.length, 1000);
+        const top = probabilities.map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0]);
+        const topK = daisy['top_k'] as Array<{score: number}>;
+        topK.forEach((t, k) => assert.ok(Math.abs(t.score - top[k]![0]) < 1e-6, `rank ${k}`));
+        assert.equal(top[0]![1], 985); // ImageNet's "daisy"
+      } finally {
+        await session.release();
+      }
+
+      // Without images: the file, and nothing else.
+      fs.rmSync(file);
+      const only = classify('--model', fixture(MOBILENET), '--scale', '-1,1', '--save-onnx', file);
+      assert.equal(only.code, 0, only.stderr);
+      assert.equal(only.lines.length, 0);
+      assert.ok(fs.statSync(file).size > 1_800_000);
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true});
+    }
+  });
+
+  it('--save-onnx exits 2 for a model it cannot save, with the reason', () => {
+    const out = classify('--model', fixture('models/not-hdf5/qkeras-v3_3layer.keras'), '--save-onnx', '/dev/null');
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /cannot be saved as ONNX: .*QDense 'fc1'/);
   });
 
   it('exits 64 on bad usage', () => {

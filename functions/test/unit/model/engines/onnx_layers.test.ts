@@ -12,6 +12,8 @@ import {InvalidConfigError, UnsupportedLayerError} from '../../../../src/core/er
 import {memoryLogger} from '../../../../src/core/log.js';
 import {loadClassifier} from '../../../../src/model/loader.js';
 import {windowPads} from '../../../../src/model/engines/onnx/spatial.js';
+import {NoOnnxTranslation} from '../../../../src/model/engines/onnx/builder.js';
+import {exportOnnx} from '../../../../src/model/onnx_export.js';
 import {writeKerasH5, type WrittenLayer} from '../../../../../scripts/lib/keras_writer.js';
 import {backend} from '../../../helpers/models.js';
 
@@ -810,6 +812,14 @@ describe('a layer without an ONNX translation', () => {
   it('INFERENCE_ENGINE=onnx: refused, naming the layer', async () => {
     await assert.rejects(loadClassifier(await spatialSoftmax(), {engine: 'onnx'}), (e: unknown) => {
       assert.ok(e instanceof UnsupportedLayerError);
+      assert.match((e as Error).message, /Softmax 'spatial' over axes 1, 2/);
+      return true;
+    });
+  });
+
+  it('exportOnnx (npm run classify -- --save-onnx): none to write, naming the layer', async () => {
+    await assert.rejects(exportOnnx(await spatialSoftmax()), (e: unknown) => {
+      assert.ok(e instanceof NoOnnxTranslation);
       assert.match((e as Error).message, /Softmax 'spatial' over axes 1, 2/);
       return true;
     });
