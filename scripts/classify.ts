@@ -22,16 +22,16 @@ import {glueValues, runMain} from './lib/cli.js';
 
 const USAGE = `usage: npm run classify -- --model <file.h5|gs://bucket/x.h5> [--labels <file>] [--scale MODE] [--engine auto|onnx|tfjs] [--top-k 5] [--json] [--save-onnx out.onnx] <image ...>
 
-  --model    Keras .h5 model (local path or gs:// URI)
-  --labels   label file: one per line, TensorFlow's ImageNetLabels.txt, or Keras imagenet_class_index.json
-  --scale    preprocessing: 0,1 (x/255, default), -1,1 or tf (x/127.5-1: MobileNet, Inception), 0,255 or raw
-             (EfficientNet, ConvNeXt), caffe (BGR minus ImageNet means: ResNet, VGG), torch (DenseNet),
-             or 'mean=a,b,c;std=d,e,f' on 0-255 pixels
-  --engine   auto (default: ONNX Runtime, tfjs where a model needs it), onnx or tfjs (TFJS_BACKEND picks its backend)
-  --top-k    how many classes to show (default 5)
-  --json     one JSON object per image per line
-  --save-onnx  write the ONNX model ONNX Runtime runs for --model (input: the images as --scale preprocesses
-             them, [N, H, W, C] float32); without images, only that`;
+  --model      Keras .h5 or .keras model (local path or gs:// URI)
+  --labels     label file: one per line, TensorFlow's ImageNetLabels.txt, or Keras imagenet_class_index.json
+  --scale      preprocessing: 0,1 (x/255, default), -1,1 or tf (x/127.5-1: MobileNet, Inception), 0,255 or
+               raw (EfficientNet, ConvNeXt), caffe (BGR minus ImageNet means: ResNet, VGG), torch (DenseNet),
+               or 'mean=a,b,c;std=d,e,f' on 0-255 pixels
+  --engine     auto (default: ONNX Runtime, tfjs where a model needs it), onnx or tfjs (TFJS_BACKEND picks its backend)
+  --top-k      how many classes to show (default 5)
+  --json       one JSON object per image per line
+  --save-onnx  write the ONNX model ONNX Runtime runs for --model (its input: the images as --scale
+               preprocesses them, [N, H, W, C] float32); without images, only that`;
 
 async function readSource(uri: string): Promise<Buffer> {
   const gs = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
