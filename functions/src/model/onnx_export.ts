@@ -5,6 +5,7 @@
  * same way: BatchNormalization folded, and the image batch as preprocessing gives it at the
  * input.
  */
+import onnxProto from 'onnx-proto';
 import {DEFAULT_SCALE, type Scale} from '../core/scale.js';
 import type {InputContract} from '../core/ports.js';
 import {declaredInputShape, inputContractFromShape} from './contract.js';
@@ -43,5 +44,21 @@ export async function exportOnnx(
   const graph = graphOf(file, cls => ONNX_LAYERS.has(cls) || CONTAINERS.has(cls));
   const contract = inputContractFromShape(declaredInputShape(graph), options.scale ?? DEFAULT_SCALE);
   const translated = kerasToOnnx(graph, contract);
-  return {bytes: translated.bytes, contract, nodeCount: translated.nodeCount};
+  return {bytes: described(translated.bytes, contract), contract, nodeCount: translated.nodeCount};
+}
+
+/** The model with its input contract in its own metadata, for whoever opens the file without us. */
+function described(bytes: Uint8Array, contract: InputContract): Uint8Array {
+  const {onnx} = onnxProto;
+  const {height: h, width: w, channels: c, scale} = contract;
+  const model = onnx.ModelProto.decode(bytes);
+  model.docString =
+    `Translated from Keras. Input 'input': [N, ${h}, ${w}, ${c}] float32, each image decoded to ` +
+    `${c === 1 ? 'greyscale' : 'RGB'}, resized to ${h}x${w} (stretched, bicubic), then scaled as input_scale says.`;
+  model.metadataProps = [
+    {key: 'input_layout', value: 'NHWC'},
+    {key: 'input_size', value: `${h}x${w}x${c}`},
+    {key: 'input_scale', value: scale},
+  ];
+  return onnx.ModelProto.encode(model).finish();
 }

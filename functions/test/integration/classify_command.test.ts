@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import * as ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
 import {parseScale} from '../../src/core/scale.js';
 import {preprocessImage} from '../../src/model/preprocess.js';
 import {MOBILENET, fixture, fixtureBytes} from '../helpers/fixtures.js';
@@ -127,6 +128,15 @@ describe('npm run classify', () => {
       } finally {
         await session.release();
       }
+
+      // The file says what its input is, for whoever opens it without this project.
+      const proto = onnxProto.onnx.ModelProto.decode(fs.readFileSync(file));
+      assert.deepEqual(Object.fromEntries(proto.metadataProps.map(p => [p.key, p.value])), {
+        input_layout: 'NHWC',
+        input_size: '224x224x3',
+        input_scale: '-1,1',
+      });
+      assert.match(proto.docString, /\[N, 224, 224, 3\] float32, each image decoded to RGB, resized to 224x224/);
 
       // Without images: the file, and nothing else.
       fs.rmSync(file);
