@@ -16,7 +16,7 @@ import {loadClassifier, type EngineChoice} from '../functions/src/model/loader.j
 import {NoOnnxTranslation} from '../functions/src/model/engines/onnx/builder.js';
 import {exportOnnx} from '../functions/src/model/onnx_export.js';
 import {parseLabels} from '../functions/src/model/labels.js';
-import {parseScale} from '../functions/src/core/scale.js';
+import {parseScale, type Scale} from '../functions/src/core/scale.js';
 import {jsonLogger} from '../functions/src/core/log.js';
 import {glueValues, runMain} from './lib/cli.js';
 
@@ -42,13 +42,13 @@ async function readSource(uri: string): Promise<Buffer> {
 }
 
 /** `--save-onnx`: the translation written to `out`, said on stderr; 2 where there is none. */
-async function saveOnnx(bytes: Buffer, source: string, out: string, scale: string): Promise<number> {
+async function saveOnnx(bytes: Buffer, source: string, out: string, scale: Scale): Promise<number> {
   try {
-    const onnx = await exportOnnx(bytes, {scale: parseScale(scale)});
+    const onnx = await exportOnnx(bytes, {scale});
     await fs.writeFile(out, onnx.bytes);
     const {height, width, channels} = onnx.contract;
     console.error(
-      `classify: wrote ${out} (${onnx.nodeCount} nodes, ${(onnx.bytes.length / 1e6).toFixed(1)} MB): input 'input' [N, ${height}, ${width}, ${channels}] float32, the images resized and scaled as --scale ${scale} says`
+      `classify: wrote ${out} (${onnx.nodeCount} nodes, ${(onnx.bytes.length / 1e6).toFixed(1)} MB): input 'input' [N, ${height}, ${width}, ${channels}] float32, the images resized and scaled as '${scale}' (input_scale in its metadata)`
     );
     return 0;
   } catch (e) {
@@ -116,7 +116,7 @@ async function main(): Promise<number> {
     return 2;
   }
   if (saveTo) {
-    const saved = await saveOnnx(bytes, values.model, saveTo, values.scale);
+    const saved = await saveOnnx(bytes, values.model, saveTo, scale);
     if (saved !== 0 || positionals.length === 0) return saved;
   }
 
