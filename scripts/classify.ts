@@ -44,7 +44,7 @@ async function readSource(uri: string): Promise<Buffer> {
 /** `--save-onnx`: the translation written to `out`, said on stderr; 2 where there is none. */
 async function saveOnnx(bytes: Buffer, source: string, out: string, scale: Scale): Promise<number> {
   try {
-    const onnx = await exportOnnx(bytes, {scale});
+    const onnx = await exportOnnx(bytes, scale);
     await fs.writeFile(out, onnx.bytes);
     const {height, width, channels} = onnx.contract;
     console.error(

@@ -94,6 +94,12 @@ export function graphOf(file: KerasModelFile, isKnown: (cls: string) => boolean,
   return fold ? foldBatchNorm(graph) : graph;
 }
 
+/** The graph ONNX Runtime runs for `file` (ONNX's layers, BatchNormalization folded), and its input. */
+export function onnxGraph(file: KerasModelFile, scale: Scale): {graph: KerasGraph; contract: Classifier['input']} {
+  const graph = graphOf(file, cls => ONNX_LAYERS.has(cls) || CONTAINERS.has(cls));
+  return {graph, contract: inputContractFromShape(declaredInputShape(graph), scale)};
+}
+
 /** The engine for `file`: ONNX where it can, tfjs where it must (see the module comment). */
 async function engineFor(
   file: KerasModelFile,
@@ -104,8 +110,7 @@ async function engineFor(
   let onnxRefusal: string | null = null;
   if (choice !== 'tfjs') {
     try {
-      const graph = graphOf(file, cls => ONNX_LAYERS.has(cls) || CONTAINERS.has(cls));
-      const contract = inputContractFromShape(declaredInputShape(graph), scale);
+      const {graph, contract} = onnxGraph(file, scale);
       const model = await createOnnxModel(graph, contract, options.onnx, options.logger);
       return {model, contract, onnxRefusal: null, graph};
     } catch (e) {

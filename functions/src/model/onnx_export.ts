@@ -1,19 +1,16 @@
 /**
  * The ONNX model that ONNX Runtime runs for a Keras file, as bytes: for looking at the
  * translation (Netron, `onnx.checker`) or running it beside Keras elsewhere (onnxruntime in
- * Python). It is the graph that loader.ts's `loadClassifier` hands ONNX Runtime, built the
- * same way: BatchNormalization folded, and the image batch as preprocessing gives it at the
- * input.
+ * Python). It is the graph that loader.ts's `loadClassifier` hands ONNX Runtime
+ * ({@link onnxGraph}): BatchNormalization folded, and the image batch as preprocessing gives
+ * it at the input.
  */
 import onnxProto from 'onnx-proto';
 import {DEFAULT_SCALE, type Scale} from '../core/scale.js';
 import type {InputContract} from '../core/ports.js';
-import {declaredInputShape, inputContractFromShape} from './contract.js';
-import {ONNX_LAYERS} from './engines/onnx/layers.js';
 import {kerasToOnnx} from './engines/onnx/translate.js';
-import {CONTAINERS} from './keras/graph.js';
 import {readKerasModel} from './keras/read.js';
-import {graphOf} from './loader.js';
+import {onnxGraph} from './loader.js';
 
 /** What {@link exportOnnx} returns. */
 export interface OnnxExport {
@@ -33,16 +30,8 @@ export interface OnnxExport {
  * @throws NoOnnxTranslation or UnsupportedLayerError naming the layer without a translation
  *   (such a model is served by tfjs), or a ModelUnusableError for a file no engine serves.
  */
-export async function exportOnnx(
-  bytes: Uint8Array,
-  options: {scale?: Scale; maxBytes?: number; maxParams?: number} = {}
-): Promise<OnnxExport> {
-  const file = await readKerasModel(bytes, {
-    ...(options.maxBytes === undefined ? {} : {maxBytes: options.maxBytes}),
-    ...(options.maxParams === undefined ? {} : {maxParams: options.maxParams}),
-  });
-  const graph = graphOf(file, cls => ONNX_LAYERS.has(cls) || CONTAINERS.has(cls));
-  const contract = inputContractFromShape(declaredInputShape(graph), options.scale ?? DEFAULT_SCALE);
+export async function exportOnnx(bytes: Uint8Array, scale: Scale = DEFAULT_SCALE): Promise<OnnxExport> {
+  const {graph, contract} = onnxGraph(await readKerasModel(bytes), scale);
   const translated = kerasToOnnx(graph, contract);
   return {bytes: described(translated.bytes, contract), contract, nodeCount: translated.nodeCount};
 }
