@@ -5,7 +5,6 @@
  * ({@link onnxGraph}): BatchNormalization folded, and the image batch as preprocessing gives
  * it at the input.
  */
-import onnxProto from 'onnx-proto';
 import {DEFAULT_SCALE, type Scale} from '../core/scale.js';
 import type {InputContract} from '../core/ports.js';
 import {kerasToOnnx} from './engines/onnx/translate.js';
@@ -14,7 +13,7 @@ import {onnxGraph} from './loader.js';
 
 /** What {@link exportOnnx} returns. */
 export interface OnnxExport {
-  /** A serialised ONNX ModelProto (opset 17, float32, weights inside). */
+  /** A serialised ONNX ModelProto (opset 17, float32, weights inside; its input contract in its metadata). */
   readonly bytes: Uint8Array;
   /**
    * Its input `input`: `[N, height, width, channels]` float32, RGB, resized and scaled as
@@ -32,22 +31,6 @@ export interface OnnxExport {
  */
 export async function exportOnnx(bytes: Uint8Array, scale: Scale = DEFAULT_SCALE): Promise<OnnxExport> {
   const {graph, contract} = onnxGraph(await readKerasModel(bytes), scale);
-  const translated = kerasToOnnx(graph, contract);
-  return {bytes: described(translated.bytes, contract), contract, nodeCount: translated.nodeCount};
-}
-
-/** The model with its input contract in its own metadata, for whoever opens the file without us. */
-function described(bytes: Uint8Array, contract: InputContract): Uint8Array {
-  const {onnx} = onnxProto;
-  const {height: h, width: w, channels: c, scale} = contract;
-  const model = onnx.ModelProto.decode(bytes);
-  model.docString =
-    `Translated from Keras. Input 'input': [N, ${h}, ${w}, ${c}] float32, each image decoded to ` +
-    `${c === 1 ? 'greyscale' : 'RGB'}, resized to ${h}x${w} (stretched, bicubic), then scaled as input_scale says.`;
-  model.metadataProps = [
-    {key: 'input_layout', value: 'NHWC'},
-    {key: 'input_size', value: `${h}x${w}x${c}`},
-    {key: 'input_scale', value: scale},
-  ];
-  return onnx.ModelProto.encode(model).finish();
+  const {bytes: onnx, nodeCount} = kerasToOnnx(graph, contract);
+  return {bytes: onnx, contract, nodeCount};
 }

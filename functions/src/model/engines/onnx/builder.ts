@@ -175,8 +175,16 @@ export class OnnxBuilder {
     return [channels, ...Array<number>(v.shape.length - a).fill(1)];
   }
 
-  /** The serialised ModelProto: input `input` (NHWC image batch), output `output`. */
-  encode(graphName: string, input: {name: string; dims: readonly number[]}, output: Value): Uint8Array {
+  /**
+   * The serialised ModelProto: input `input` (NHWC image batch), output `output`; `about`
+   * becomes its doc string and metadata, for whoever opens the file.
+   */
+  encode(
+    graphName: string,
+    input: {name: string; dims: readonly number[]},
+    output: Value,
+    about?: {doc: string; metadata: Readonly<Record<string, string>>}
+  ): Uint8Array {
     const outName = output.name === input.name ? this.op('Identity', [output.name], 'output') : output.name;
     const info = (name: string, dims: readonly number[]) => ({
       name,
@@ -191,6 +199,10 @@ export class OnnxBuilder {
       irVersion: 8,
       opsetImport: [{domain: '', version: OPSET}],
       producerName: 'auto-update-classifier',
+      ...(about && {
+        docString: about.doc,
+        metadataProps: Object.entries(about.metadata).map(([key, value]) => ({key, value})),
+      }),
       graph: {
         name: graphName,
         node: this.nodes,

@@ -47,6 +47,16 @@ function boundary(b: OnnxBuilder, contract: InputContract): Value {
   }
 }
 
+/** The input contract in the model's own doc string and metadata, for whoever opens the file without us. */
+function describeInput({height: h, width: w, channels: c, scale}: InputContract) {
+  return {
+    doc:
+      `Translated from Keras. Input 'input': [N, ${h}, ${w}, ${c}] float32, each image decoded to ` +
+      `${c === 1 ? 'greyscale' : 'RGB'}, resized to ${h}x${w} (stretched, bicubic), then scaled as input_scale says.`,
+    metadata: {input_layout: 'NHWC', input_size: `${h}x${w}x${c}`, input_scale: scale},
+  };
+}
+
 /**
  * Translates the graph.
  *
@@ -83,7 +93,8 @@ export function kerasToOnnx(graph: KerasGraph, contract: InputContract): OnnxMod
   const bytes = b.encode(
     graph.name,
     {name: 'input', dims: [contract.height, contract.width, contract.channels]},
-    output
+    output,
+    describeInput(contract)
   );
   return {bytes, outputShape: output.shape, nodeCount: count};
 }
