@@ -37,12 +37,13 @@ export function inputContractFromShape(shape: readonly (number | null)[], scale:
 }
 
 /**
- * The shape a classifier's one input layer declares (`batch_input_shape`).
+ * The input contract of a classifier's graph: its one input layer's declared shape
+ * (`batch_input_shape`) read by {@link inputContractFromShape}.
  *
  * @throws NotAClassifierError for a model with other than one input and one output, or an
- *   input without a shape.
+ *   input without a shape or whose shape is not an image.
  */
-export function declaredInputShape(graph: KerasGraph): (number | null)[] {
+export function graphContract(graph: KerasGraph, scale: Scale): InputContract {
   if (graph.inputs.length !== 1 || graph.outputs.length !== 1) {
     throw new NotAClassifierError(
       `model has ${graph.inputs.length} inputs and ${graph.outputs.length} outputs; an image classifier has one of each`
@@ -51,5 +52,5 @@ export function declaredInputShape(graph: KerasGraph): (number | null)[] {
   const layer = graph.layers.find(l => l.name === graph.inputs[0]!.layer);
   const shape = layer?.config['batch_input_shape'];
   if (!Array.isArray(shape)) throw new NotAClassifierError(`model input '${graph.inputs[0]!.layer}' declares no shape`);
-  return shape as (number | null)[];
+  return inputContractFromShape(shape as (number | null)[], scale);
 }

@@ -20,7 +20,7 @@ import {DEFAULT_SCALE, type Scale} from '../core/scale.js';
 import {ImageClassifier} from './classifier.js';
 import {classCount, outputActivation, scoringOf} from './head.js';
 import {scaleHint} from './input_hints.js';
-import {declaredInputShape, inputContractFromShape} from './contract.js';
+import {graphContract} from './contract.js';
 import {refuseConstantOrBroken, warmUp} from './gate_probes.js';
 import type {EngineModel, EngineName} from './engines/engine.js';
 import {NoOnnxTranslation} from './engines/onnx/builder.js';
@@ -97,7 +97,7 @@ export function graphOf(file: KerasModelFile, isKnown: (cls: string) => boolean,
 /** The graph ONNX Runtime runs for `file` (ONNX's layers, BatchNormalization folded), and its input. */
 export function onnxGraph(file: KerasModelFile, scale: Scale): {graph: KerasGraph; contract: Classifier['input']} {
   const graph = graphOf(file, cls => ONNX_LAYERS.has(cls) || CONTAINERS.has(cls));
-  return {graph, contract: inputContractFromShape(declaredInputShape(graph), scale)};
+  return {graph, contract: graphContract(graph, scale)};
 }
 
 /** The engine for `file`: ONNX where it can, tfjs where it must (see the module comment). */
@@ -129,7 +129,7 @@ async function engineFor(
     }
   }
   const graph = graphOf(file, await tfjsKnows());
-  const contract = inputContractFromShape(declaredInputShape(graph), scale);
+  const contract = graphContract(graph, scale);
   const run = options.tfjs ?? inThreadTfjs(options.logger, options.tfjsBackend);
   const model = await run(graph, contract).catch((e: unknown) => {
     throw withRefusal(e, onnxRefusal);
